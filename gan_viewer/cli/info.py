@@ -1,0 +1,31 @@
+"""Describe a particle file: count, box, pixel size, optics groups, columns, stacks.
+
+Works on a STAR file (any RELION version), a bare .mrcs stack or a cryoSPARC .cs file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="particle STAR, .mrcs stack or cryoSPARC .cs")
+    parser.add_argument("--project-dir", type=Path, help="RELION project folder to find stacks in")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    from gan_viewer.core.summary import summarize
+
+    summary = summarize(args.file, args.project_dir)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value)) if value else "-"
+        print(f"{key:<{width}}  {value}")
+    return 0

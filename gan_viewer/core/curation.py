@@ -1,0 +1,140 @@
+"""Keep / reject labels per particle, with undo and redo.
+
+:class:`Curation` is a plain, evented model (``psygnal``): the GUI listens to ``changed`` and the
+session journal writes every :class:`Decision` to disk as it happens. It knows nothing of files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+from psygnal import Signal
+
+
+class Label(IntEnum):
+    """A particle's curation state (stored as int8)."""
+
+    UNDECIDED = 0
+    KEEP = 1
+    REJECT = 2
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One user action: ``indices`` (k,) set to ``label``; ``previous`` (k,) are the old labels."""
+
+    indices: np.ndarray
+    label: Label
+    previous: np.ndarray
+
+    def inverse(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(indices, labels) pairs that undo this decision, grouped by old label."""
+        return [(self.indices[self.previous == old], np.full(int((self.previous == old).sum()), old, np.int8))
+                for old in np.unique(self.previous)]
+
+
+class Curation:
+    """Labels for ``n`` particles with an undo/redo history.
+
+    Parameters
+    ----------
+    n
+        Number of particles.
+    labels
+        Initial labels, shape (n,) int8 (e.g. from a resumed session); all undecided otherwise.
+
+    Signals
+    -------
+    changed(indices, labels)
+        After any change: the particle indices (k,) and their new labels (k,).
+    """
+
+    changed = Signal(object, object)
+
+    def __init__(self, n: int, labels: np.ndarray | None = None) -> None:
+        if labels is None:
+            labels = np.zeros(n, np.int8)
+        labels = np.asarray(labels, np.int8)
+        if labels.shape != (n,):
+            raise ValueError(f"labels have shape {labels.shape}, expected ({n},)")
+        self._labels = labels.copy()
+        self._undo: list[Decision] = []
+        self._redo: list[Decision] = []
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(n,) int8 labels; a read-only view."""
+        view = self._labels.view()
+        view.flags.writeable = False
+        return view
+
+    def label(self, index: int) -> Label:
+        return Label(int(self._labels[index]))
+
+    def counts(self) -> dict[Label, int]:
+        """How many particles carry each label."""
+        bins = np.bincount(self._labels, minlength=3)
+        return {Label(k): int(bins[k]) for k in range(3)}
+
+    def set(self, indices: int | np.ndarray | list[int], label: Label | int) -> Decision | None:
+        """Label particles; one undo step however many. Returns None when nothing changes."""
+        idx = np.unique(np.atleast_1d(np.asarray(indices, np.int64)))
+        if idx.size and (idx[0] < 0 or idx[-1] >= len(self)):
+            raise IndexError(f"particle index out of range 0..{len(self) - 1}")
+        label = Label(label)
+        idx = idx[self._labels[idx] != label]
+        if not idx.size:
+            return None
+        decision = Decision(idx, label, self._labels[idx].copy())
+        self._apply(idx, np.full(idx.size, label, np.int8))
+        self._undo.append(decision)
+        self._redo.clear()
+        return decision
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> Decision | None:
+        """Revert the last decision; returns it, or None when there is nothing to undo."""
+        if not self._undo:
+            return None
+        decision = self._undo.pop()
+        for idx, old in decision.inverse():
+            self._apply(idx, old)
+        self._redo.append(decision)
+        return decision
+
+    def redo(self) -> Decision | None:
+        """Re-apply the last undone decision; returns it, or None."""
+        if not self._redo:
+            return None
+        decision = self._redo.pop()
+        self._apply(decision.indices, np.full(decision.indices.size, decision.label, np.int8))
+        self._undo.append(decision)
+        return decision
+
+    def next_undecided(self, start: int) -> int | None:
+        """First undecided particle after ``start`` (wrapping around), or None if none is left."""
+        undecided = np.flatnonzero(self._labels == Label.UNDECIDED)
+        if not undecided.size:
+            return None
+        after = undecided[undecided > start]
+        return int(after[0] if after.size else undecided[0])
+
+    def indices_with(self, label: Label | int) -> np.ndarray:
+        """0-based indices (k,) of the particles with ``label``, ascending."""
+        return np.flatnonzero(self._labels == int(label))
+
+    def _apply(self, indices: np.ndarray, labels: np.ndarray) -> None:
+        self._labels[indices] = labels
+        self.changed.emit(indices, labels)

@@ -1,0 +1,129 @@
+"""Curated subsets of a particle table: kept and rejected STAR files.
+
+The subsets keep the input's version, blocks, optics table, columns, row order and values
+exactly; only the particle rows are filtered. Provenance goes in ``#`` comment lines, which
+RELION ignores. Nothing is written unless every destination can be written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from gan_viewer import __version__
+from gan_viewer.core.curation import Label
+from gan_viewer.errors import InputError
+from gan_viewer.io.star import ParticleTable, write_star
+
+log = logging.getLogger(__name__)
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def parse_rows(text: str, n: int) -> np.ndarray:
+    """``"1,3,5-9"`` (1-based, inclusive ranges) -> sorted unique 0-based indices (k,).
+
+    Raises
+    ------
+    InputError
+        On syntax errors or rows outside 1..n.
+    """
+    rows: list[np.ndarray] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _RANGE.match(part)
+        if match is None:
+            raise InputError(f"row list {text!r}: {part!r} is not a number or a range like 5-9")
+        first, last = int(match[1]), int(match[2] or match[1])
+        if first < 1 or last > n or first > last:
+            raise InputError(f"row list {text!r}: {part!r} is outside 1..{n}")
+        rows.append(np.arange(first - 1, last))
+    return np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+
+
+def labels_from_rows(n: int, keep: np.ndarray | None, reject: np.ndarray | None) -> np.ndarray:
+    """Labels (n,) int8 from row lists: with only ``keep`` every other row is rejected, and
+    with only ``reject`` every other row is kept; with both the rest stay undecided."""
+    if keep is not None and reject is not None and np.intersect1d(keep, reject).size:
+        raise InputError(f"row {int(np.intersect1d(keep, reject)[0]) + 1} is both kept and rejected")
+    default = Label.UNDECIDED if (keep is not None and reject is not None) else (
+        Label.REJECT if keep is not None else Label.KEEP)
+    labels = np.full(n, default, np.int8)
+    if keep is not None:
+        labels[keep] = Label.KEEP
+    if reject is not None:
+        labels[reject] = Label.REJECT
+    return labels
+
+
+@dataclass
+class ExportResult:
+    kept: int
+    rejected: int
+    undecided: int
+    kept_path: Path
+    rejected_path: Path | None
+
+
+def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os.PathLike,
+                   rejected_path: str | os.PathLike | None = None, *, overwrite: bool = False,
+                   provenance: dict[str, str] | None = None) -> ExportResult:
+    """Write the kept (and optionally rejected) particles of ``table`` as STAR files.
+
+    Parameters
+    ----------
+    table
+        The input table; its other blocks are written unchanged.
+    labels
+        (n,) int8 labels (:class:`~gan_viewer.core.curation.Label`) in table row order.
+    kept_path, rejected_path
+        Destinations. Both are checked before either is written.
+    overwrite
+        Replace existing files; otherwise an existing destination raises InputError.
+    provenance
+        Extra ``key: value`` lines for the header (e.g. the model's sha256).
+    """
+    labels = np.asarray(labels)
+    if labels.shape != (len(table),):
+        raise InputError(f"{labels.shape[0]} labels for {len(table)} particles", table.path)
+    targets = [Path(kept_path)] + ([Path(rejected_path)] if rejected_path else [])
+    if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
+        raise InputError("kept and rejected outputs are the same file", targets[0])
+    for target in targets:
+        if table.path is not None and target.resolve() == Path(table.path).resolve():
+            raise InputError("is the input file; choose another output name", target)
+        if target.exists() and not overwrite:
+            raise InputError("exists already; refusing to overwrite it (use --force)", target)
+        if not target.parent.resolve().is_dir():
+            raise InputError("folder does not exist", target.parent)
+    counts = {lab: int((labels == lab).sum()) for lab in Label}
+    written: list[Path] = []
+    try:
+        for target, label in zip(targets, (Label.KEEP, Label.REJECT)):
+            rows = np.flatnonzero(labels == label)
+            comments = _provenance(table, label, len(rows), counts, provenance or {})
+            written.append(write_star(table.subset(rows), target, overwrite=overwrite, comments=comments))
+    except BaseException:
+        for path in written:  # all or nothing
+            path.unlink(missing_ok=True)
+        raise
+    log.info("kept %d, rejected %d, undecided %d of %d", counts[Label.KEEP], counts[Label.REJECT],
+             counts[Label.UNDECIDED], len(table))
+    return ExportResult(counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED], targets[0],
+                        targets[1] if len(targets) == 2 else None)
+
+
+def _provenance(table: ParticleTable, label: Label, n_rows: int, counts: dict, extra: dict[str, str]) -> list[str]:
+    what = "kept" if label == Label.KEEP else "rejected"
+    lines = [
+        f"gan-viewer {__version__}: {n_rows} {what} particles of {len(table)} "
+        f"(kept {counts[Label.KEEP]}, rejected {counts[Label.REJECT]}, undecided {counts[Label.UNDECIDED]})",
+        f"source: {table.path}" if table.path else "source: (in memory)",
+        f"time: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+    ]
+    return lines + [f"{k}: {v}" for k, v in extra.items()]

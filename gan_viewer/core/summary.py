@@ -1,0 +1,72 @@
+"""One-screen summary of a particle file (what ``gan-viewer info`` prints)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from gan_viewer.core.particles import StackParticles, StarParticles, open_particles
+
+
+def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = None) -> dict[str, object]:
+    """Describe a particle STAR, stack or cryoSPARC file.
+
+    Returns
+    -------
+    dict
+        Ordered ``label -> value`` pairs: file, format, particles, box, pixel size, and for
+        tables the optics groups, columns and the stacks found and missing.
+    """
+    source = open_particles(path, project_dir)
+    out: dict[str, object] = {"file": str(Path(path)), "particles": len(source)}
+    if isinstance(source, StackParticles):
+        out.update(format=f"MRC stack (mode {source.stack.mode})", box=source.box,
+                   pixel_size=_angstrom(source.pixel_size))
+        return out
+    assert isinstance(source, StarParticles)
+    table = source.table
+    apix = table.pixel_size()
+    out.update(
+        format=f"STAR, RELION {table.release}" if Path(path).suffix.lower() == ".star" else "cryoSPARC .cs",
+        box=source.box,
+        pixel_size=_angstrom(source.pixel_size) + ("" if apix is not None else " (from the stack header)"),
+        optics_groups=_optics(table),
+        angles="yes" if table.eulers() is not None else "no",
+        origins=_origin_kind(table.columns),
+        columns=table.columns,
+        stacks_found=len(source.stack_names) - len(source.missing_stacks),
+        stacks_missing=source.missing_stacks[:20] + ([f"... {len(source.missing_stacks) - 20} more"]
+                                                     if len(source.missing_stacks) > 20 else []),
+    )
+    return out
+
+
+def _angstrom(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4g} A"
+
+
+def _optics(table) -> list[str]:
+    optics = table.optics
+    if optics is None:
+        return ["none (RELION 3.0 layout)"]
+    groups = table.optics_groups()
+    ids, counts = np.unique(groups, return_counts=True)
+    per_group = dict(zip(ids.tolist(), counts.tolist()))
+    out = []
+    for _, row in optics.iterrows():
+        gid = int(row["rlnOpticsGroup"])
+        name = row.get("rlnOpticsGroupName", f"group {gid}")
+        apix = row.get("rlnImagePixelSize", float("nan"))
+        box = row.get("rlnImageSize", "?")
+        out.append(f"{gid} {name} ({per_group.get(gid, 0)} particles, {apix} A, {box} px)")
+    return out
+
+
+def _origin_kind(columns: list[str]) -> str:
+    if "rlnOriginXAngst" in columns:
+        return "rlnOriginX/YAngst (Angstrom)"
+    if "rlnOriginX" in columns:
+        return "rlnOriginX/Y (pixels)"
+    return "none"

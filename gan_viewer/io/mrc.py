@@ -1,0 +1,161 @@
+"""MRC images and stacks: lazy, memory-mapped reads and atomic writes.
+
+Stacks are opened with ``mrcfile.mmap`` so opening a 100,000-particle stack reads only its header;
+pixels are read when asked for. Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
+(float16) are supported, and every read returns float32.
+"""
+
+from __future__ import annotations
+
+import os
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+
+from gan_viewer.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_MODES = (0, 1, 2, 6, 12)
+
+
+class MrcStack:
+    """A memory-mapped image stack, shape (n, h, w); a single 2D image is a stack of one.
+
+    Parameters
+    ----------
+    path
+        ``.mrcs`` or ``.mrc`` file.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._mrc = _open_mmap(self.path)
+        data = self._mrc.data
+        if data.ndim == 2:
+            data = data[np.newaxis]
+        if data.ndim != 3:
+            raise InputError(f"expected 2D images or a stack, found a {data.ndim}D array", self.path)
+        self._data = data  # (n, h, w) memmap
+        voxel = float(self._mrc.voxel_size.x)
+        self.pixel_size: float | None = voxel if np.isfinite(voxel) and voxel > 0 else None
+
+    def __len__(self) -> int:
+        return self._data.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(n, h, w)."""
+        return tuple(self._data.shape)  # type: ignore[return-value]
+
+    @property
+    def mode(self) -> int:
+        return int(self._mrc.header.mode)
+
+    def read(self, indices: np.ndarray | list[int] | slice) -> np.ndarray:
+        """Images at 0-based ``indices``, in the order given, shape (k, h, w) float32."""
+        if isinstance(indices, slice):
+            return np.asarray(self._data[indices], dtype=np.float32)
+        idx = np.asarray(indices, dtype=np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            bad = idx[(idx < 0) | (idx >= len(self))][0]
+            raise InputError(f"image {bad + 1} requested but the stack holds {len(self)}", self.path)
+        order = np.argsort(idx, kind="stable")
+        out = np.empty((idx.size,) + self._data.shape[1:], np.float32)
+        out[order] = self._data[idx[order]]  # sorted reads touch the file front to back
+        return out
+
+    def close(self) -> None:
+        self._mrc.close()
+
+    def __enter__(self) -> MrcStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_mmap(path: Path):
+    """Open strictly; files from older software without the ``MAP`` ID get a permissive retry,
+    which is accepted only when the header still describes data that is all there."""
+    if not path.is_file():
+        raise InputError("no such file" if not path.exists() else "not a file", path)
+    try:
+        mrc = mrcfile.mmap(path, mode="r")
+    except ValueError as exc:  # mrcfile says what is wrong: bad map ID, truncated data, mode
+        mrc = _permissive(path, exc)
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc})", path) from exc
+    if int(mrc.header.mode) not in SUPPORTED_MODES:
+        mrc.close()
+        raise InputError(f"MRC mode {int(mrc.header.mode)} is not supported (modes {SUPPORTED_MODES})", path)
+    return mrc
+
+
+def _permissive(path: Path, strict_error: ValueError):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            mrc = mrcfile.mmap(path, mode="r", permissive=True)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"not a readable MRC file ({_describe(exc)})", path) from exc
+    harmless = ("map id", "machine stamp")
+    problems = [str(w.message) for w in caught if not any(h in str(w.message).lower() for h in harmless)]
+    if mrc.data is None or problems:
+        mrc.close()
+        raise InputError(f"not a readable MRC file ({_describe(strict_error)})", path) from strict_error
+    log.debug("%s: opened without the MAP ID string (%s)", path, strict_error)
+    return mrc
+
+
+def _describe(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "smaller than expected" in text or "too small" in text:
+        return f"truncated: {text}"
+    return text
+
+
+def read_header_pixel_size(path: str | os.PathLike) -> float | None:
+    """Pixel size in Angstrom from an MRC header, or None when it is 0 (unset)."""
+    with MrcStack(path) as stack:
+        return stack.pixel_size
+
+
+def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size: float | None = None,
+                *, overwrite: bool = False) -> Path:
+    """Write images as a float32 MRC stack, atomically.
+
+    Parameters
+    ----------
+    path
+        Destination ``.mrcs``; written to a temporary file beside it, then renamed.
+    images
+        (n, h, w) array.
+    pixel_size
+        Angstrom per pixel for the header, if known.
+    overwrite
+        Replace an existing file; otherwise an existing ``path`` raises InputError.
+    """
+    path = Path(path)
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3:
+        raise ValueError(f"write_stack wants (n, h, w) images, got shape {images.shape}")
+    if path.exists() and not overwrite:
+        raise InputError("exists already; refusing to overwrite it (use --force)", path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(images)
+            mrc.set_image_stack()
+            if pixel_size:
+                mrc.voxel_size = float(pixel_size)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,370 @@
+"""RELION STAR files: read any version into a :class:`ParticleTable`, write it back unchanged.
+
+Parsing is done by ``starfile``; this module adds what a particle inspector needs on top:
+the RELION version (``# version 30001`` lines), which block holds the particles and which the
+optics groups, per-particle pixel size, box and origin (in pixels), validation with one-line
+errors, and atomic writes that keep every block, column and value as read.
+
+Supported layouts
+-----------------
+* RELION 1.x / 3.0: one loop block (``data_`` or ``data_images`` ...), origins ``rlnOriginX/Y``
+  in pixels, pixel size from ``rlnDetectorPixelSize * 1e4 / rlnMagnification``.
+* RELION 3.1 / 4 (``# version 30001``) and 5 (``# version 50001``): ``data_optics`` and
+  ``data_particles`` in either order, origins ``rlnOriginXAngst/YAngst`` in Angstrom.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import starfile
+from starfile.writer import StarWriter
+
+from gan_viewer.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: Labels whose values are names: never coerce them to numbers (``000123`` must stay ``000123``).
+STRING_LABELS = [
+    "rlnImageName", "rlnImageOriginalName", "rlnMicrographName", "rlnMicrographMovieName",
+    "rlnOpticsGroupName", "rlnReferenceImage", "rlnCtfImage", "rlnGroupName",
+    "rlnMicrographNameNoDW", "rlnMicrographMetadata", "rlnCtfPowerSpectrum", "rlnTomoName",
+]
+
+_VERSION_RE = re.compile(r"^#\s*version\s+(\d+)", re.MULTILINE)
+
+
+@dataclass
+class ParticleTable:
+    """All blocks of a STAR file plus where the particles and optics are.
+
+    Attributes
+    ----------
+    blocks
+        Every data block in file order: loop blocks as DataFrames, simple blocks as dicts.
+    particles_block
+        Key in ``blocks`` of the particle (or coordinate) loop; None for a STAR file without
+        particles (read with ``require_particles=False``).
+    optics_block
+        Key of the optics loop (RELION 3.1+), or None.
+    version
+        The ``# version`` number (30001, 50001, ...) or None for RELION 1.x/3.0 files.
+    path
+        The file it was read from, if any.
+    """
+
+    blocks: dict[str, pd.DataFrame | dict]
+    particles_block: str | None
+    optics_block: str | None = None
+    version: int | None = None
+    path: Path | None = None
+    header_comments: list[str] = field(default_factory=list)
+
+    # -- the two blocks everything else uses -------------------------------------------------
+    @property
+    def particles(self) -> pd.DataFrame:
+        """The particle loop, one row per particle."""
+        return self.blocks[self.particles_block]
+
+    @property
+    def optics(self) -> pd.DataFrame | None:
+        """The optics loop, or None for RELION 1.x/3.0 files."""
+        return None if self.optics_block is None else self.blocks[self.optics_block]
+
+    def __len__(self) -> int:
+        return len(self.particles)
+
+    @property
+    def columns(self) -> list[str]:
+        """Labels of the particle loop, without the leading underscore."""
+        return list(self.particles.columns)
+
+    @property
+    def release(self) -> str:
+        """Human-readable RELION layout, e.g. ``"3.1+ (30001)"`` or ``"3.0 or older"``."""
+        if self.version is not None:
+            return f"{'5' if self.version >= 50000 else '3.1/4'} ({self.version})"
+        return "3.1+ (optics, no version line)" if self.optics_block else "3.0 or older"
+
+    # -- per-particle optics ---------------------------------------------------------------
+    def optics_values(self, label: str) -> np.ndarray | None:
+        """Per-particle value of ``label``, from the particle row or its optics group.
+
+        Returns
+        -------
+        values : (n,) float64 array, or None when neither the particles nor the optics carry it.
+        """
+        parts = self.particles
+        if label in parts.columns:
+            return pd.to_numeric(parts[label], errors="coerce").to_numpy(np.float64)
+        optics = self.optics
+        if optics is None or label not in optics.columns:
+            return None
+        lookup = pd.Series(pd.to_numeric(optics[label], errors="coerce").to_numpy(np.float64),
+                           index=optics["rlnOpticsGroup"].to_numpy().astype(np.int64))
+        groups = self.optics_groups()
+        missing = np.setdiff1d(groups, lookup.index.to_numpy())
+        if missing.size:
+            raise InputError(f"particles name optics group(s) {missing.tolist()} that data_optics lacks", self.path)
+        return lookup.reindex(groups).to_numpy(np.float64)
+
+    def optics_groups(self) -> np.ndarray:
+        """Optics group per particle, shape (n,) int; all 1 when the file has no optics table."""
+        parts = self.particles
+        if "rlnOpticsGroup" in parts.columns and self.optics is not None:
+            return parts["rlnOpticsGroup"].to_numpy().astype(np.int64)
+        return np.ones(len(parts), np.int64)
+
+    def pixel_size(self) -> np.ndarray | None:
+        """Pixel size in Angstrom per particle, shape (n,), or None if the file does not say."""
+        apix = self.optics_values("rlnImagePixelSize")
+        if apix is None:
+            det = self.optics_values("rlnDetectorPixelSize")
+            mag = self.optics_values("rlnMagnification")
+            if det is not None and mag is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    apix = det * 1e4 / mag
+        if apix is not None and not np.all(np.isfinite(apix) & (apix > 0)):
+            raise InputError("pixel size is zero, negative or not a number", self.path)
+        return apix
+
+    def box_size(self) -> np.ndarray | None:
+        """Image size in pixels per particle, shape (n,), from ``rlnImageSize``, or None."""
+        box = self.optics_values("rlnImageSize")
+        return None if box is None else box.astype(np.int64)
+
+    def origins_px(self, default_apix: float | None = None) -> np.ndarray:
+        """Particle origin (x, y) in pixels, shape (n, 2); zeros when the file has none.
+
+        ``rlnOriginXAngst/YAngst`` are divided by the pixel size (the file's, else
+        ``default_apix``, e.g. from the stack header); legacy ``rlnOriginX/Y`` are in pixels.
+        """
+        parts = self.particles
+        if {"rlnOriginXAngst", "rlnOriginYAngst"} <= set(parts.columns):
+            xy = parts[["rlnOriginXAngst", "rlnOriginYAngst"]].to_numpy(np.float64)
+            apix = self.pixel_size()
+            if apix is None and default_apix:
+                apix = np.full(len(parts), float(default_apix))
+            if apix is None:
+                if not np.any(xy):
+                    return xy
+                raise InputError("rlnOriginXAngst is given but no pixel size to convert it to pixels", self.path)
+            return xy / apix[:, None]
+        if {"rlnOriginX", "rlnOriginY"} <= set(parts.columns):
+            return parts[["rlnOriginX", "rlnOriginY"]].to_numpy(np.float64)
+        return np.zeros((len(parts), 2))
+
+    def eulers(self) -> np.ndarray | None:
+        """RELION Euler angles (rot, tilt, psi) in degrees, shape (n, 3), or None if absent.
+
+        A file with only ``rlnAnglePsi`` (2D classification) gets rot = tilt = 0.
+        """
+        parts = self.particles
+        if "rlnAngleTilt" not in parts.columns and "rlnAngleRot" not in parts.columns:
+            return None
+        out = np.zeros((len(parts), 3))
+        for k, label in enumerate(("rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi")):
+            if label in parts.columns:
+                out[:, k] = pd.to_numeric(parts[label], errors="coerce").to_numpy(np.float64)
+        return out
+
+    def subset(self, rows: np.ndarray) -> ParticleTable:
+        """A table with only the given particle rows (0-based, kept in the order given)."""
+        blocks = dict(self.blocks)
+        blocks[self.particles_block] = self.particles.iloc[np.asarray(rows, np.int64)].reset_index(drop=True)
+        return ParticleTable(blocks, self.particles_block, self.optics_block, self.version, None,
+                             list(self.header_comments))
+
+
+# ---------------------------------------------------------------------------------------------
+def read_star(path: str | os.PathLike, *, require_particles: bool = True) -> ParticleTable:
+    """Read a RELION STAR file of any version.
+
+    Parameters
+    ----------
+    path
+        The STAR file.
+    require_particles
+        Raise when the file has no particle loop; with False any STAR file (pipeline,
+        postprocess, optimiser) is read, its ``particles_block`` None if it has no loop.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, empty, not a STAR file, truncated or has no loop block.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    spans = _block_spans(text)
+    names = [name for name, _, _ in spans]
+    if not names:
+        raise InputError("not a STAR file (no data_ block)", path)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"duplicate data block name(s) {dupes}; block names must be unique", path)
+    try:
+        blocks = starfile.read(path, always_dict=True, parse_as_string=STRING_LABELS)
+    except Exception as exc:  # the parser's errors (pandas, shlex) are not user-readable as they are
+        raise InputError(f"malformed STAR file ({_one_line(exc)})", path) from exc
+    blocks = {name: blocks[name] for name in names if name in blocks}
+    _check_loops(path, text, blocks, spans)
+    versions = [int(v) for v in _VERSION_RE.findall(text)]
+    version = versions[0] if versions else None
+    try:
+        return _table_from_blocks(blocks, version, path, _header_comments(text))
+    except InputError:
+        if require_particles:
+            raise
+        return ParticleTable(blocks, None, None, version, path, _header_comments(text))
+
+
+def table_from_dataframe(particles: pd.DataFrame, optics: pd.DataFrame | None = None,
+                         version: int | None = 30001) -> ParticleTable:
+    """Build a table in RELION 3.1 layout (or 3.0 when ``optics`` is None) from DataFrames."""
+    if optics is None:
+        return ParticleTable({"": particles}, "", None, None)
+    return ParticleTable({"optics": optics, "particles": particles}, "particles", "optics", version)
+
+
+def write_star(table: ParticleTable, path: str | os.PathLike, *, overwrite: bool = False,
+               comments: list[str] | tuple[str, ...] = ()) -> Path:
+    """Write ``table`` atomically, keeping its blocks, version, columns and values.
+
+    Parameters
+    ----------
+    table
+        What to write.
+    path
+        Destination; it is written to a temporary file in the same folder, then renamed.
+    overwrite
+        Replace an existing file; otherwise an existing ``path`` raises InputError.
+    comments
+        Extra ``#`` lines (provenance) written at the top; RELION ignores them.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError("exists already; refusing to overwrite it (use --force)", path)
+    lines = [f"# {c}" for c in comments] + [c for c in table.header_comments]
+    for name, block in table.blocks.items():
+        lines.append("")
+        if table.version is not None:
+            lines += [f"# version {table.version}", ""]
+        lines += list(StarWriter({name: block}, float_format=None).data_block_generator())
+    _atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise InputError("no such file" if not path.exists() else "not a file", path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError("not a STAR file (binary content)", path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror})", path) from exc
+    if not text.strip():
+        raise InputError("is empty", path)
+    return text
+
+
+def _header_comments(text: str) -> list[str]:
+    """Comment lines above the first block other than ``# version`` (kept on write)."""
+    out = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("data_"):
+            break
+        if line.startswith("#") and not _VERSION_RE.match(line):
+            out.append(line.rstrip())
+    return out
+
+
+def _block_spans(text: str) -> list[tuple[str, int, int]]:
+    """(name, start, end) of every ``data_`` block, in file order."""
+    starts = []
+    pos = text.find("data_")
+    while pos >= 0:
+        line_start = text.rfind("\n", 0, pos) + 1
+        if not text[line_start:pos].strip():
+            end = pos + 5
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            starts.append((text[pos + 5:end], line_start))
+        pos = text.find("data_", pos + 5)
+    ends = [start for _, start in starts[1:]] + [len(text)]
+    return [(name, start, end) for (name, start), end in zip(starts, ends)]
+
+
+def _check_loops(path: Path, text: str, blocks: dict, spans: list[tuple[str, int, int]]) -> None:
+    """Catch what the parser lets through: short rows (e.g. a file cut mid-line)."""
+    for name, start, end in spans:
+        block = blocks.get(name)
+        if not isinstance(block, pd.DataFrame) or block.empty:
+            continue
+        last = _last_row(text, start, end)
+        if last is not None:
+            try:
+                n_tokens = len(shlex.split(last, posix=True))
+            except ValueError:
+                n_tokens = len(last.split())
+            if n_tokens != block.shape[1]:
+                raise InputError(f"data_{name}: last row has {n_tokens} values for {block.shape[1]} "
+                                 "columns (truncated or malformed file)", path)
+
+
+def _last_row(text: str, start: int, end: int) -> str | None:
+    """The last data row of the loop in ``text[start:end]``, or None."""
+    while end > start:
+        line_start = text.rfind("\n", start, end - 1) + 1
+        line = text[line_start:end].strip()
+        if line.startswith(("_", "loop_", "data_")):
+            return None
+        if line and not line.startswith("#"):
+            return line
+        end = line_start - 1 if line_start > start else start
+    return None
+
+
+def _table_from_blocks(blocks: dict, version: int | None, path: Path | None,
+                       comments: list[str]) -> ParticleTable:
+    loops = {k: v for k, v in blocks.items() if isinstance(v, pd.DataFrame)}
+    if not loops:
+        raise InputError("has no loop_ block, so no particles", path)
+    optics = next((k for k, v in loops.items() if k == "optics" or
+                   ("rlnOpticsGroup" in v.columns and "rlnImagePixelSize" in v.columns and k != "particles")), None)
+    candidates = {k: v for k, v in loops.items() if k != optics}
+    if not candidates:
+        raise InputError("has an optics table but no particle block", path)
+    particles = next((k for k, v in candidates.items() if "rlnImageName" in v.columns), None)
+    if particles is None:
+        particles = "particles" if "particles" in candidates else max(candidates, key=lambda k: len(candidates[k]))
+    return ParticleTable(blocks, particles, optics, version, path, comments)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError("folder does not exist", folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny synthetic particle sets made on the fly, and the shared real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pandas as pd
+import pytest
+
+from gan_viewer.io.star import table_from_dataframe, write_star
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` (real STAR files, particles, maps); skips when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not available")
+    return SHARED_DATA
+
+
+def write_mrcs(path: Path, images: np.ndarray, pixel_size: float = 0.0) -> Path:
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(np.ascontiguousarray(images))
+        mrc.set_image_stack()
+        if pixel_size:
+            mrc.voxel_size = pixel_size
+    return path
+
+
+def numbered_images(n: int, box: int) -> np.ndarray:
+    """(n, box, box) float32 images whose pixels all equal their 1-based index plus a ramp."""
+    ramp = np.linspace(0, 0.5, box * box, dtype=np.float32).reshape(box, box)
+    return np.stack([np.full((box, box), i + 1, np.float32) + ramp for i in range(n)])
+
+
+@pytest.fixture
+def tiny_set(tmp_path: Path) -> Path:
+    """A RELION 3.1 STAR naming 10 particles (16 px) spread over two stacks in a subfolder.
+
+    Particle ``i`` (0-based row) has all pixels near ``i + 1``.
+    """
+    (tmp_path / "Extract").mkdir()
+    images = numbered_images(10, 16)
+    write_mrcs(tmp_path / "Extract" / "a.mrcs", images[:6], 2.0)
+    write_mrcs(tmp_path / "Extract" / "b.mrcs", images[6:], 2.0)
+    names = [f"{i + 1:06d}@Extract/a.mrcs" for i in range(6)] + [f"{i + 1:06d}@Extract/b.mrcs" for i in range(4)]
+    particles = pd.DataFrame({
+        "rlnImageName": names,
+        "rlnMicrographName": ["mic1.mrc"] * 6 + ["mic2.mrc"] * 4,
+        "rlnAngleRot": np.linspace(0, 90, 10), "rlnAngleTilt": np.linspace(10, 80, 10),
+        "rlnAnglePsi": np.linspace(-30, 30, 10),
+        "rlnOriginXAngst": np.arange(10) * 2.0, "rlnOriginYAngst": -np.arange(10) * 1.0,
+        "rlnDefocusU": 15000.5 + np.arange(10), "rlnDefocusV": 14000.25 + np.arange(10),
+        "rlnOpticsGroup": [1] * 10,
+        "rlnUnknownCustomLabel": ["x"] * 10,
+    })
+    optics = pd.DataFrame({
+        "rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"], "rlnImagePixelSize": [2.0],
+        "rlnImageSize": [16], "rlnVoltage": [300.0], "rlnSphericalAberration": [2.7],
+        "rlnAmplitudeContrast": [0.1], "rlnImageDimensionality": [2],
+    })
+    return write_star(table_from_dataframe(particles, optics), tmp_path / "particles.star")

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+
+from gan_viewer.errors import InputError
+from gan_viewer.io.mrc import MrcStack, write_stack
+
+
+@pytest.mark.parametrize("dtype, mode", [(np.int8, 0), (np.int16, 1), (np.float32, 2), (np.uint16, 6), (np.float16, 12)])
+def test_every_mode_reads_as_float32(tmp_path: Path, dtype, mode: int) -> None:
+    data = (np.arange(3 * 8 * 8) % 100).reshape(3, 8, 8).astype(dtype)
+    path = tmp_path / "s.mrcs"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(data)
+        mrc.set_image_stack()
+    with MrcStack(path) as stack:
+        assert stack.mode == mode
+        out = stack.read([2, 0])
+    assert out.dtype == np.float32 and out.shape == (2, 8, 8)
+    np.testing.assert_array_equal(out, data[[2, 0]].astype(np.float32))
+
+
+def test_single_image_is_a_stack_of_one(tmp_path: Path) -> None:
+    path = tmp_path / "one.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(np.ones((6, 6), np.float32))
+        mrc.voxel_size = 1.5
+    with MrcStack(path) as stack:
+        assert stack.shape == (1, 6, 6)
+        assert stack.pixel_size == pytest.approx(1.5)
+
+
+def test_unset_pixel_size_is_none(tmp_path: Path) -> None:
+    path = write_stack(tmp_path / "a.mrcs", np.zeros((2, 4, 4)))
+    with MrcStack(path) as stack:
+        assert stack.pixel_size is None
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    path = write_stack(tmp_path / "t.mrcs", np.zeros((4, 16, 16)))
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(InputError, match="truncated|smaller") as info:
+        MrcStack(path)
+    assert str(path) in str(info.value)
+
+
+def test_not_mrc(tmp_path: Path) -> None:
+    path = tmp_path / "x.mrcs"
+    path.write_text("this is not an MRC file at all" * 50)
+    with pytest.raises(InputError, match="not a readable MRC"):
+        MrcStack(path)
+
+
+def test_out_of_range(tmp_path: Path) -> None:
+    path = write_stack(tmp_path / "a.mrcs", np.zeros((2, 4, 4)))
+    with MrcStack(path) as stack, pytest.raises(InputError, match="image 3 requested but the stack holds 2"):
+        stack.read([2])
+
+
+def test_write_stack_is_atomic_and_safe(tmp_path: Path) -> None:
+    path = write_stack(tmp_path / "a.mrcs", np.ones((2, 4, 4)), pixel_size=3.0)
+    with pytest.raises(InputError, match="exists already"):
+        write_stack(path, np.zeros((2, 4, 4)))
+    with MrcStack(path) as stack:
+        assert stack.read([0]).max() == 1
+        assert stack.pixel_size == pytest.approx(3.0)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mrcs"]
+
+
+def test_open_does_not_read_pixels(tmp_path: Path) -> None:
+    # a sparse 100-image stack whose pixels were never written: opening only reads the header
+    path = write_stack(tmp_path / "big.mrcs", np.zeros((1, 64, 64)))
+    with mrcfile.mmap(path, mode="r+") as mrc:
+        mrc.data  # noqa: B018
+    with MrcStack(path) as stack:
+        assert len(stack) == 1

@@ -18,7 +18,10 @@ import numpy as np
 import pandas as pd
 
 from gan_viewer.errors import InputError
+from gan_viewer.io.checks import as_indices, assert_finite
+from gan_viewer.io.cryosparc import read_cryosparc
 from gan_viewer.io.image_name import parse_image_names, resolve_stack
+from gan_viewer.io.micrograph import MicrographParticles
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable, read_star
 
@@ -49,21 +52,6 @@ class ParticleSource(Protocol):
         """Every column of one particle's row (an empty dict when there is no table)."""
 
 
-def assert_finite(images: np.ndarray, indices: np.ndarray, path: Path | None) -> None:
-    """Raise InputError naming the first particle whose image holds NaN or inf."""
-    bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
-    if bad.any():
-        raise InputError(f"particle {int(indices[bad.argmax()]) + 1} contains NaN or infinite pixels", path)
-
-
-def _as_indices(indices: np.ndarray | list[int], n: int, path: Path | None) -> np.ndarray:
-    idx = np.asarray(indices, dtype=np.int64).ravel()
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        bad = int(idx[(idx < 0) | (idx >= n)][0])
-        raise InputError(f"particle {bad + 1} requested but there are {n}", path)
-    return idx
-
-
 class StackParticles:
     """A bare ``.mrcs`` stack as a particle set (no metadata)."""
 
@@ -88,7 +76,7 @@ class StackParticles:
         return self.stack.pixel_size
 
     def images(self, indices: np.ndarray | list[int], check_finite: bool = True) -> np.ndarray:
-        idx = _as_indices(indices, len(self), self.path)
+        idx = as_indices(indices, len(self), self.path)
         out = self.stack.read(idx)
         if check_finite:
             assert_finite(out, idx, self.path)
@@ -153,7 +141,7 @@ class StarParticles:
         return None if first is None else self._stack(first).pixel_size
 
     def images(self, indices: np.ndarray | list[int], check_finite: bool = True) -> np.ndarray:
-        idx = _as_indices(indices, len(self), self.path)
+        idx = as_indices(indices, len(self), self.path)
         out = np.empty((idx.size, self._box, self._box), np.float32)
         stacks = self._stack_of[idx]
         for sid in np.unique(stacks):
@@ -207,16 +195,21 @@ class StarParticles:
         return h
 
 
-def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | None = None) -> ParticleSource:
-    """Open a STAR file or a bare stack as a particle set, by its extension."""
+def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | None = None, *,
+                   coords: str | os.PathLike | None = None, box: int | None = None,
+                   edge: str = "pad") -> ParticleSource:
+    """Open a particle set by its extension: STAR, bare stack, cryoSPARC ``.cs``, or a
+    micrograph with a coordinate file (``coords``, ``.star`` or ``.box``) boxed at ``box`` px."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if coords is not None:
+        if box is None:
+            raise InputError("a micrograph with coordinates needs a box size (--box)", coords)
+        return MicrographParticles(path, coords, box, edge=edge)
     if suffix == ".star":
         return StarParticles.from_file(path, project_dir)
     if suffix in (".mrcs", ".mrc", ".st"):
         return StackParticles(path)
     if suffix == ".cs":
-        from gan_viewer.io.cryosparc import read_cryosparc
-
         return StarParticles(read_cryosparc(path), project_dir)
     raise InputError("unknown particle file type (expected .star, .mrcs, .mrc or .cs)", path)

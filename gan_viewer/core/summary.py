@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from gan_viewer.core.particles import StackParticles, StarParticles, open_particles
+from gan_viewer.io.micrograph import MicrographParticles
 
 
-def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = None) -> dict[str, object]:
+def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = None,
+              coords: str | os.PathLike | None = None, box: int | None = None) -> dict[str, object]:
     """Describe a particle STAR, stack or cryoSPARC file.
 
     Returns
@@ -19,8 +21,13 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
         Ordered ``label -> value`` pairs: file, format, particles, box, pixel size, and for
         tables the optics groups, columns and the stacks found and missing.
     """
-    source = open_particles(path, project_dir)
+    source = open_particles(path, project_dir, coords=coords, box=box)
     out: dict[str, object] = {"file": str(Path(path)), "particles": len(source)}
+    if isinstance(source, MicrographParticles):
+        out.update(format=f"micrograph {source.shape[1]} x {source.shape[0]} px with coordinates {coords}",
+                   box=source.box, pixel_size=_angstrom(source.pixel_size),
+                   at_edge=int(source.at_edge.sum()))
+        return out
     if isinstance(source, StackParticles):
         out.update(format=f"MRC stack (mode {source.stack.mode})", box=source.box,
                    pixel_size=_angstrom(source.pixel_size))

@@ -36,6 +36,8 @@ def parse_image_names(names: pd.Series | list[str], source: str | os.PathLike | 
     paths : (n,) object array of path strings as written
     """
     names = pd.Series(names, dtype="string")
+    if names.empty:
+        return np.zeros(0, np.int64), np.zeros(0, object)
     if names.isna().any():
         raise InputError(f"rlnImageName is empty in row {int(names.isna().to_numpy().argmax()) + 1}", source)
     parts = names.str.split("@", n=1, expand=True)

@@ -53,6 +53,11 @@ class MrcStack:
         return tuple(self._data.shape)  # type: ignore[return-value]
 
     @property
+    def data(self) -> np.ndarray:
+        """The memory-mapped pixels, shape (n, h, w), in the file's dtype; read lazily."""
+        return self._data
+
+    @property
     def mode(self) -> int:
         return int(self._mrc.header.mode)
 

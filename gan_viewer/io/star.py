@@ -211,7 +211,7 @@ def read_star(path: str | os.PathLike, *, require_particles: bool = True) -> Par
     if dupes:
         raise InputError(f"duplicate data block name(s) {dupes}; block names must be unique", path)
     try:
-        blocks = starfile.read(path, always_dict=True, parse_as_string=STRING_LABELS)
+        blocks = _parse(path, text)
     except Exception as exc:  # the parser's errors (pandas, shlex) are not user-readable as they are
         raise InputError(f"malformed STAR file ({_one_line(exc)})", path) from exc
     blocks = {name: blocks[name] for name in names if name in blocks}
@@ -275,6 +275,19 @@ def _read_text(path: Path) -> str:
     if not text.strip():
         raise InputError("is empty", path)
     return text
+
+
+def _parse(path: Path, text: str) -> dict:
+    """starfile's parser; an empty loop followed by comment lines (``# version`` before the next
+    block, as RELION writes) trips it, so such files are parsed again without comment lines."""
+    try:
+        return starfile.read(path, always_dict=True, parse_as_string=STRING_LABELS)
+    except pd.errors.EmptyDataError:
+        stripped = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
+        with tempfile.TemporaryDirectory() as tmp:
+            clean = Path(tmp) / path.name
+            clean.write_text(stripped + "\n", encoding="utf-8")
+            return starfile.read(clean, always_dict=True, parse_as_string=STRING_LABELS)
 
 
 def _header_comments(text: str) -> list[str]:

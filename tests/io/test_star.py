@@ -140,3 +140,11 @@ def test_unknown_optics_group(tmp_path: Path) -> None:
                     "data_particles\nloop_\n_rlnImageName #1\n_rlnOpticsGroup #2\n1@a.mrcs 2\n")
     with pytest.raises(InputError, match=r"optics group\(s\) \[2\]"):
         read_star(path).pixel_size()
+
+
+def test_empty_particle_loop_round_trips(tiny_set: Path, tmp_path: Path) -> None:
+    table = read_star(tiny_set)
+    out = write_star(table.subset(np.zeros(0, np.int64)), tmp_path / "none.star")
+    again = read_star(out)
+    assert len(again) == 0 and list(again.particles.columns) == table.columns
+    assert again.optics.equals(table.optics)

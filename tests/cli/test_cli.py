@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_viewer.cli import main
+from gan_viewer.core.curation import Label
+from gan_viewer.core.session import Session
+from gan_viewer.io.star import read_star
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_imports_neither_torch_nor_qt() -> None:
+    code = ("import sys; from gan_viewer.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'PyQt6', 'pyqtgraph', 'pandas') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+    assert "export" in out and "info" in out
+
+
+def test_module_entry_point() -> None:
+    result = subprocess.run([sys.executable, "-m", "gan_viewer", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "gan-viewer" in result.stdout
+
+
+def test_info(capsys, tiny_set: Path) -> None:
+    code, out, _ = run(capsys, "info", str(tiny_set))
+    assert code == 0
+    assert "particles       10" in out and "RELION 3.1/4 (30001)" in out and "2 A" in out
+
+
+def test_export_rows(capsys, tiny_set: Path, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "export", str(tiny_set), "--keep", "1,3,5-9", "--out", str(tmp_path / "k.star"),
+                       "--rejected", str(tmp_path / "r.star"))
+    assert code == 0 and "kept 7" in out and "rejected 3" in out
+    kept = read_star(tmp_path / "k.star").particles["rlnImageName"].str[:6].astype(int).tolist()
+    assert kept == [1, 3, 5, 6, 1, 2, 3]  # rows 1,3,5,6 in a.mrcs then 7,8,9 = 1,2,3 in b.mrcs
+    code, _, err = run(capsys, "export", str(tiny_set), "--keep", "2", "--out", str(tmp_path / "k.star"))
+    assert code == 2 and "exists already" in err and "k.star" in err
+    code, _, _ = run(capsys, "export", str(tiny_set), "--keep", "2", "--out", str(tmp_path / "k.star"), "--force")
+    assert code == 0 and len(read_star(tmp_path / "k.star")) == 1
+
+
+def test_export_from_session(capsys, tiny_set: Path, tmp_path: Path) -> None:
+    session = Session.open(tiny_set)
+    session.decide(Label.KEEP, [0, 4])
+    session.decide(Label.REJECT, [9])
+    session.close()
+    code, out, _ = run(capsys, "export", str(tiny_set), "--session", str(session.journal.path),
+                       "--out", str(tmp_path / "k.star"), "--rejected", str(tmp_path / "r.star"))
+    assert code == 0 and "undecided 7" in out
+    assert len(read_star(tmp_path / "k.star")) == 2 and len(read_star(tmp_path / "r.star")) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--keep", "0"], "outside 1..10"),
+    (["--keep", "1-99"], "outside 1..10"),
+    ([], "say which particles to keep"),
+])
+def test_export_bad_rows(capsys, tiny_set: Path, tmp_path: Path, args, message) -> None:
+    code, _, err = run(capsys, "export", str(tiny_set), *args, "--out", str(tmp_path / "k.star"))
+    assert code == 2 and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "k.star").exists()
+
+
+@pytest.mark.parametrize("make_bad", ["garbage_star", "empty_star", "truncated_mrcs", "missing"])
+def test_bad_input_one_line_exit_2(capsys, tmp_path: Path, make_bad: str) -> None:
+    path = {"garbage_star": tmp_path / "g.star", "empty_star": tmp_path / "e.star",
+            "truncated_mrcs": tmp_path / "t.mrcs", "missing": tmp_path / "nope.star"}[make_bad]
+    if make_bad == "garbage_star":
+        path.write_text("data_\nloop_\n_rlnImageName #1\n_rlnX #2\n1@a.mrcs 1 2 3\n")
+    elif make_bad == "empty_star":
+        path.write_text("\n\n")
+    elif make_bad == "truncated_mrcs":
+        from gan_viewer.io.mrc import write_stack
+
+        write_stack(path, np.zeros((3, 8, 8)))
+        path.write_bytes(path.read_bytes()[:-10])
+    code, out, err = run(capsys, "info", str(path))
+    assert code == 2
+    assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "gan_viewer", "info", str(tmp_path / "nope.star"), "--debug"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" in result.stderr

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_viewer.core.curation import Label
+from gan_viewer.core.export import export_curated, labels_from_rows, parse_rows
+from gan_viewer.errors import InputError
+from gan_viewer.io.star import read_star
+
+
+def test_parse_rows() -> None:
+    assert parse_rows("1,3,5-9", 10).tolist() == [0, 2, 4, 5, 6, 7, 8]
+    assert parse_rows(" 2 , 2-3 ", 3).tolist() == [1, 2]
+    for bad in ("0", "11", "a", "3-2", "1-"):
+        with pytest.raises(InputError):
+            parse_rows(bad, 10)
+
+
+def test_labels_from_rows() -> None:
+    assert labels_from_rows(4, np.array([0]), None).tolist() == [1, 2, 2, 2]
+    assert labels_from_rows(4, None, np.array([1])).tolist() == [1, 2, 1, 1]
+    assert labels_from_rows(4, np.array([0]), np.array([3])).tolist() == [1, 0, 0, 2]
+    with pytest.raises(InputError, match="both kept and rejected"):
+        labels_from_rows(4, np.array([0]), np.array([0]))
+
+
+def test_export_keeps_everything_but_rows(tiny_set: Path, tmp_path: Path) -> None:
+    table = read_star(tiny_set)
+    labels = np.array([1, 2, 0, 1, 1, 2, 2, 0, 1, 2], np.int8)
+    result = export_curated(table, labels, tmp_path / "k.star", tmp_path / "r.star", provenance={"model": "abc"})
+    assert (result.kept, result.rejected, result.undecided) == (4, 4, 2)
+    kept, rejected = read_star(tmp_path / "k.star"), read_star(tmp_path / "r.star")
+    assert kept.version == table.version and list(kept.blocks) == list(table.blocks)
+    assert kept.optics.equals(table.optics)
+    assert kept.particles.equals(table.particles.iloc[[0, 3, 4, 8]].reset_index(drop=True))
+    assert rejected.particles["rlnImageName"].tolist() == table.particles["rlnImageName"].iloc[[1, 5, 6, 9]].tolist()
+    text = (tmp_path / "k.star").read_text()
+    assert text.startswith("# gan-viewer") and "# model: abc" in text
+
+
+def test_export_is_all_or_nothing(tiny_set: Path, tmp_path: Path) -> None:
+    table = read_star(tiny_set)
+    (tmp_path / "r.star").write_text("mine")
+    with pytest.raises(InputError, match="exists already"):
+        export_curated(table, np.ones(10, np.int8), tmp_path / "k.star", tmp_path / "r.star")
+    assert not (tmp_path / "k.star").exists()
+    assert (tmp_path / "r.star").read_text() == "mine"
+    with pytest.raises(InputError, match="is the input file"):
+        export_curated(table, np.ones(10, np.int8), tiny_set, overwrite=True)
+
+
+def test_export_real_relion5(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "star/relion5/cryodrgn_relion5.star"
+    table = read_star(src)
+    labels = np.full(len(table), Label.REJECT, np.int8)
+    labels[::3] = Label.KEEP
+    export_curated(table, labels, tmp_path / "k.star")
+    kept = read_star(tmp_path / "k.star")
+    assert kept.version == 50001 and len(kept) == len(range(0, len(table), 3))
+    assert kept.particles.equals(table.particles.iloc[::3].reset_index(drop=True))

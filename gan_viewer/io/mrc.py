@@ -175,22 +175,70 @@ def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size: float |
     overwrite
         Replace an existing file; otherwise an existing ``path`` raises InputError.
     """
-    path = Path(path)
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3:
         raise ValueError(f"write_stack wants (n, h, w) images, got shape {images.shape}")
-    if path.exists() and not overwrite:
-        raise InputError("exists already; refusing to overwrite it (use --force)", path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        with mrcfile.new(tmp, overwrite=True) as mrc:
-            mrc.set_data(images)
-            mrc.set_image_stack()
-            if pixel_size:
-                mrc.voxel_size = float(pixel_size)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with StackWriter(path, images.shape, pixel_size, overwrite=overwrite) as out:
+        out.write(0, images)
+    return Path(path)
+
+
+class StackWriter:
+    """Write a large stack chunk by chunk, atomically: a temporary file that is renamed on
+    success and removed on any error, so a failed run leaves nothing behind.
+
+    Parameters
+    ----------
+    path
+        Destination ``.mrcs``.
+    shape
+        (n, h, w) of the whole stack.
+    pixel_size
+        Angstrom per pixel for the header, if known.
+    overwrite
+        Replace an existing file; otherwise an existing ``path`` raises InputError at once.
+
+    Examples
+    --------
+    >>> with StackWriter("out.mrcs", (n, 64, 64), 1.5) as out:  # doctest: +SKIP
+    ...     for start in range(0, n, 256):
+    ...         out.write(start, chunk)
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], pixel_size: float | None = None,
+                 *, overwrite: bool = False) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise InputError("exists already; refusing to overwrite it (use --force)", self.path)
+        if not self.path.parent.resolve().is_dir():
+            raise InputError("folder does not exist", self.path.parent)
+        self.shape = tuple(int(x) for x in shape)
+        self.pixel_size = pixel_size
+        self._tmp: Path | None = None
+        self._mrc = None
+
+    def __enter__(self) -> StackWriter:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._mrc = mrcfile.new_mmap(tmp, shape=self.shape, mrc_mode=2, overwrite=True)
+        self._mrc.set_image_stack()
+        if self.pixel_size:
+            self._mrc.voxel_size = float(self.pixel_size)
+        return self
+
+    def write(self, start: int, images: np.ndarray) -> None:
+        """Put (k, h, w) images at rows ``start .. start + k - 1``."""
+        self._mrc.data[start:start + len(images)] = np.asarray(images, np.float32)
+
+    def __exit__(self, exc_type, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self._mrc.update_header_stats()
+                self._mrc.flush()
+            self._mrc.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            if self._tmp is not None and self._tmp.exists():
+                self._tmp.unlink()

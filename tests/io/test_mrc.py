@@ -78,3 +78,21 @@ def test_open_does_not_read_pixels(tmp_path: Path) -> None:
         mrc.data  # noqa: B018
     with MrcStack(path) as stack:
         assert len(stack) == 1
+
+
+def test_stack_writer_chunks_and_atomicity(tmp_path: Path) -> None:
+    from gan_viewer.io.mrc import StackWriter
+
+    data = np.arange(5 * 4 * 4, dtype=np.float32).reshape(5, 4, 4)
+    with StackWriter(tmp_path / "o.mrcs", data.shape, 2.5) as out:
+        out.write(0, data[:3])
+        out.write(3, data[3:])
+    with MrcStack(tmp_path / "o.mrcs") as stack:
+        np.testing.assert_array_equal(stack.read([0, 4]), data[[0, 4]])
+        assert stack.pixel_size == pytest.approx(2.5)
+    with pytest.raises(RuntimeError), StackWriter(tmp_path / "fail.mrcs", data.shape) as out:
+        out.write(0, data[:2])
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mrcs"]
+    with pytest.raises(InputError, match="exists already"):
+        StackWriter(tmp_path / "o.mrcs", data.shape)

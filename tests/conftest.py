@@ -64,3 +64,22 @@ def tiny_set(tmp_path: Path) -> Path:
         "rlnAmplitudeContrast": [0.1], "rlnImageDimensionality": [2],
     })
     return write_star(table_from_dataframe(particles, optics), tmp_path / "particles.star")
+
+
+def blob_volume(size: int = 32) -> np.ndarray:
+    """(size,)*3 float32 asymmetric density: three Gaussian blobs of different sizes [z, y, x]."""
+    z, y, x = np.meshgrid(*(np.arange(size) - size // 2,) * 3, indexing="ij")
+    blobs = [((0, 0, 5), 3.0, 1.0), ((0, 4, -3), 2.0, 0.8), ((-4, -2, 0), 2.5, 0.6)]
+    vol = sum(w * np.exp(-((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2) / (2 * s * s))
+              for (cz, cy, cx), s, w in blobs)
+    return vol.astype(np.float32)
+
+
+@pytest.fixture
+def tiny_map(tmp_path: Path) -> Path:
+    """A 32^3 map of three blobs at 2 A/voxel."""
+    path = tmp_path / "blobs.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(blob_volume(32))
+        mrc.voxel_size = 2.0
+    return path

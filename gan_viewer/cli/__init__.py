@@ -19,6 +19,8 @@ from gan_viewer.errors import InputError
 COMMANDS = {
     "info": "gan_viewer.cli.info",
     "export": "gan_viewer.cli.export",
+    "simulate": "gan_viewer.cli.simulate",
+    "project": "gan_viewer.cli.project",
 }
 
 log = logging.getLogger("gan_viewer")

@@ -231,6 +231,10 @@ class StackWriter:
         """Put (k, h, w) images at rows ``start .. start + k - 1``."""
         self._mrc.data[start:start + len(images)] = np.asarray(images, np.float32)
 
+    def write_at(self, indices: np.ndarray, images: np.ndarray) -> None:
+        """Put (k, h, w) images at the 0-based rows ``indices`` (k,)."""
+        self._mrc.data[np.asarray(indices, np.int64)] = np.asarray(images, np.float32)
+
     def __exit__(self, exc_type, *_: object) -> None:
         try:
             if exc_type is None:

@@ -55,7 +55,7 @@ def load_map(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
             mode = int(mrc.header.mode)
             if mode not in MAP_MODES:
                 raise InputError(f"MRC mode {mode} cannot hold a density map (modes {MAP_MODES})", path)
-            data = np.asarray(mrc.data, dtype=np.float32)
+            data = np.array(mrc.data, dtype=np.float32)  # a writable copy
             axes = (int(mrc.header.mapc), int(mrc.header.mapr), int(mrc.header.maps))
             voxel = mrc.voxel_size
             sizes = (float(voxel.x), float(voxel.y), float(voxel.z))
@@ -119,7 +119,7 @@ def resample_map(volume: ArrayT, apix_in: float, apix_out: float, box_out: int) 
     if int(box_out) != box_out or box_out < 1:
         raise ValueError(f"box_out must be a positive integer, got {box_out!r}")
     is_numpy = not isinstance(volume, torch.Tensor)
-    vol = torch.as_tensor(np.asarray(volume, np.float32) if is_numpy else volume, dtype=torch.float32)
+    vol = torch.from_numpy(np.array(volume, np.float32)) if is_numpy else volume.to(torch.float32)
     if vol.ndim != 3 or len(set(vol.shape)) != 1:
         raise ValueError(f"volume must be a cubic (d, d, d) array, got shape {tuple(vol.shape)}")
     d = vol.shape[0]

@@ -1,0 +1,35 @@
+"""Reference projections of a map at every particle's angles and origin, in the STAR's order.
+
+Each particle is projected at its optics group's pixel size and box (the map is resampled to
+them), shifted by minus its origin as RELION does, and with --ctf multiplied by its CTF.
+
+example:
+  gan-viewer project --map ref.mrc --star particles.star --out refs.mrcs --ctf
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--map", type=Path, required=True, help="3D map (.mrc/.map) or atomic model")
+    parser.add_argument("--star", type=Path, required=True, help="particle STAR file with angles")
+    parser.add_argument("--out", type=Path, required=True, help="output stack (.mrcs)")
+    parser.add_argument("--ctf", action="store_true", help="multiply by each particle's CTF")
+    parser.add_argument("--project-dir", type=Path, help="RELION project folder (to read box/pixel size "
+                        "from the stacks when the STAR does not give them)")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    parser.add_argument("--force", action="store_true", help="overwrite the output file")
+
+
+def main(args: argparse.Namespace) -> int:
+    from gan_viewer.sim.reference import project_table
+    from gan_viewer.io.star import read_star
+
+    table = read_star(args.star)
+    n = project_table(args.map, table, args.out, ctf=args.ctf, device=args.device, overwrite=args.force,
+                      project_dir=args.project_dir)
+    print(f"{n} projections -> {args.out}")
+    return 0

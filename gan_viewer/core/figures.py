@@ -1,0 +1,56 @@
+"""PNG figures (matplotlib, Agg backend): image panels and curves for notes, READMEs and reports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from gan_viewer.core.normalize import display_limits
+
+
+def save_panel(rows: Sequence[Sequence[np.ndarray]], path: str | os.PathLike, *,
+               column_titles: Sequence[str] = (), row_titles: Sequence[str] = (), title: str = "",
+               cell_inches: float = 1.6) -> Path:
+    """A grid of images, each with its own sigma-based contrast, saved as a PNG.
+
+    Parameters
+    ----------
+    rows
+        rows[i][j] is a (h, w) image.
+    path
+        Output ``.png``.
+    column_titles, row_titles
+        Labels above the columns and left of the rows.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols, cell_inches * n_rows + 0.3),
+                             squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(row):
+                lo, hi = display_limits(row[j])
+                ax.imshow(row[j], cmap="gray", vmin=lo, vmax=hi, origin="lower")
+            else:
+                ax.axis("off")
+            if i == 0 and j < len(column_titles):
+                ax.set_title(column_titles[j], fontsize=9)
+            if j == 0 and i < len(row_titles):
+                ax.set_ylabel(row_titles[i], fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

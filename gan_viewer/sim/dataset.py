@@ -1,0 +1,117 @@
+"""Write a simulated particle set: noisy stack, clean stack and a RELION 3.1 STAR per SNR.
+
+Several SNRs share the same views and clean images (the paper's noise panel). The whole output
+folder is built under a temporary name and renamed at the end, so a failed run leaves nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gan_viewer import __version__
+from gan_viewer.errors import InputError
+from gan_viewer.io.image_name import format_image_name
+from gan_viewer.io.mrc import StackWriter
+from gan_viewer.io.star import table_from_dataframe, write_star
+from gan_viewer.sim.pairs import Views, add_noise, render
+from gan_viewer.sim.project import Projector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SimulationSpec:
+    """What to simulate; see ``gan-viewer simulate --help`` for the meaning of each field."""
+
+    n: int
+    snrs: list[float]
+    apix: float
+    seed: int
+    source: str  # provenance: the map or model it came from
+    chunk: int = 256
+
+
+def snr_folder_name(snr: float) -> str:
+    return f"snr_{snr:g}"
+
+
+def write_simulation(projector: Projector, views: Views, spec: SimulationSpec, out_dir: str | os.PathLike,
+                     *, overwrite: bool = False) -> list[Path]:
+    """Render ``views`` and write one folder per SNR (or ``out_dir`` itself for a single SNR).
+
+    Returns
+    -------
+    The STAR files written, one per SNR.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise InputError("exists and is not empty; refusing to write into it (use --force)", out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        folders = [tmp] if len(spec.snrs) == 1 else [tmp / snr_folder_name(s) for s in spec.snrs]
+        _render_into(projector, views, spec, folders)
+        table = _star_table(views, spec, projector.size)
+        for folder, snr in zip(folders, spec.snrs):
+            comments = [f"gan-viewer {__version__} simulate: {spec.n} particles of {spec.source}",
+                        f"snr {snr:g} (var(clean) / var(noise), per image), seed {spec.seed}",
+                        "particles.mrcs: noisy; clean.mrcs: the same views without noise or CTF"]
+            write_star(table, folder / "particles.star", comments=comments)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    stars = [out_dir / "particles.star"] if len(spec.snrs) == 1 else [
+        out_dir / snr_folder_name(s) / "particles.star" for s in spec.snrs]
+    log.info("wrote %d particles at SNR %s to %s", spec.n, ", ".join(f"{s:g}" for s in spec.snrs), out_dir)
+    return stars
+
+
+def _render_into(projector: Projector, views: Views, spec: SimulationSpec, folders: list[Path]) -> None:
+    rng = np.random.default_rng([spec.seed, 1])  # noise stream, independent of the views' stream
+    box = projector.size
+    shape = (len(views), box, box)
+    with ExitStack() as stack:
+        for folder in folders:
+            folder.mkdir(exist_ok=True)
+        noisy = [stack.enter_context(StackWriter(f / "particles.mrcs", shape, spec.apix)) for f in folders]
+        clean = [stack.enter_context(StackWriter(f / "clean.mrcs", shape, spec.apix)) for f in folders]
+        for start in range(0, len(views), spec.chunk):
+            part = slice(start, min(len(views), start + spec.chunk))
+            chunk = Views(views.eulers[part], views.origins_px[part],
+                          None if views.ctf is None else views.ctf.take(part))
+            truth, observed = render(projector, chunk, spec.apix)
+            for writer_noisy, writer_clean, snr in zip(noisy, clean, spec.snrs):
+                writer_clean.write(start, truth)
+                writer_noisy.write(start, add_noise(observed, snr, rng))
+
+
+def _star_table(views: Views, spec: SimulationSpec, box: int):
+    n = len(views)
+    particles = {
+        "rlnImageName": [format_image_name(i, "particles.mrcs") for i in range(n)],
+        "rlnAngleRot": views.eulers[:, 0], "rlnAngleTilt": views.eulers[:, 1], "rlnAnglePsi": views.eulers[:, 2],
+        "rlnOriginXAngst": views.origins_px[:, 0] * spec.apix, "rlnOriginYAngst": views.origins_px[:, 1] * spec.apix,
+    }
+    optics = {"rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"], "rlnImagePixelSize": [spec.apix],
+              "rlnImageSize": [box], "rlnImageDimensionality": [2]}
+    if views.ctf is not None:
+        particles.update(rlnDefocusU=views.ctf.defocus_u, rlnDefocusV=views.ctf.defocus_v,
+                         rlnDefocusAngle=views.ctf.defocus_angle, rlnPhaseShift=views.ctf.phase_shift,
+                         rlnCtfBfactor=views.ctf.bfactor)
+        optics.update(rlnVoltage=[float(views.ctf.voltage[0])], rlnSphericalAberration=[float(views.ctf.cs[0])],
+                      rlnAmplitudeContrast=[float(views.ctf.amplitude_contrast[0])])
+    frame = pd.DataFrame(particles).round(6)
+    frame["rlnOpticsGroup"] = 1
+    return table_from_dataframe(frame, pd.DataFrame(optics))

@@ -20,6 +20,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ctf", action="store_true", help="multiply by each particle's CTF")
     parser.add_argument("--project-dir", type=Path, help="RELION project folder (to read box/pixel size "
                         "from the stacks when the STAR does not give them)")
+    parser.add_argument("--relion-odd-centre", action="store_true",
+                        help="for odd boxes, centre images at n//2 + 1 like relion_project (default n//2)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
     parser.add_argument("--force", action="store_true", help="overwrite the output file")
 
@@ -29,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.io.star import read_star
 
     table = read_star(args.star)
-    n = project_table(args.map, table, args.out, ctf=args.ctf, device=args.device, overwrite=args.force,
+    n = project_table(args.map, table, args.out, ctf=args.ctf, device=args.device, relion_odd_centre=args.relion_odd_centre, overwrite=args.force,
                       project_dir=args.project_dir)
     print(f"{n} projections -> {args.out}")
     return 0

@@ -183,6 +183,33 @@ def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size: float |
     return Path(path)
 
 
+def write_map(path: str | os.PathLike, volume: np.ndarray, pixel_size: float | None = None,
+              *, overwrite: bool = False) -> Path:
+    """Write a (d, d, d) map indexed [z, y, x] as a float32 MRC volume, atomically.
+
+    The voxel size is set when given, and the origin is 0.
+    """
+    path = Path(path)
+    volume = np.asarray(volume, dtype=np.float32)
+    if volume.ndim != 3:
+        raise ValueError(f"write_map wants a (d, d, d) volume, got shape {volume.shape}")
+    if path.exists() and not overwrite:
+        raise InputError("exists already; refusing to overwrite it (use --force)", path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(volume)
+            mrc.set_volume()
+            if pixel_size:
+                mrc.voxel_size = float(pixel_size)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 class StackWriter:
     """Write a large stack chunk by chunk, atomically: a temporary file that is renamed on
     success and removed on any error, so a failed run leaves nothing behind.

@@ -104,10 +104,13 @@ def particle_sampling(table: ParticleTable, project_dir: str | os.PathLike | Non
 
 def project_table(map_path: str | os.PathLike, table: ParticleTable, out: str | os.PathLike, *,
                   ctf: bool = False, device: str = "cpu", overwrite: bool = False,
-                  project_dir: str | os.PathLike | None = None, chunk: int = 512) -> int:
+                  project_dir: str | os.PathLike | None = None, relion_odd_centre: bool = False,
+                  chunk: int = 512) -> int:
     """Write the reference projection of every particle of ``table`` to the stack ``out``.
 
-    Particles are grouped by (pixel size, box); the map is resampled once per group.
+    Particles are grouped by (pixel size, box); the map is resampled once per group. With
+    ``relion_odd_centre`` odd boxes are centred like ``relion_project`` output (see
+    :meth:`Projector.project`).
 
     Returns
     -------
@@ -133,7 +136,7 @@ def project_table(map_path: str | os.PathLike, table: ParticleTable, out: str | 
             projector = Projector(volume, device=device)
             for lo in range(0, len(rows), chunk):
                 part = rows[lo:lo + chunk]
-                images = projector.project(eulers[part], origins[part])
+                images = projector.project(eulers[part], origins[part], relion_odd_centre=relion_odd_centre)
                 if params is not None:
                     with torch.inference_mode():
                         images = apply_ctf(torch.from_numpy(images), params.take(part), group_apix).numpy()

@@ -96,3 +96,16 @@ def test_stack_writer_chunks_and_atomicity(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mrcs"]
     with pytest.raises(InputError, match="exists already"):
         StackWriter(tmp_path / "o.mrcs", data.shape)
+
+
+def test_write_map_round_trip(tmp_path: Path) -> None:
+    from gan_viewer.io.mrc import write_map
+    from gan_viewer.sim.volume import load_map
+
+    vol = np.random.default_rng(0).standard_normal((6, 6, 6)).astype(np.float32)
+    path = write_map(tmp_path / "m.mrc", vol, 1.7)
+    loaded, apix = load_map(path)
+    np.testing.assert_array_equal(loaded, vol)
+    assert apix == pytest.approx(1.7)
+    with pytest.raises(InputError, match="exists already"):
+        write_map(path, vol)

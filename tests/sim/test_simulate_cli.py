@@ -126,3 +126,19 @@ def test_project_refuses_to_overwrite(capsys, tiny_map: Path, tmp_path: Path) ->
     before = target.read_bytes()
     code, err = run(capsys, "project", "--map", tiny_map, "--star", tmp_path / "s/particles.star", "--out", target)
     assert code == 2 and "exists already" in err and target.read_bytes() == before
+
+
+@pytest.mark.parametrize("name, extra, threshold", [
+    ("rln_proj_64_shifted", [], 0.99),  # the 64 px set was made from a Fourier-cropped map: 0.994 with a real crop
+    ("rln_proj_65_shifted", ["--relion-odd-centre"], 0.9999),
+    ("rln_proj_65", ["--relion-odd-centre"], 0.9999),
+])
+def test_project_cli_matches_relion_project(capsys, shared_data: Path, tmp_path: Path, name, extra, threshold) -> None:
+    folder = shared_data / "particles/relion_projections_70S"
+    out = tmp_path / "refs.mrcs"
+    code, _ = run(capsys, "project", "--map", shared_data / "maps/ribosome70S_65px.mrc", "--star",
+                  folder / f"{name}.star", "--out", out, *extra)
+    assert code == 0
+    ours, theirs = mrcfile.read(out), mrcfile.read(folder / f"{name}.mrcs")
+    cc = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(ours, theirs)]
+    assert min(cc) > threshold

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import logging
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +17,7 @@ import mrcfile
 import numpy as np
 
 from gan_viewer.errors import InputError
+from gan_viewer.io.atomic import atomic_path, check_writable
 
 log = logging.getLogger(__name__)
 
@@ -189,25 +189,15 @@ def write_map(path: str | os.PathLike, volume: np.ndarray, pixel_size: float | N
 
     The voxel size is set when given, and the origin is 0.
     """
-    path = Path(path)
     volume = np.asarray(volume, dtype=np.float32)
     if volume.ndim != 3:
         raise ValueError(f"write_map wants a (d, d, d) volume, got shape {volume.shape}")
-    if path.exists() and not overwrite:
-        raise InputError("exists already; refusing to overwrite it (use --force)", path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with mrcfile.new(tmp, overwrite=True) as mrc:
-            mrc.set_data(volume)
-            mrc.set_volume()
-            if pixel_size:
-                mrc.voxel_size = float(pixel_size)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path, overwrite=overwrite) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc.set_data(volume)
+        mrc.set_volume()
+        if pixel_size:
+            mrc.voxel_size = float(pixel_size)
+    return Path(path)
 
 
 class StackWriter:
@@ -234,24 +224,22 @@ class StackWriter:
 
     def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], pixel_size: float | None = None,
                  *, overwrite: bool = False) -> None:
-        self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise InputError("exists already; refusing to overwrite it (use --force)", self.path)
-        if not self.path.parent.resolve().is_dir():
-            raise InputError("folder does not exist", self.path.parent)
+        self.path = check_writable(path, overwrite)
         self.shape = tuple(int(x) for x in shape)
         self.pixel_size = pixel_size
-        self._tmp: Path | None = None
+        self._target = atomic_path(self.path, overwrite=overwrite)
         self._mrc = None
 
     def __enter__(self) -> StackWriter:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
-        self._mrc = mrcfile.new_mmap(tmp, shape=self.shape, mrc_mode=2, overwrite=True)
-        self._mrc.set_image_stack()
-        if self.pixel_size:
-            self._mrc.voxel_size = float(self.pixel_size)
+        tmp = self._target.__enter__()
+        try:
+            self._mrc = mrcfile.new_mmap(tmp, shape=self.shape, mrc_mode=2, overwrite=True)
+            self._mrc.set_image_stack()
+            if self.pixel_size:
+                self._mrc.voxel_size = float(self.pixel_size)
+        except BaseException as exc:
+            self._target.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     def write(self, start: int, images: np.ndarray) -> None:
@@ -262,14 +250,13 @@ class StackWriter:
         """Put (k, h, w) images at the 0-based rows ``indices`` (k,)."""
         self._mrc.data[np.asarray(indices, np.int64)] = np.asarray(images, np.float32)
 
-    def __exit__(self, exc_type, *_: object) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None:
                 self._mrc.update_header_stats()
                 self._mrc.flush()
             self._mrc.close()
-            if exc_type is None:
-                os.replace(self._tmp, self.path)
-        finally:
-            if self._tmp is not None and self._tmp.exists():
-                self._tmp.unlink()
+        except BaseException as error:
+            self._target.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._target.__exit__(exc_type, exc, tb)

@@ -29,6 +29,7 @@ import starfile
 from starfile.writer import StarWriter
 
 from gan_viewer.errors import InputError
+from gan_viewer.io.atomic import atomic_path, check_writable
 
 log = logging.getLogger(__name__)
 
@@ -249,16 +250,14 @@ def write_star(table: ParticleTable, path: str | os.PathLike, *, overwrite: bool
     comments
         Extra ``#`` lines (provenance) written at the top; RELION ignores them.
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise InputError("exists already; refusing to overwrite it (use --force)", path)
+    path = check_writable(path, overwrite)
     lines = [f"# {c}" for c in comments] + [c for c in table.header_comments]
     for name, block in table.blocks.items():
         lines.append("")
         if table.version is not None:
             lines += [f"# version {table.version}", ""]
         lines += list(StarWriter({name: block}, float_format=None).data_block_generator())
-    _atomic_write_text(path, "\n".join(lines) + "\n")
+    _atomic_write_text(path, "\n".join(lines) + "\n", overwrite)
     return path
 
 
@@ -363,20 +362,11 @@ def _table_from_blocks(blocks: dict, version: int | None, path: Path | None,
     return ParticleTable(blocks, particles, optics, version, path, comments)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError("folder does not exist", folder)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _atomic_write_text(path: Path, text: str, overwrite: bool) -> None:
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import pandas as pd
 
 from gan_viewer import __version__
 from gan_viewer.errors import InputError
+from gan_viewer.io.atomic import atomic_dir
 from gan_viewer.io.image_name import format_image_name
 from gan_viewer.io.mrc import StackWriter
 from gan_viewer.io.star import table_from_dataframe, write_star
@@ -53,11 +52,7 @@ def write_simulation(projector: Projector, views: Views, spec: SimulationSpec, o
     The STAR files written, one per SNR.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise InputError("exists and is not empty; refusing to write into it (use --force)", out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         folders = [tmp] if len(spec.snrs) == 1 else [tmp / snr_folder_name(s) for s in spec.snrs]
         _render_into(projector, views, spec, folders)
         table = _star_table(views, spec, projector.size)
@@ -66,12 +61,6 @@ def write_simulation(projector: Projector, views: Views, spec: SimulationSpec, o
                         f"snr {snr:g} (var(clean) / var(noise), per image), seed {spec.seed}",
                         "particles.mrcs: noisy; clean.mrcs: the same views without noise or CTF"]
             write_star(table, folder / "particles.star", comments=comments)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     stars = [out_dir / "particles.star"] if len(spec.snrs) == 1 else [
         out_dir / snr_folder_name(s) / "particles.star" for s in spec.snrs]
     log.info("wrote %d particles at SNR %s to %s", spec.n, ", ".join(f"{s:g}" for s in spec.snrs), out_dir)

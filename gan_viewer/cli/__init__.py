@@ -21,6 +21,8 @@ COMMANDS = {
     "export": "gan_viewer.cli.export",
     "simulate": "gan_viewer.cli.simulate",
     "project": "gan_viewer.cli.project",
+    "train": "gan_viewer.cli.train",
+    "denoise": "gan_viewer.cli.denoise",
 }
 
 log = logging.getLogger("gan_viewer")

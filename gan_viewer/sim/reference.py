@@ -29,12 +29,13 @@ def is_model(path: str | os.PathLike) -> bool:
     return name.endswith(MODEL_SUFFIXES)
 
 
-def map_at(path: str | os.PathLike, apix: float | None, box: int | None) -> tuple[np.ndarray, float]:
+def map_at(path: str | os.PathLike, apix: float | None, box: int | None, *,
+           allow_pad: bool = False) -> tuple[np.ndarray, float]:
     """Load a map and resample it to ``apix`` and ``box``.
 
     A map without a pixel size in its header takes ``apix`` (the particles'); with neither, the
     map's voxels are taken as the particles' pixels. ``box`` defaults to the map's extent at
-    ``apix``.
+    ``apix``. With ``allow_pad`` a box larger than the map is zero-padded instead of refused.
 
     Returns
     -------
@@ -57,7 +58,7 @@ def map_at(path: str | os.PathLike, apix: float | None, box: int | None) -> tupl
         raise InputError(f"pixel size must be positive, got {apix}")
     extent = d * map_apix
     box = box or max(2, round(extent / apix))
-    if box * apix > extent * (1 + 1e-3) + apix:
+    if box * apix > extent * (1 + 1e-3) + apix and not allow_pad:
         raise InputError(f"a {box} px box at {apix:g} A/px ({box * apix:.1f} A) is larger than the map can "
                          f"fill ({extent:.1f} A: {d} voxels at {map_apix:g} A); choose a smaller --box", path)
     if box < 2:
@@ -67,14 +68,15 @@ def map_at(path: str | os.PathLike, apix: float | None, box: int | None) -> tupl
     return volume, apix
 
 
-def volume_from(path: str | os.PathLike, apix: float | None, box: int | None) -> tuple[np.ndarray, float]:
+def volume_from(path: str | os.PathLike, apix: float | None, box: int | None, *,
+                allow_pad: bool = False) -> tuple[np.ndarray, float]:
     """A map (:func:`map_at`) or an atomic model as a volume.
 
     A model is rendered at ``apix`` (default 1.5 A), low-passed to the Nyquist resolution
     ``2 * apix`` so that projections do not alias, in ``box`` (default: what the model needs).
     """
     if not is_model(path):
-        return map_at(path, apix, box)
+        return map_at(path, apix, box, allow_pad=allow_pad)
     from gan_viewer.sim.atomic import model_to_map, suggested_box
 
     apix = apix or 1.5

@@ -1,0 +1,101 @@
+"""Train a pix2pix generator that recovers particles from noisy images.
+
+Three sources of training pairs:
+  --map MAP | --model PDB  (repeatable)  pairs simulated on the fly: random views, optional CTF,
+                                         noise at --snr S (or a log-uniform range --snr MIN MAX)
+  --noisy N.mrcs --clean C.mrcs          given pairs (same particles, same order)
+  --star P.star --map MAP                real particles paired with reference projections at
+                                         their STAR angles and origins
+Stops after --steps or --minutes. Writes OUT.safetensors + OUT.json (model card), OUT.train.pt
+(for --resume), OUT_examples.png and OUT_curves.png.
+
+examples:
+  gan-viewer train --map emd_1234.mrc --snr 0.03 --box 96 --minutes 15 --out betagal
+  gan-viewer train --model 5a1a.cif.gz --model 1WCM.pdb --snr 0.01 0.1 --ctf 0.5 --steps 20000 --out mix
+  gan-viewer train --noisy sim/particles.mrcs --clean sim/clean.mrcs --steps 2000 --out pairs
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("training data")
+    data.add_argument("--map", type=Path, action="append", default=[], help="3D map (repeatable)")
+    data.add_argument("--model", type=Path, action="append", default=[], help="atomic model (repeatable)")
+    data.add_argument("--phantoms", type=int, default=0, metavar="N",
+                      help="add N procedural protein-like phantoms to the simulated volumes")
+    data.add_argument("--noisy", type=Path, help="noisy stack of given pairs")
+    data.add_argument("--clean", type=Path, help="clean stack of given pairs")
+    data.add_argument("--star", type=Path, help="real particles with angles (with --map)")
+    data.add_argument("--project-dir", type=Path, help="RELION project folder for --star")
+    sim = parser.add_argument_group("simulation (with --map/--model)")
+    sim.add_argument("--snr", type=float, nargs="+", default=[0.03], metavar="S", help="SNR, or MIN MAX")
+    sim.add_argument("--ctf", type=float, nargs="?", const=1.0, default=0.0, metavar="FRACTION",
+                     help="apply a CTF (to this fraction of batches; 1 when given alone)")
+    sim.add_argument("--defocus", type=float, nargs=2, default=(10000.0, 25000.0), metavar=("MIN", "MAX"))
+    sim.add_argument("--shift", type=float, default=0.0, metavar="PX", help="sd of random origins in pixels")
+    sim.add_argument("--box", type=int, default=96, help="box in pixels (default 96)")
+    sim.add_argument("--apix", type=float, help="pixel size in A (default: the first map's; 2 for models)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--steps", type=int, help="stop after this many steps")
+    run.add_argument("--minutes", type=float, help="stop after this much time")
+    run.add_argument("--batch-size", type=int, default=16)
+    run.add_argument("--validate-every", type=int, default=200)
+    run.add_argument("--depth", type=int, default=5, help="U-Net depth (boxes: multiples of 2**depth)")
+    run.add_argument("--base-channels", type=int, default=32)
+    run.add_argument("--lambda-l1", type=float, default=100.0)
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--resume", action="store_true", help="continue from OUT.train.pt")
+    run.add_argument("--out", type=Path, required=True, help="output name (OUT.safetensors, OUT.json, ...)")
+    run.add_argument("--force", action="store_true", help="replace an existing model of that name")
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from gan_viewer.errors import InputError
+    from gan_viewer.ml.inference import pick_device
+    from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
+    from gan_viewer.ml.pix2pix import TrainConfig
+    from gan_viewer.ml.sources import sources_from_args
+    from gan_viewer.ml.train import RunSpec, train
+
+    if args.steps is None and args.minutes is None:
+        raise InputError("say how long to train: --steps N or --minutes M")
+    if (args.steps is not None and args.steps < 1) or (args.minutes is not None and args.minutes <= 0):
+        raise InputError("--steps and --minutes must be positive")
+    out = args.out.with_suffix("") if args.out.suffix == ".safetensors" else args.out
+    if out.with_suffix(".safetensors").exists() and not (args.force or args.resume):
+        raise InputError("exists already; use --force to replace it or --resume to continue",
+                         out.with_suffix(".safetensors"))
+    if not out.parent.resolve().is_dir():
+        raise InputError("folder does not exist", out.parent)
+    device = pick_device(args.device)
+    torch.set_float32_matmul_precision("high")
+    train_source, val_source = sources_from_args(args, device)
+    try:
+        generator = GeneratorConfig(depth=args.depth, base_channels=args.base_channels)
+        training = TrainConfig(lambda_l1=args.lambda_l1, batch_size=args.batch_size)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    if train_source.box % generator.multiple:
+        raise InputError(f"box {train_source.box} is not a multiple of {generator.multiple} (2**depth); "
+                         "choose another --box or --depth")
+    run = RunSpec(steps=args.steps, minutes=args.minutes, validate_every=args.validate_every, seed=args.seed,
+                  extra_card={"name": out.name, "command": "gan-viewer train " + " ".join(_argv(args))})
+    card = train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
+                 resume=args.resume)
+    v = card["validation"]
+    print(f"{out.with_suffix('.safetensors')}: validation PSNR {v['psnr_db']:.2f} dB "
+          f"(noisy input {v['input_psnr_db']:.2f} dB), CC {v['cc']:.3f}, {card['training']['steps']} steps")
+    return 0
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    import sys
+
+    return sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "train" else []

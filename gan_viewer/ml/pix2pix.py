@@ -1,0 +1,121 @@
+"""The pix2pix update: discriminator on the detached fake, then generator with GAN + lambda * L1."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from gan_viewer.ml.networks import (DiscriminatorConfig, GeneratorConfig, PatchDiscriminator, UNetGenerator,
+                                    _from_dict, init_weights)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (pix2pix defaults).
+
+    Attributes
+    ----------
+    lambda_l1
+        Weight of the L1 term against the GAN term.
+    lr, beta1, beta2
+        Adam settings for both networks.
+    batch_size
+        Pairs per step.
+    gan_loss
+        "vanilla" (binary cross-entropy on logits, pix2pix's default) or "lsgan".
+    """
+
+    lambda_l1: float = 100.0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 16
+    gan_loss: str = "vanilla"
+
+    def __post_init__(self) -> None:
+        if self.gan_loss not in ("vanilla", "lsgan") or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"bad training config {self}")
+
+    to_dict = asdict
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        return _from_dict(cls, values)
+
+
+class Pix2Pix:
+    """Generator, discriminator and their optimisers; :meth:`step` is one training update.
+
+    Parameters
+    ----------
+    generator, discriminator, training
+        Configs; saved with the weights.
+    device
+        Torch device.
+    """
+
+    def __init__(self, generator: GeneratorConfig, discriminator: DiscriminatorConfig, training: TrainConfig,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.configs = {"generator": generator, "discriminator": discriminator, "training": training}
+        self.G = UNetGenerator(generator).to(self.device)
+        self.D = PatchDiscriminator(discriminator).to(self.device)
+        init_weights(self.G)
+        init_weights(self.D)
+        betas = (training.beta1, training.beta2)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=training.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=training.lr, betas=betas)
+        self.gan_criterion = nn.BCEWithLogitsLoss() if training.gan_loss == "vanilla" else nn.MSELoss()
+        self.lambda_l1 = training.lambda_l1
+        self.step_count = 0
+
+    def _gan_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+        return self.gan_criterion(logits, target)
+
+    def step(self, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+        """One update on (b, 1, h, w) pairs; returns the losses."""
+        self.G.train()
+        self.D.train()
+        fake = self.G(noisy)
+        # discriminator: real pairs vs the generator's output, detached so G is not updated here
+        self.opt_D.zero_grad(set_to_none=True)
+        loss_d_fake = self._gan_loss(self.D(torch.cat([noisy, fake.detach()], 1)), real=False)
+        loss_d_real = self._gan_loss(self.D(torch.cat([noisy, clean], 1)), real=True)
+        loss_d = 0.5 * (loss_d_fake + loss_d_real)
+        loss_d.backward()
+        self.opt_D.step()
+        # generator: fool the (just updated) discriminator and stay close to the truth
+        self.opt_G.zero_grad(set_to_none=True)
+        for p in self.D.parameters():
+            p.requires_grad_(False)
+        loss_g_gan = self._gan_loss(self.D(torch.cat([noisy, fake], 1)), real=True)
+        loss_g_l1 = nn.functional.l1_loss(fake, clean)
+        loss_g = loss_g_gan + self.lambda_l1 * loss_g_l1
+        loss_g.backward()
+        self.opt_G.step()
+        for p in self.D.parameters():
+            p.requires_grad_(True)
+        self.step_count += 1
+        return {"D": loss_d.item(), "G_gan": loss_g_gan.item(), "G_L1": loss_g_l1.item()}
+
+    @torch.inference_mode()
+    def predict(self, noisy: torch.Tensor) -> torch.Tensor:
+        """The generator in evaluation mode on (b, 1, h, w) images."""
+        self.G.eval()
+        return self.G(noisy)
+
+    def state(self) -> dict:
+        """Everything needed to resume (tensors, numbers and strings only: safe to load)."""
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_G": self.opt_G.state_dict(),
+                "opt_D": self.opt_D.state_dict(), "step": self.step_count,
+                "configs": {k: v.to_dict() for k, v in self.configs.items()}}
+
+    def load_state(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.step_count = int(state["step"])

@@ -1,0 +1,187 @@
+"""The training loop: steps or a time budget, held-out validation, checkpoints, figures.
+
+Writes, for an output name ``OUT``:
+
+* ``OUT.safetensors`` + ``OUT.json``: the generator (float16) and its model card;
+* ``OUT.train.pt``: the resumable state (both networks, optimiser moments, step, history);
+* ``OUT_examples.png``: validation examples, noisy | recovered | truth;
+* ``OUT_curves.png``: losses and validation PSNR / CC against the step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from gan_viewer import __version__
+from gan_viewer.core.figures import save_panel
+from gan_viewer.core.metrics import circular_mask, correlation, psnr
+from gan_viewer.ml.checkpoint import load_training_state, save_generator, save_training_state
+from gan_viewer.ml.data import fixed_batch
+from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
+from gan_viewer.ml.pix2pix import Pix2Pix, TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSpec:
+    """How long and how often.
+
+    Attributes
+    ----------
+    steps
+        Stop after this many steps (counting resumed ones), or None.
+    minutes
+        Stop after this much wall time in this run, or None. One of the two must be given.
+    validate_every
+        Steps between validations (and checkpoints).
+    n_validation
+        Held-out pairs used for validation.
+    seed
+        Seeds torch and the pair sampler.
+    """
+
+    steps: int | None = None
+    minutes: float | None = None
+    validate_every: int = 200
+    n_validation: int = 64
+    seed: int = 0
+    extra_card: dict = field(default_factory=dict)
+
+
+def train(train_source, val_source, out: Path, generator: GeneratorConfig, discriminator: DiscriminatorConfig,
+          training: TrainConfig, run: RunSpec, *, device: torch.device, resume: bool = False) -> dict:
+    """Train and write the outputs; returns the model card."""
+    if run.steps is None and run.minutes is None:
+        raise ValueError("give steps or minutes")
+    torch.manual_seed(run.seed)
+    model = Pix2Pix(generator, discriminator, training, device)
+    history: dict[str, list] = {"step": [], "D": [], "G_gan": [], "G_L1": [], "val_step": [], "val_psnr": [],
+                                "val_cc": [], "val_input_psnr": []}
+    rng = np.random.default_rng([run.seed, 7])
+    if resume:
+        state = load_training_state(out.with_suffix(".train.pt"))
+        model.load_state(state)
+        history = {k: list(v) for k, v in state["history"].items()}
+        rng = np.random.default_rng([run.seed, 7, model.step_count])
+        log.info("resumed at step %d", model.step_count)
+    val_noisy, val_clean = fixed_batch(val_source, run.n_validation, run.seed)
+    mask = circular_mask(val_clean.shape[-1])
+    input_psnr = float(np.mean(psnr(val_noisy, val_clean, mask)))
+    deadline = None if run.minutes is None else time.monotonic() + 60 * run.minutes
+    total = run.steps if run.steps is not None else None
+    bar = tqdm(total=total, initial=model.step_count, unit="step", dynamic_ncols=True, disable=None)
+    metrics: dict = {}
+    while not _done(model.step_count, run.steps, deadline):
+        noisy, clean = train_source.sample(training.batch_size, rng)
+        losses = model.step(_tensor(noisy, device), _tensor(clean, device))
+        for k, v in losses.items():
+            history[k].append(v)
+        history["step"].append(model.step_count)
+        bar.update(1)
+        if model.step_count % run.validate_every == 0 or _done(model.step_count, run.steps, deadline):
+            metrics = _validate(model, val_noisy, val_clean, mask, device)
+            history["val_step"].append(model.step_count)
+            history["val_psnr"].append(metrics["psnr"])
+            history["val_cc"].append(metrics["cc"])
+            history["val_input_psnr"].append(input_psnr)
+            bar.set_postfix(L1=f"{losses['G_L1']:.3f}", val_psnr=f"{metrics['psnr']:.2f}",
+                            gain=f"{metrics['psnr'] - input_psnr:+.2f} dB")
+            _checkpoint(model, history, out)
+    bar.close()
+    metrics = _validate(model, val_noisy, val_clean, mask, device)
+    card = _card(model, train_source, val_source, metrics, input_psnr, run)
+    save_generator(out.with_suffix(".safetensors"), model.G, card)
+    _checkpoint(model, history, out)
+    _figures(model, val_noisy, val_clean, history, out, device)
+    log.info("step %d: validation PSNR %.2f dB (input %.2f dB), CC %.3f -> %s", model.step_count,
+             metrics["psnr"], input_psnr, metrics["cc"], out.with_suffix(".safetensors"))
+    return card
+
+
+def _done(step: int, steps: int | None, deadline: float | None) -> bool:
+    return (steps is not None and step >= steps) or (deadline is not None and time.monotonic() >= deadline)
+
+
+def _tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images))[:, None].to(device, non_blocking=True)
+
+
+def _predict(model: Pix2Pix, noisy: np.ndarray, device: torch.device) -> np.ndarray:
+    out = [model.predict(_tensor(noisy[i:i + 32], device))[:, 0].float().cpu().numpy()
+           for i in range(0, len(noisy), 32)]
+    return np.concatenate(out)
+
+
+def _validate(model: Pix2Pix, noisy: np.ndarray, clean: np.ndarray, mask: np.ndarray, device) -> dict:
+    pred = _predict(model, noisy, device)
+    return {"psnr": float(np.nanmean(psnr(pred, clean, mask))), "cc": float(np.nanmean(correlation(pred, clean, mask)))}
+
+
+def _checkpoint(model: Pix2Pix, history: dict, out: Path) -> None:
+    save_training_state(out.with_suffix(".train.pt"), dict(model.state(), history=history))
+
+
+def _card(model: Pix2Pix, train_source, val_source, metrics: dict, input_psnr: float, run: RunSpec) -> dict:
+    data = train_source.describe()
+    return {
+        "name": Path(str(run.extra_card.get("name", "generator"))).name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "gan_viewer_version": __version__,
+        "torch_version": torch.__version__,
+        "pixel_size": data.get("apix"),
+        "box": data.get("box"),
+        "snr": data.get("snr"),
+        "training": {"data": data, "steps": model.step_count, "seed": run.seed,
+                     **{k: v.to_dict() for k, v in model.configs.items() if k != "generator"}},
+        "validation": {"data": val_source.describe(), "n": run.n_validation, "psnr_db": metrics["psnr"],
+                       "cc": metrics["cc"], "input_psnr_db": input_psnr,
+                       "metric": "mean over held-out pairs, inside a circular mask, after per-image normalisation"},
+        **{k: v for k, v in run.extra_card.items() if k != "name"},
+    }
+
+
+def _figures(model: Pix2Pix, noisy: np.ndarray, clean: np.ndarray, history: dict, out: Path, device) -> None:
+    pred = _predict(model, noisy[:6], device)
+    rows = [[noisy[i], pred[i], clean[i]] for i in range(len(pred))]
+    save_panel(rows, f"{out}_examples.png", column_titles=["noisy", "recovered", "truth"],
+               title=f"validation examples, step {model.step_count}")
+    save_curves(history, Path(f"{out}_curves.png"))
+
+
+def save_curves(history: dict, path: Path) -> None:
+    """Losses (smoothed) and validation PSNR against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(9, 3.2))
+    steps = np.asarray(history["step"])
+    for key, label in (("G_L1", "generator L1"), ("G_gan", "generator GAN"), ("D", "discriminator")):
+        values = np.asarray(history[key])
+        if values.size:
+            k = max(1, values.size // 100)
+            smooth = np.convolve(values, np.ones(k) / k, mode="valid")
+            ax_loss.plot(steps[k - 1:], smooth, label=label)
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_title("training losses")
+    ax_loss.legend(fontsize=8)
+    ax_val.plot(history["val_step"], history["val_psnr"], "o-", label="recovered")
+    ax_val.plot(history["val_step"], history["val_input_psnr"], "--", label="noisy input")
+    ax_val.set_xlabel("step")
+    ax_val.set_ylabel("PSNR (dB)")
+    ax_val.set_title("validation")
+    ax_val.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

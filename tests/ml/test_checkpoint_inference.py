@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gan_viewer.errors import InputError
+from gan_viewer.ml.checkpoint import load_generator, load_training_state, save_generator, save_training_state
+from gan_viewer.ml.inference import Denoiser, fourier_resize_2d, pick_device
+from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
+
+
+@pytest.fixture
+def saved_model(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    g = UNetGenerator(GeneratorConfig(depth=3, base_channels=4)).eval()
+    return save_generator(tmp_path / "m.safetensors", g, {"name": "m", "pixel_size": 2.0, "box": 32})
+
+
+def test_round_trip_and_card(saved_model: Path) -> None:
+    g, card = load_generator(saved_model)
+    assert card["generator"]["depth"] == 3 and card["pixel_size"] == 2.0
+    assert len(card["sha256"]) == 64 and card["weights_dtype"] == "float16"
+    x = torch.randn(1, 1, 32, 32)
+    assert g(x).shape == x.shape
+
+
+def test_tampered_weights_are_refused(saved_model: Path) -> None:
+    data = bytearray(saved_model.read_bytes())
+    data[-1] ^= 0xFF
+    saved_model.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="sha256"):
+        load_generator(saved_model)
+
+
+def test_card_that_does_not_fit(saved_model: Path) -> None:
+    card_path = saved_model.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["generator"]["base_channels"] = 8
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(InputError, match="do not fit"):
+        load_generator(saved_model)
+
+
+def test_training_state_loads_without_pickle(tmp_path: Path) -> None:
+    save_training_state(tmp_path / "s.pt", {"G": {"w": torch.ones(2)}, "step": 3, "history": {"D": [0.5]}})
+    assert load_training_state(tmp_path / "s.pt")["step"] == 3
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(InputError, match="not a gan-viewer training state"):
+        load_training_state(tmp_path / "evil.pt")
+
+
+@pytest.mark.parametrize("box, apix", [(32, 2.0), (40, 2.0), (27, None), (64, 4.0), (50, 1.0)])
+def test_denoiser_any_box_and_pixel_size(saved_model: Path, box: int, apix) -> None:
+    den = Denoiser.load(saved_model, "cpu", batch_size=3)
+    images = np.random.default_rng(0).standard_normal((7, box, box)).astype(np.float32)
+    out = den(images, apix)
+    assert out.shape == images.shape and np.isfinite(out).all()
+    np.testing.assert_allclose(out.mean(axis=(1, 2)), 0, atol=1e-4)
+    # batches are independent: one particle alone gives the same answer
+    np.testing.assert_allclose(den(images[2:3], apix)[0], out[2], atol=1e-4)
+
+
+def test_resampling_decision(saved_model: Path) -> None:
+    den = Denoiser.load(saved_model, "cpu")
+    assert den.scale_for(None) == 1 and den.scale_for(2.1) == 1 and den.scale_for(4.0) == 2.0
+
+
+def test_fourier_resize_keeps_a_smooth_image() -> None:
+    yy, xx = np.mgrid[:64, :64]
+    img = torch.tensor(np.exp(-((xx - 32) ** 2 + (yy - 30) ** 2) / 50.0), dtype=torch.float32)
+    small = fourier_resize_2d(img, 32)
+    assert small.shape == (32, 32)
+    assert abs(float(small.sum()) * 4 - float(img.sum())) < 1e-2 * float(img.sum())
+    assert np.unravel_index(int(small.argmax()), (32, 32)) == (15, 16)
+
+
+def test_pick_device_falls_back_to_cpu() -> None:
+    assert pick_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        assert pick_device("cuda").type == "cpu"
+    with pytest.raises(InputError):
+        pick_device("toaster")
+
+
+def test_nan_input_is_refused(saved_model: Path) -> None:
+    images = np.zeros((1, 32, 32), np.float32)
+    images[0, 3, 3] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        Denoiser.load(saved_model, "cpu")(images)

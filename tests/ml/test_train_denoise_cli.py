@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+
+from gan_viewer.cli import main
+
+TINY = ["--box", "32", "--depth", "3", "--base-channels", "4", "--batch-size", "4", "--validate-every", "2",
+        "--device", "cpu"]
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def trained(capsys, tiny_map: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "tiny"
+    code, stdout, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.05", "0.2", "--ctf", "--steps", "4",
+                          *TINY, "--out", out)
+    assert code == 0 and "validation PSNR" in stdout
+    return out
+
+
+def test_train_writes_model_card_and_figures(trained: Path) -> None:
+    for suffix in (".safetensors", ".json", ".train.pt"):
+        assert trained.with_suffix(suffix).is_file()
+    assert Path(f"{trained}_examples.png").is_file() and Path(f"{trained}_curves.png").is_file()
+    card = json.loads(trained.with_suffix(".json").read_text())
+    assert card["pixel_size"] == 2.0 and card["box"] == 32 and card["training"]["steps"] == 4
+    assert card["training"]["data"]["snr"] == [0.05, 0.2]
+    assert card["training"]["training"]["lambda_l1"] == 100.0
+    assert "psnr_db" in card["validation"] and "normalisation" in card
+
+
+def test_resume_continues(capsys, trained: Path, tiny_map: Path) -> None:
+    code, _, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.1", "--steps", "6", *TINY, "--out", trained,
+                     "--resume")
+    assert code == 0
+    assert json.loads(trained.with_suffix(".json").read_text())["training"]["steps"] == 6
+
+
+def test_existing_model_needs_force(capsys, trained: Path, tiny_map: Path) -> None:
+    code, _, err = run(capsys, "train", "--map", tiny_map, "--steps", "2", *TINY, "--out", trained)
+    assert code == 2 and "exists already" in err
+
+
+def test_given_pairs_mode(capsys, tiny_map: Path, tmp_path: Path) -> None:
+    run(capsys, "simulate", "--map", tiny_map, "--n", "40", "--snr", "0.1", "--out", tmp_path / "sim")
+    code, _, _ = run(capsys, "train", "--noisy", tmp_path / "sim/particles.mrcs", "--clean",
+                     tmp_path / "sim/clean.mrcs", "--steps", "2", *TINY, "--out", tmp_path / "pairs")
+    assert code == 0
+    assert json.loads((tmp_path / "pairs.json").read_text())["training"]["data"]["kind"] == "stacks"
+
+
+def test_star_mode(capsys, tiny_map: Path, tmp_path: Path) -> None:
+    run(capsys, "simulate", "--map", tiny_map, "--n", "40", "--snr", "0.1", "--out", tmp_path / "sim")
+    code, _, _ = run(capsys, "train", "--star", tmp_path / "sim/particles.star", "--map", tiny_map,
+                     "--steps", "2", *TINY, "--out", tmp_path / "real")
+    assert code == 0
+    assert json.loads((tmp_path / "real.json").read_text())["training"]["data"]["kind"] == "star"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--snr", "0.1"], "say how long to train"),
+    (["--steps", "2", "--box", "36"], "not a multiple of 8"),
+    (["--steps", "2", "--snr", "-1"], "SNR must be positive"),
+    (["--steps", "2", "--noisy", "x.mrcs"], "choose one kind of training data"),
+])
+def test_train_bad_input(capsys, tiny_map: Path, tmp_path: Path, args, message) -> None:
+    tiny = [a for a in TINY]
+    if "--box" in args:
+        tiny[1] = args[args.index("--box") + 1]
+        args = [a for i, a in enumerate(args) if a != "--box" and (i == 0 or args[i - 1] != "--box")]
+    code, _, err = run(capsys, "train", "--map", tiny_map, *args, *tiny, "--out", tmp_path / "bad")
+    assert code == 2 and message in err
+    assert not list(tmp_path.glob("bad*"))
+
+
+def test_denoise_streams_any_box(capsys, trained: Path, tmp_path: Path) -> None:
+    images = np.random.default_rng(0).standard_normal((10, 30, 30)).astype(np.float32)
+    with mrcfile.new(tmp_path / "in.mrcs") as mrc:
+        mrc.set_data(images)
+        mrc.voxel_size = 4.0
+    code, stdout, _ = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "out.mrcs", "--model",
+                          trained.with_suffix(".safetensors"), "--chunk", "3", "--batch-size", "2", "--device", "cpu")
+    assert code == 0 and "10 particles" in stdout
+    with mrcfile.open(tmp_path / "out.mrcs") as mrc:
+        assert mrc.data.shape == (10, 30, 30) and abs(float(mrc.voxel_size.x) - 4.0) < 1e-6
+        assert np.isfinite(mrc.data).all()
+
+
+def test_denoise_bad_model(capsys, tmp_path: Path) -> None:
+    with mrcfile.new(tmp_path / "in.mrcs") as mrc:
+        mrc.set_data(np.zeros((2, 16, 16), np.float32))
+    code, _, err = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "o.mrcs", "--model",
+                       tmp_path / "missing.safetensors")
+    assert code == 2 and "no such model file" in err and not (tmp_path / "o.mrcs").exists()

@@ -83,3 +83,15 @@ def tiny_map(tmp_path: Path) -> Path:
         mrc.set_data(blob_volume(32))
         mrc.voxel_size = 2.0
     return path
+
+
+def blob_images(n: int, box: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, box, box) smooth 'particles': three Gaussian blobs near the centre of each image."""
+    y, x = np.mgrid[:box, :box]
+    out = np.zeros((n, box, box))
+    for i in range(n):
+        for _ in range(3):
+            cy, cx = rng.uniform(box * 0.3, box * 0.7, 2)
+            s = rng.uniform(1.5, 3.5)
+            out[i] += rng.uniform(0.5, 1.5) * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * s * s))
+    return out

@@ -211,7 +211,7 @@ def _figure(path: Path, methods: dict, truth, scores: dict, freq, sigma, apix) -
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from gan_viewer.core.normalize import display_limits
+    from gan_viewer.core.figures import draw_image_grid
 
     shown = [k for k in ("noisy", "lowpass", "wiener_oracle", "prediction") if k in methods]
     columns = [(LABELS[k] + (f"\nsigma {sigma:.2g} px" if k == "lowpass" else "") +
@@ -220,17 +220,7 @@ def _figure(path: Path, methods: dict, truth, scores: dict, freq, sigma, apix) -
     rows = np.unique(np.linspace(0, len(truth) - 1, min(4, len(truth))).round().astype(int))
     fig = plt.figure(figsize=(1.7 * len(columns) + 5.0, 1.7 * len(rows) + 0.9))
     grid = fig.add_gridspec(len(rows), len(columns) + 3)
-    for i, row in enumerate(rows):
-        for j, (title, images) in enumerate(columns):
-            ax = fig.add_subplot(grid[i, j])
-            lo, hi = display_limits(images[row])
-            ax.imshow(images[row], cmap="gray", vmin=lo, vmax=hi, origin="lower")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(title, fontsize=8)
-            if j == 0:
-                ax.set_ylabel(f"#{row + 1}", fontsize=8)
+    draw_image_grid(fig, grid, columns, rows, [f"#{row + 1}" for row in rows])
     ax = fig.add_subplot(grid[:, len(columns):])
     for name, s in scores.items():
         label = f"{LABELS[name]}: {s['mean']['frc_resolution']:.3g} {'A' if apix else 'px'}"
@@ -303,7 +293,7 @@ def _hallucination_figure(path: Path, arrays: dict, references, result: dict) ->
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from gan_viewer.core.normalize import display_limits
+    from gan_viewer.core.figures import draw_image_grid
 
     best = arrays["best_reference"]
     columns = [("noise", arrays["noise"]), ("output", arrays["output"]), ("best reference", references[best]),
@@ -311,17 +301,7 @@ def _hallucination_figure(path: Path, arrays: dict, references, result: dict) ->
     rows = np.argsort(result["output"]["best_cc"])[::-1][:3]  # the most particle-like outputs
     fig = plt.figure(figsize=(2.0 * 4 + 7, 2.0 * len(rows) + 0.9))
     grid = fig.add_gridspec(len(rows), 4 + 2, width_ratios=[1] * 4 + [1.9] * 2)
-    for i, row in enumerate(rows):
-        for j, (title, images) in enumerate(columns):
-            ax = fig.add_subplot(grid[i, j])
-            lo, hi = display_limits(images[row])
-            ax.imshow(images[row], cmap="gray", vmin=lo, vmax=hi, origin="lower")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(title, fontsize=8)
-            if j == 0:
-                ax.set_ylabel(f"CC {result['output']['best_cc'][row]:.2f}", fontsize=8)
+    draw_image_grid(fig, grid, columns, rows, [f"CC {result['output']['best_cc'][row]:.2f}" for row in rows])
     ax = fig.add_subplot(grid[:, 4])
     bins = np.linspace(min(0.0, *result["control"]["best_cc"], *result["output"]["best_cc"]), 1, 41)
     ax.hist(result["control"]["best_cc"], bins, histtype="step", lw=1.5,

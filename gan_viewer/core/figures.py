@@ -11,6 +11,34 @@ import numpy as np
 from gan_viewer.core.normalize import display_limits
 
 
+def draw_image_grid(fig, grid, columns: Sequence[tuple[str, np.ndarray]], rows: Sequence[int],
+                    row_labels: Sequence[str]) -> None:
+    """Images ``columns[j][1][rows[i]]`` into the cells (i, j) of a matplotlib ``grid``.
+
+    Parameters
+    ----------
+    fig, grid
+        A figure and a GridSpec with at least len(rows) x len(columns) cells.
+    columns
+        (title, (n, h, w) stack) per column.
+    rows
+        Which image of each stack goes in each row.
+    row_labels
+        Label left of each row.
+    """
+    for i, row in enumerate(rows):
+        for j, (title, images) in enumerate(columns):
+            ax = fig.add_subplot(grid[i, j])
+            lo, hi = display_limits(images[row])
+            ax.imshow(images[row], cmap="gray", vmin=lo, vmax=hi, origin="lower")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(title, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(row_labels[i], fontsize=8)
+
+
 def save_panel(rows: Sequence[Sequence[np.ndarray]], path: str | os.PathLike, *,
                column_titles: Sequence[str] = (), row_titles: Sequence[str] = (), title: str = "",
                cell_inches: float = 1.6) -> Path:

@@ -11,6 +11,8 @@ import pytest
 
 from gan_viewer.cli import main
 
+from tests.conftest import blob_images
+
 
 def write(path: Path, images: np.ndarray, apix: float = 2.0) -> Path:
     with mrcfile.new(path, overwrite=True) as mrc:
@@ -20,21 +22,10 @@ def write(path: Path, images: np.ndarray, apix: float = 2.0) -> Path:
     return path
 
 
-def blobs(n: int, box: int, rng: np.random.Generator) -> np.ndarray:
-    y, x = np.mgrid[:box, :box]
-    out = np.zeros((n, box, box))
-    for i in range(n):
-        for _ in range(3):
-            cy, cx = rng.uniform(box * 0.3, box * 0.7, 2)
-            s = rng.uniform(1.5, 3.5)
-            out[i] += rng.uniform(0.5, 1.5) * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * s * s))
-    return out
-
-
 @pytest.fixture
 def stacks(tmp_path: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
-    truth = blobs(12, 32, rng)
+    truth = blob_images(12, 32, rng)
     sigma = np.sqrt(truth.reshape(12, -1).var(axis=1) / 0.1)
     noisy = truth + rng.standard_normal(truth.shape) * sigma[:, None, None]
     pred = truth * 5 + 0.2 * sigma.mean() * rng.standard_normal(truth.shape) + 3  # good, other units

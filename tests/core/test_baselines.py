@@ -9,26 +9,16 @@ from gan_viewer.core.baselines import (best_gaussian_lowpass, gaussian_lowpass, 
                                        wiener_filter, wiener_gain)
 from gan_viewer.core.metrics import circular_mask, psnr, radial_power
 
+from tests.conftest import blob_images
+
 MASK = circular_mask(32)
-
-
-def blobs(n: int, box: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, box, box) smooth 'particles': three Gaussian blobs near the centre of each image."""
-    y, x = np.mgrid[:box, :box]
-    out = np.zeros((n, box, box))
-    for i in range(n):
-        for _ in range(3):
-            cy, cx = rng.uniform(box * 0.3, box * 0.7, 2)
-            s = rng.uniform(1.5, 3.5)
-            out[i] += rng.uniform(0.5, 1.5) * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * s * s))
-    return out
 
 
 @pytest.fixture(params=[0, 5])
 def pair(request) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, truth): 16 blob images of 32 px plus white noise at SNR 0.03 (var over the box)."""
     rng = np.random.default_rng(request.param)
-    truth = blobs(16, 32, rng)
+    truth = blob_images(16, 32, rng)
     sigma = np.sqrt(truth.reshape(16, -1).var(axis=1) / 0.03)
     return truth + rng.standard_normal(truth.shape) * sigma[:, None, None], truth
 
@@ -86,7 +76,7 @@ def test_matched_sigma() -> None:
     assert matched_sigma(radial_power(gaussian_lowpass(noise, 2.0)).mean(axis=0), 32) == pytest.approx(2.0, rel=0.1)
 
 
-REFS = blobs(40, 32, np.random.default_rng(9))
+REFS = blob_images(40, 32, np.random.default_rng(9))
 
 
 def report(denoise) -> dict:

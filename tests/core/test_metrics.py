@@ -8,22 +8,12 @@ import pytest
 from gan_viewer.core.metrics import (circular_mask, correlation, frc, frc_resolution, normalize_in_mask, psnr,
                                      radial_power, soft_mask)
 
-
-def blobs(n: int, box: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, box, box) smooth 'particles': three Gaussian blobs near the centre of each image."""
-    y, x = np.mgrid[:box, :box]
-    out = np.zeros((n, box, box))
-    for i in range(n):
-        for _ in range(3):
-            cy, cx = rng.uniform(box * 0.3, box * 0.7, 2)
-            s = rng.uniform(1.5, 3.5)
-            out[i] += rng.uniform(0.5, 1.5) * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * s * s))
-    return out
+from tests.conftest import blob_images
 
 
 @pytest.fixture
 def truth() -> np.ndarray:
-    return blobs(16, 32, np.random.default_rng(0))
+    return blob_images(16, 32, np.random.default_rng(0))
 
 
 def test_circular_mask() -> None:

@@ -1,10 +1,12 @@
 # Two entry points, each setting up everything it needs in .venv first:
-#   make run [ARGS="info particles.star"]   install and run gan-viewer
-#   make test                              install and run the test suite (what CI runs)
+#   make run [FILE=particles.star] [ARGS="--map ref.mrc"]   install, then open the inspector
+#                                                           (the bundled demo without FILE)
+#   make test                                               install, then run the tests (CI)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-ARGS ?= --help
+FILE ?=
+ARGS ?=
 
 .PHONY: run test bench clean
 
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/gan-viewer $(ARGS)
+	$(VENV)/bin/gan-viewer gui $(FILE) $(ARGS)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q

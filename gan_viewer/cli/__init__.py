@@ -21,6 +21,7 @@ COMMANDS = {
     "export": "gan_viewer.cli.export",
     "simulate": "gan_viewer.cli.simulate",
     "project": "gan_viewer.cli.project",
+    "gui": "gan_viewer.cli.gui",
     "evaluate": "gan_viewer.cli.evaluate",
     "train": "gan_viewer.cli.train",
     "denoise": "gan_viewer.cli.denoise",

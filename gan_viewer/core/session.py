@@ -13,11 +13,11 @@ import json
 import logging
 import os
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import platformdirs
 
 from gan_viewer import __version__
@@ -43,7 +43,7 @@ def fingerprint(source: ParticleSource) -> str:
     table = getattr(source, "table", None)
     if table is not None and table.particles_block is not None:
         names = table.particles.get("rlnImageName", table.particles.iloc[:, 0])
-        digest.update(pd.util.hash_pandas_object(names, index=False).to_numpy().tobytes())
+        digest.update("\n".join(map(str, names.to_numpy(object))).encode())
     elif source.path is not None:
         digest.update(str(Path(source.path).stat().st_size).encode())
     return digest.hexdigest()[:16]
@@ -53,12 +53,27 @@ def default_journal_path(data_path: str | os.PathLike, set_id: str = "") -> Path
     """Where the session of ``data_path`` lives: beside it if writable, else the user data dir."""
     data_path = Path(data_path).resolve()
     name = data_path.name + (f".{set_id[:8]}" if set_id else "") + SUFFIX
-    if os.access(data_path.parent, os.W_OK):
+    if folder_is_writable(data_path.parent):
         return data_path.parent / name
     key = hashlib.sha1(str(data_path).encode()).hexdigest()[:12]
     folder = Path(platformdirs.user_data_dir("gan-viewer", appauthor=False)) / "sessions"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{key}-{name}"
+
+
+def folder_is_writable(folder: Path) -> bool:
+    """True when a file can be created in ``folder`` and its mode allows writing.
+
+    The mode check matters for root, who can write into a read-only (``r-x``) folder: shared,
+    read-only data folders must not collect session files.
+    """
+    try:
+        if not os.access(folder, os.W_OK) or not folder.stat().st_mode & 0o222:
+            return False
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 class Journal:

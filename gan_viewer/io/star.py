@@ -15,11 +15,11 @@ Supported layouts
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,9 @@ STRING_LABELS = [
     "rlnOpticsGroupName", "rlnReferenceImage", "rlnCtfImage", "rlnGroupName",
     "rlnMicrographNameNoDW", "rlnMicrographMetadata", "rlnCtfPowerSpectrum", "rlnTomoName",
 ]
+
+#: files larger than this are parsed block by block with pandas directly (see :func:`_parse`)
+FAST_PARSE_BYTES = 16 * 2**20
 
 _VERSION_RE = re.compile(r"^#\s*version\s+(\d+)", re.MULTILINE)
 
@@ -212,12 +215,13 @@ def read_star(path: str | os.PathLike, *, require_particles: bool = True) -> Par
     if dupes:
         raise InputError(f"duplicate data block name(s) {dupes}; block names must be unique", path)
     try:
-        blocks = _parse(path, text)
+        blocks = _parse(path, text, spans)
     except Exception as exc:  # the parser's errors (pandas, shlex) are not user-readable as they are
         raise InputError(f"malformed STAR file ({_one_line(exc)})", path) from exc
     blocks = {name: blocks[name] for name in names if name in blocks}
     _check_loops(path, text, blocks, spans)
-    versions = [int(v) for v in _VERSION_RE.findall(text)]
+    versions = [int(v) for start in [0] + [st for _, st, _ in spans]
+                for v in _VERSION_RE.findall(text[max(0, start - 200):start + 5])]
     version = versions[0] if versions else None
     try:
         return _table_from_blocks(blocks, version, path, _header_comments(text))
@@ -276,17 +280,70 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _parse(path: Path, text: str) -> dict:
-    """starfile's parser; an empty loop followed by comment lines (``# version`` before the next
-    block, as RELION writes) trips it, so such files are parsed again without comment lines."""
+def _parse(path: Path, text: str, spans: list[tuple[str, int, int]]) -> dict:
+    """Parse every block: starfile for ordinary files; for large ones (over ``FAST_PARSE_BYTES``)
+    the same pandas call starfile makes, fed each loop body directly, since starfile's line-by-line
+    scan (``linecache``) costs seconds per million rows."""
+    if len(text) > FAST_PARSE_BYTES:
+        return {name: _parse_block(text[start:end]) for name, start, end in spans}
     try:
         return starfile.read(path, always_dict=True, parse_as_string=STRING_LABELS)
     except pd.errors.EmptyDataError:
-        stripped = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
-        with tempfile.TemporaryDirectory() as tmp:
-            clean = Path(tmp) / path.name
-            clean.write_text(stripped + "\n", encoding="utf-8")
-            return starfile.read(clean, always_dict=True, parse_as_string=STRING_LABELS)
+        # an empty loop followed by comment lines (``# version`` before the next block, as RELION
+        # writes) trips starfile; the block-by-block path handles it
+        return {name: _parse_block(text[start:end]) for name, start, end in spans}
+
+
+def _parse_block(block: str) -> pd.DataFrame | dict:
+    """One ``data_`` block (its text) as starfile would return it."""
+    header, body = _split_loop(block)
+    if header is None:
+        pairs = (shlex.split(ln) for ln in block.splitlines()[1:] if ln.strip().startswith("_"))
+        return {k[1:]: (v if k[1:] in STRING_LABELS else _number(v)) for k, v in pairs}
+    labels = [ln.split()[0][1:] for ln in header if ln.strip()]
+    if not body.strip():
+        return pd.DataFrame({label: pd.Series(dtype=float) for label in labels})
+    frame = pd.read_csv(io.StringIO(body.replace("'", '"')), sep=r"\s+", header=None, comment="#",
+                        dtype={k: str for k, label in enumerate(labels) if label in STRING_LABELS},
+                        keep_default_na=False, na_values=["nan", "NaN", "<NA>"], engine="c")
+    if frame.shape[1] != len(labels):
+        raise ValueError(f"{frame.shape[1]} values per row for {len(labels)} labels")
+    frame.columns = labels
+    for label in labels:
+        if label not in STRING_LABELS:
+            numeric = pd.to_numeric(frame[label], errors="coerce")
+            if numeric.notna().any() and numeric.notna().sum() == frame[label].replace("", np.nan).notna().sum():
+                frame[label] = numeric
+    return frame
+
+
+def _split_loop(block: str) -> tuple[list[str] | None, str]:
+    """(the ``_label`` lines, the data text) of a loop block, or (None, "") for a simple block.
+
+    Only the header is split into lines; the data text goes to pandas as it is.
+    """
+    pos, header, in_loop = block.find("\n") + 1, [], False
+    while 0 < pos < len(block):
+        end = block.find("\n", pos)
+        end = len(block) if end < 0 else end
+        line = block[pos:end].strip()
+        if line.startswith("loop_"):
+            in_loop = True
+        elif in_loop and line and not line.startswith("_"):
+            return header, block[pos:]
+        elif in_loop and line:
+            header.append(line)
+        pos = end + 1
+    return (header, "") if in_loop else (None, "")
+
+
+def _number(value: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _header_comments(text: str) -> list[str]:

@@ -87,3 +87,10 @@ def test_sigkill_loses_no_decision(tiny_set: Path) -> None:
     assert resumed.curation.labels[:7].tolist() == [2, 1, 2, 1, 2, 1, 2]
     assert resumed.curation.counts()[Label.UNDECIDED] == 3
     assert resumed.cursor == 6
+
+
+def test_read_only_data_folder_keeps_no_session(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    star = shared_data / "particles/real_relion31/relion31.star"  # a read-only folder (r-x), even for root
+    path = default_journal_path(star)
+    assert str(path).startswith(str(tmp_path / "xdg")) and not str(path).startswith(str(star.parent))

@@ -148,3 +148,32 @@ def test_empty_particle_loop_round_trips(tiny_set: Path, tmp_path: Path) -> None
     again = read_star(out)
     assert len(again) == 0 and list(again.particles.columns) == table.columns
     assert again.optics.equals(table.optics)
+
+
+@pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_large_file_path_parses_like_starfile(path: Path, monkeypatch) -> None:
+    import gan_viewer.io.star as star
+
+    expected = read_star(path, require_particles=False)
+    monkeypatch.setattr(star, "FAST_PARSE_BYTES", 0)  # take the path used for files over 16 MB
+    got = read_star(path, require_particles=False)
+    assert got.version == expected.version
+    for name, block in expected.blocks.items():
+        if isinstance(block, pd.DataFrame):
+            pd.testing.assert_frame_equal(got.blocks[name], block, check_dtype=True)
+        else:
+            assert got.blocks[name] == block
+
+
+@pytest.mark.parametrize("content, message", [
+    ("data_\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n3\n", "last row has 1 values"),
+    ("data_\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n3 4 5\n", "malformed STAR"),
+])
+def test_large_file_path_catches_bad_rows(tmp_path: Path, monkeypatch, content: str, message: str) -> None:
+    import gan_viewer.io.star as star
+
+    monkeypatch.setattr(star, "FAST_PARSE_BYTES", 0)
+    path = tmp_path / "bad.star"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_star(path)

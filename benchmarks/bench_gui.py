@@ -1,0 +1,161 @@
+"""Inspector responsiveness on a synthetic 1,000,000-particle STAR over memory-mapped stacks.
+
+Prints: time to first triptych (target < 2 s), next-particle latency p50/p95 with prefetch on the
+CPU generator at 96 px (target p95 < 50 ms once warm), and peak RSS (target < 1 GB).
+
+The stacks are sparse files (100 x 10,000 images of 96 px, 3.7 GB apparent, a few MB on disk);
+the first stack's first 2,000 images hold noise, the rest read as zeros. Built once under
+--workdir. The generator is --model (default: the bundled one); when none can be loaded a
+stand-in (a 5x5 box filter in numpy) is timed instead and the output says so.
+
+usage: QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--n 1000000] [--model M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+log = logging.getLogger("bench_gui")
+BOX, PER_STACK, FILLED = 96, 10_000, 2_000
+
+
+def make_dataset(folder: Path, n: int) -> Path:
+    """A RELION 3.1 STAR of ``n`` particles (with angles and CTF) over sparse ``.mrcs`` stacks."""
+    import mrcfile
+    import pandas as pd
+
+    from gan_viewer.io.star import table_from_dataframe, write_star
+
+    star = folder / f"particles_{n}.star"
+    if star.exists():
+        return star
+    folder.mkdir(parents=True, exist_ok=True)
+    n_stacks = -(-n // PER_STACK)
+    rng = np.random.default_rng(0)
+    for s in range(n_stacks):
+        path = folder / f"stack_{s:04d}.mrcs"
+        if path.exists():
+            continue
+        count = min(PER_STACK, n - s * PER_STACK)
+        with mrcfile.new_mmap(path, (count, BOX, BOX), mrc_mode=2, overwrite=True) as mrc:
+            mrc.set_image_stack()
+            mrc.voxel_size = 1.5
+            if s == 0:
+                mrc.data[:FILLED] = rng.standard_normal((min(FILLED, count), BOX, BOX), dtype=np.float32)
+    idx = np.arange(n)
+    names = pd.Series([f"{i % PER_STACK + 1:06d}@stack_{i // PER_STACK:04d}.mrcs" for i in idx])
+    particles = pd.DataFrame({
+        "rlnImageName": names, "rlnAngleRot": rng.uniform(-180, 180, n).round(3),
+        "rlnAngleTilt": rng.uniform(0, 180, n).round(3), "rlnAnglePsi": rng.uniform(-180, 180, n).round(3),
+        "rlnOriginXAngst": np.zeros(n), "rlnOriginYAngst": np.zeros(n),
+        "rlnDefocusU": rng.uniform(1e4, 2.5e4, n).round(1), "rlnDefocusV": rng.uniform(1e4, 2.5e4, n).round(1),
+        "rlnDefocusAngle": rng.uniform(-180, 180, n).round(2), "rlnOpticsGroup": np.ones(n, int)})
+    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"],
+                           "rlnImagePixelSize": [1.5], "rlnImageSize": [BOX], "rlnImageDimensionality": [2],
+                           "rlnVoltage": [300.0], "rlnSphericalAberration": [2.7], "rlnAmplitudeContrast": [0.1]})
+    write_star(table_from_dataframe(particles, optics), star)
+    return star
+
+
+def stand_in(model, device):
+    """A cheap numpy filter standing in for a generator that cannot be loaded."""
+    def denoise(images: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(images)
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                out += np.roll(images, (dy, dx), axis=(1, 2))
+        return out / 25
+    return denoise, "stand-in box filter (no generator could be loaded)"
+
+
+def pick_loader(model):
+    from gan_viewer.gui.workers import load_denoiser
+
+    try:
+        load_denoiser(model, "cpu")
+        return None
+    except RuntimeError as exc:
+        print(f"generator: {exc}; timing the stand-in instead")
+        return stand_in
+
+
+def wait_until(app, predicate, timeout: float = 60.0) -> float:
+    """Process events until ``predicate()``; returns the seconds it took."""
+    start = time.perf_counter()
+    while not predicate():
+        app.processEvents()
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError("timed out")
+        time.sleep(0.0005)
+    return time.perf_counter() - start
+
+
+def complete(window, index: int) -> bool:
+    if window.session.cursor != index:
+        return False
+    window.refresh()
+    return window.triptych.is_complete()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/gan-viewer-bench"))
+    parser.add_argument("--model", help="generator checkpoint (default: the bundled one)")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--dwell", type=float, default=0.15, help="seconds the user looks at each particle")
+    parser.add_argument("--prefetch", type=int, default=8)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    t = time.perf_counter()
+    star = make_dataset(args.workdir, args.n)
+    print(f"dataset: {star} ({args.n:,} particles, {BOX} px) ready in {time.perf_counter() - t:.1f} s")
+    loader = pick_loader(args.model)
+
+    from gan_viewer.gui.app import create_app
+    from gan_viewer.gui.main_window import MainWindow
+
+    app = create_app()
+    (args.workdir / f"{star.name}.gan-viewer.sqlite").unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    window = MainWindow(loader=loader, model=args.model, device="cpu", prefetch=args.prefetch)
+    window.resize(1500, 950)
+    window.show()
+    assert window.open_path(star)
+    opened = time.perf_counter() - t0
+    wait_until(app, lambda: complete(window, 0))
+    first = time.perf_counter() - t0
+    print(f"time to first triptych: {first:.2f} s (window + STAR + session {opened:.2f} s)   target < 2 s")
+    print(f"generator: {window.engine.description}")
+
+    latencies = []
+    for step in range(args.steps):
+        index = window.session.cursor + 1
+        t = time.perf_counter()
+        window.next()
+        latencies.append(wait_until(app, lambda: complete(window, index)))
+        end = time.perf_counter() + args.dwell
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.002)
+    warm = np.array(latencies[10:]) * 1e3
+    p50, p95 = np.percentile(warm, [50, 95])
+    print(f"next-particle latency (warm, {len(warm)} steps, dwell {args.dwell * 1e3:.0f} ms, prefetch "
+          f"{args.prefetch}): p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {warm.max():.1f} ms   target p95 < 50 ms")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak RSS: {rss:.0f} MB   target < 1024 MB")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Open the particle inspector: raw | GAN-recovered | reference projection, keep/reject, export.
+
+FILE is a particle STAR file (with its stacks), a bare .mrcs stack, a cryoSPARC .cs file, or a
+micrograph with --coords and --box. Without FILE a bundled demo set opens (simulated once from
+the bundled map, which serves as its reference). Decisions are saved as they are made, in a
+session file beside FILE; opening FILE again resumes where you left off.
+
+keys: K keep, R or X reject, Space/Right next, Backspace/Left previous, N next undecided,
+      U undo, Ctrl+Shift+Z redo
+
+examples:
+  gan-viewer gui particles.star --map reference.mrc
+  gan-viewer gui micrograph.mrc --coords micrograph_autopick.star --box 64
+  gan-viewer gui particles.star --screenshot window.png   # save the window and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", type=Path, metavar="FILE",
+                        help="particles (.star, .mrcs, .cs) or a micrograph (with --coords); default: the demo")
+    parser.add_argument("--map", type=Path, help="reference map for the third panel")
+    parser.add_argument("--model", help="generator checkpoint (default: the bundled one)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where the generator runs (default: auto, falling back to the CPU)")
+    parser.add_argument("--coords", type=Path, help="coordinate file (.star or .box) for a micrograph FILE")
+    parser.add_argument("--box", type=int, help="box size in pixels for a micrograph FILE")
+    parser.add_argument("--project-dir", type=Path, help="RELION project folder to resolve stack paths")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="save the window as PNG once the first particle is drawn, then exit")
+
+
+def main(args: argparse.Namespace) -> int:
+    from gan_viewer.gui.app import run
+
+    return run(args.file, map_path=args.map, model=args.model, device=args.device, coords=args.coords,
+               box=args.box, project_dir=args.project_dir, screenshot=args.screenshot)

@@ -1,0 +1,83 @@
+"""The window's actions, their keyboard shortcuts and the menus that hold them.
+
+Shortcuts live on actions added to the window itself, so they work wherever the focus is
+(buttons and image views do not take keyboard focus).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QMainWindow, QMenu
+
+from gan_viewer.core.curation import Label
+from gan_viewer.gui import files
+
+#: name -> (menu, text, shortcuts)
+SHORTCUTS = {
+    "keep": ("&Curate", "&Keep", ["K"]),
+    "reject": ("&Curate", "&Reject", ["R", "X"]),
+    "next": ("&Curate", "&Next particle", ["Space", "Right"]),
+    "previous": ("&Curate", "&Previous particle", ["Backspace", "Left"]),
+    "next_undecided": ("&Curate", "Next &undecided", ["N"]),
+    "undo": ("&Curate", "&Undo", ["U", "Ctrl+Z"]),
+    "redo": ("&Curate", "Re&do", ["Ctrl+Shift+Z"]),
+}
+
+
+@dataclass
+class Actions:
+    """The window's actions by name, and the Open Recent menu (rebuilt from the settings)."""
+
+    window: QMainWindow
+    by_name: dict[str, QAction] = field(default_factory=dict)
+    recent_menu: QMenu | None = None
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.by_name[name]
+
+    def refresh_recent(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        for entry in files.recent(self.window.settings):
+            action = menu.addAction(files.describe(entry))
+            action.triggered.connect(lambda _=False, e=entry: files.open_entry(self.window, e))
+        menu.setEnabled(bool(menu.actions()))
+
+
+def build_actions(window) -> Actions:
+    """Create every action of ``window`` (a MainWindow) with its menu entry and shortcuts."""
+    actions = Actions(window)
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    _add(actions, file_menu, "open", "&Open particles…", ["Ctrl+O"], lambda: files.open_dialog(window))
+    _add(actions, file_menu, "open_map", "Open reference &map…", ["Ctrl+M"], lambda: files.open_map_dialog(window))
+    actions.recent_menu = file_menu.addMenu("Open &recent")
+    actions.refresh_recent()
+    file_menu.addSeparator()
+    _add(actions, file_menu, "export", "&Export curated STAR…", ["Ctrl+E"], window.export_curated)
+    file_menu.addSeparator()
+    _add(actions, file_menu, "quit", "&Quit", ["Ctrl+Q"], window.close)
+    handlers = {"keep": lambda: window.decide(Label.KEEP), "reject": lambda: window.decide(Label.REJECT),
+                "next": window.next, "previous": window.previous, "next_undecided": window.next_undecided,
+                "undo": window.undo, "redo": window.redo}
+    menus: dict[str, QMenu] = {}
+    for name, (menu_name, text, keys) in SHORTCUTS.items():
+        menu = menus.get(menu_name) or menus.setdefault(menu_name, bar.addMenu(menu_name))
+        _add(actions, menu, name, text, keys, handlers[name])
+    tools = bar.addMenu("&Tools")
+    _add(actions, tools, "score_all", "&Score all particles", ["Ctrl+Shift+S"], window.score_all)
+    _add(actions, tools, "cancel", "&Cancel background work", ["Escape"], window.cancel_bulk)
+    window.view_menu = bar.addMenu("&View")
+    return actions
+
+
+def _add(actions: Actions, menu: QMenu, name: str, text: str, keys: list[str], slot) -> QAction:
+    action = QAction(text, actions.window)
+    action.setShortcuts([QKeySequence(k) for k in keys])
+    action.triggered.connect(slot)
+    menu.addAction(action)
+    actions.window.addAction(action)  # shortcuts work even with the menu bar hidden
+    actions.by_name[name] = action
+    return action

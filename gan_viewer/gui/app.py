@@ -1,0 +1,110 @@
+"""The Qt application: start-up, the error dialog for uncaught exceptions, headless screenshots.
+
+:func:`run` is what ``gan-viewer gui`` calls. Bad command-line input raises
+:class:`~gan_viewer.errors.InputError` before any window appears (the command line prints one
+line and exits 2); later errors (a file opened from the menu, a failing worker) are shown in the
+window.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import pyqtgraph as pg
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QApplication, QMessageBox
+
+from gan_viewer.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SCREENSHOT_TIMEOUT_S = 120
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (reused if one exists), with pyqtgraph set to row-major images."""
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("gan-viewer")
+    app.setOrganizationName("gan-viewer")
+    return app
+
+
+def install_excepthook() -> None:
+    """Uncaught exceptions in Qt slots go to the log and to a dialog instead of killing the app."""
+    def hook(kind, value, tb) -> None:
+        log.error("uncaught exception:\n%s", "".join(traceback.format_exception(kind, value, tb)))
+        if QApplication.instance() is None:
+            return
+        text = str(value) if isinstance(value, InputError) else f"{kind.__name__}: {value}"
+        box = QMessageBox(QMessageBox.Icon.Critical, "gan-viewer: error", text)
+        box.setDetailedText("".join(traceback.format_exception(kind, value, tb)))
+        box.open()
+    sys.excepthook = hook
+
+
+def run(file: Path | None = None, *, map_path: Path | None = None, model: str | None = None, device: str = "auto",
+        coords: Path | None = None, box: int | None = None, project_dir: Path | None = None,
+        screenshot: Path | None = None) -> int:
+    """Open the window on ``file`` (the bundled demo when None) and run the event loop.
+
+    Raises
+    ------
+    InputError
+        When the particles or the map cannot be opened.
+    """
+    from gan_viewer.core.particles import open_particles
+    from gan_viewer.core.session import Session
+
+    if file is None:
+        from gan_viewer.gui.demo import demo_set
+
+        file, demo_map = demo_set()
+        map_path = map_path or demo_map
+    if map_path is not None and not Path(map_path).is_file():
+        raise InputError("no such map file", map_path)
+    session = Session(open_particles(file, project_dir, coords=coords, box=box))
+    app = create_app()
+    previous_hook = sys.excepthook
+    install_excepthook()
+    from gan_viewer.gui import files
+    from gan_viewer.gui.main_window import MainWindow
+
+    window = MainWindow(model=model, device=device)
+    window.resize(1600, 1000)
+    if screenshot is not None:
+        _arm_screenshot(app, window, Path(screenshot))
+    window.set_session(session, map_path)
+    options = {k: v for k, v in (("coords", coords), ("box", box), ("project_dir", project_dir)) if v is not None}
+    files.remember(window.settings, file, map_path, options)
+    window.actions_.refresh_recent()
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        sys.excepthook = previous_hook
+        window.close()
+        window.deleteLater()
+
+
+def _arm_screenshot(app: QApplication, window, path: Path) -> None:
+    """Save the window to ``path`` once the first triptych is complete, then quit (status 0; 1 on timeout)."""
+    done = []
+
+    def save(status: int) -> None:
+        if done:
+            return
+        done.append(status)
+        app.processEvents()
+        if not window.grab().save(str(path)):
+            log.error("could not write %s", path)
+            status = 1
+        log.info("screenshot %s%s", path, "" if status == 0 else " (timed out before the triptych was complete)")
+        window.close()
+        app.exit(status)
+
+    window.triptychDrawn.connect(lambda _index: QTimer.singleShot(300, lambda: save(0)))
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: save(1))

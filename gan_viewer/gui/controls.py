@@ -1,0 +1,133 @@
+"""Small widgets around the triptych: the keep/reject bar, the view toolbar and the metadata table."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton,
+                             QTableWidget, QTableWidgetItem, QWidget)
+
+from gan_viewer.core.curation import Label
+
+BADGE = {
+    Label.UNDECIDED: ("undecided", "#5a5a5a"),
+    Label.KEEP: ("KEEP", "#2e7d32"),
+    Label.REJECT: ("REJECT", "#c62828"),
+}
+
+
+class CurationBar(QWidget):
+    """Previous / keep / reject / next buttons, the current particle's badge and the counter.
+
+    The buttons do nothing themselves; the window connects them to its actions (which also
+    carry the keyboard shortcuts).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prev_button = self._button("◀ previous", "Backspace / Left")
+        self.keep_button = self._button("Keep  (K)", "K", "#2e7d32")
+        self.reject_button = self._button("Reject  (R / X)", "R or X", "#c62828")
+        self.next_button = self._button("next ▶", "Space / Right")
+        self.position = QLabel()
+        self.badge = QLabel()
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.badge.setMinimumWidth(110)
+        self.counter = QLabel()
+        layout = QHBoxLayout(self)
+        for widget in (self.prev_button, self.keep_button, self.reject_button, self.next_button):
+            layout.addWidget(widget)
+        layout.addSpacing(12)
+        layout.addWidget(self.position)
+        layout.addWidget(self.badge)
+        layout.addStretch(1)
+        layout.addWidget(self.counter)
+
+    def _button(self, text: str, keys: str, colour: str | None = None) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(keys)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's shortcuts
+        button.setMinimumHeight(40)
+        if colour:
+            button.setStyleSheet(f"QPushButton {{ background: {colour}; color: white; font-weight: bold; "
+                                 "font-size: 13pt; padding: 4px 18px; }")
+        return button
+
+    def show_particle(self, index: int, total: int, label: Label) -> None:
+        """The position ("particle 12 of 300") and the label badge of the current particle."""
+        self.position.setText(f"particle {index + 1:,} of {total:,}")
+        text, colour = BADGE[Label(label)]
+        self.badge.setText(text)
+        self.badge.setStyleSheet(f"QLabel {{ background: {colour}; color: white; font-weight: bold; "
+                                 "border-radius: 6px; padding: 6px 10px; }")
+
+    def show_counts(self, counts: dict[Label, int], total: int) -> None:
+        self.counter.setText(f"kept {counts[Label.KEEP]:,}  ·  rejected {counts[Label.REJECT]:,}  ·  "
+                             f"undecided {counts[Label.UNDECIDED]:,}  of {total:,}")
+
+
+class ViewBar(QWidget):
+    """Contrast (mode, sigmas, invert), CTF on the reference, and the generator's device.
+
+    Signals
+    -------
+    contrastChanged(mode, sigmas, invert)
+    ctfToggled(bool)
+    deviceChanged(device)
+    """
+
+    contrastChanged = pyqtSignal(str, float, bool)
+    ctfToggled = pyqtSignal(bool)
+    deviceChanged = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mode = QComboBox()
+        self.mode.addItem("auto (± σ)", "sigma")
+        self.mode.addItem("min / max", "minmax")
+        self.sigmas = QDoubleSpinBox(minimum=0.5, maximum=10.0, singleStep=0.5, value=3.0, suffix=" σ")
+        self.invert = QCheckBox("invert")
+        self.ctf = QCheckBox("CTF on reference")
+        self.device = QComboBox()
+        for name in ("auto", "cpu", "cuda", "mps"):
+            self.device.addItem(name)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        for widget in (QLabel("contrast"), self.mode, self.sigmas, self.invert, self.ctf, QLabel("device"),
+                       self.device):
+            layout.addWidget(widget)
+        for widget in (self.mode, self.sigmas, self.invert, self.ctf, self.device):
+            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.mode.currentIndexChanged.connect(self._emit_contrast)
+        self.sigmas.valueChanged.connect(self._emit_contrast)
+        self.invert.toggled.connect(self._emit_contrast)
+        self.ctf.toggled.connect(self.ctfToggled)
+        self.device.currentTextChanged.connect(self.deviceChanged)
+
+    def _emit_contrast(self) -> None:
+        self.sigmas.setEnabled(self.mode.currentData() == "sigma")
+        self.contrastChanged.emit(self.mode.currentData(), self.sigmas.value(), self.invert.isChecked())
+
+
+class MetadataPanel(QTableWidget):
+    """Every STAR column (or coordinate-file field) of the current particle, one row each."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, 2, parent)
+        self.setHorizontalHeaderLabels(["column", "value"])
+        self.horizontalHeader().setStretchLastSection(True)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # full values in the tooltips
+        self.setMinimumWidth(340)
+
+    def show_metadata(self, values: dict[str, object]) -> None:
+        self.setRowCount(len(values))
+        for row, (key, value) in enumerate(values.items()):
+            text = f"{value:.6g}" if isinstance(value, float) else str(value)
+            item = QTableWidgetItem(text)
+            item.setToolTip(str(value))
+            self.setItem(row, 0, QTableWidgetItem(str(key)))
+            self.setItem(row, 1, item)
+        self.resizeColumnToContents(0)

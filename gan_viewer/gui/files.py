@@ -1,0 +1,148 @@
+"""File dialogs, recent files, drag and drop, and export, for the main window.
+
+Functions here take the window as their first argument and use only its public methods
+(``open_path``, ``set_map``, ``session``, ``settings``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from gan_viewer.core.export import ExportResult, export_curated
+from gan_viewer.errors import InputError
+
+log = logging.getLogger(__name__)
+
+PARTICLE_FILTER = "Particles (*.star *.mrcs *.mrc *.cs);;All files (*)"
+MAP_FILTER = "Maps (*.mrc *.map *.mrc.gz);;All files (*)"
+MAX_RECENT = 10
+
+
+def default_settings() -> QSettings:
+    """The user's gan-viewer settings (an INI file; tests redirect it with ``QSettings.setPath``)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "gan-viewer", "gan-viewer")
+
+
+def error_dialog(parent: QWidget | None, title: str, message: str) -> None:
+    """Tell the user what went wrong (and log it: offscreen nobody reads dialogs)."""
+    log.error("%s: %s", title, message)
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    box.open()  # not exec(): never blocks a caller (tests, screenshots)
+
+
+# -- recent files ---------------------------------------------------------------------------------
+def recent(settings: QSettings) -> list[dict]:
+    """Recently opened sets, newest first: dicts with path, map, coords, box, project_dir."""
+    try:
+        entries = json.loads(settings.value("recent", "[]"))
+    except (TypeError, ValueError):
+        return []
+    return [e for e in entries if isinstance(e, dict) and "path" in e]
+
+
+def remember(settings: QSettings, path, map_path, options: dict) -> None:
+    entry = {"path": str(Path(path).resolve()), "map": None if map_path is None else str(map_path)}
+    entry.update({k: (None if v is None else str(v) if k != "box" else int(v)) for k, v in options.items()})
+    entries = [entry] + [e for e in recent(settings) if e != entry]
+    settings.setValue("recent", json.dumps(entries[:MAX_RECENT]))
+
+
+def describe(entry: dict) -> str:
+    text = Path(entry["path"]).name
+    if entry.get("coords"):
+        text += f" + {Path(entry['coords']).name}"
+    if entry.get("map"):
+        text += f"  (map {Path(entry['map']).name})"
+    return text
+
+
+def open_entry(window, entry: dict) -> bool:
+    options = {k: entry.get(k) for k in ("coords", "box", "project_dir") if entry.get(k) is not None}
+    return window.open_path(entry["path"], entry.get("map"), **options)
+
+
+# -- dialogs --------------------------------------------------------------------------------------
+def open_dialog(window) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Open particles", "", PARTICLE_FILTER)
+    if path:
+        window.open_path(path, getattr(window, "map_path", None))
+
+
+def open_map_dialog(window) -> None:
+    if window.session is None:
+        return error_dialog(window, "Open map", "Open particles first.")
+    path, _ = QFileDialog.getOpenFileName(window, "Open reference map", "", MAP_FILTER)
+    if path:
+        window.set_map(path)
+
+
+def open_dropped(window, paths: list[Path]) -> None:
+    """Particles open a session; a map (``.map``, or ``.mrc`` while a session is open) becomes the reference."""
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix == ".map" or (suffix == ".mrc" and window.session is not None):
+            window.set_map(path)
+        else:
+            window.open_path(path, getattr(window, "map_path", None))
+
+
+def default_outputs(source_path: Path) -> tuple[Path, Path]:
+    stem = source_path.with_suffix("")
+    return Path(f"{stem}_kept.star"), Path(f"{stem}_rejected.star")
+
+
+def export_dialog(window) -> ExportResult | None:
+    """Ask where to write, confirm before replacing files, export, and show the counts."""
+    session = window.session
+    if session is None or session.source.table is None:
+        error_dialog(window, "Export", "Export needs particles read from a STAR (or .cs) file.")
+        return None
+    kept, rejected = default_outputs(Path(session.source.path))
+    path, _ = QFileDialog.getSaveFileName(window, "Export kept particles", str(kept), "STAR (*.star)")
+    if not path:
+        return None
+    kept = Path(path)
+    rejected = kept.with_name(kept.name.replace("_kept", "_rejected")) if "_kept" in kept.name else \
+        kept.with_name(f"{kept.stem}_rejected.star")
+    existing = [p for p in (kept, rejected) if p.exists()]
+    overwrite = False
+    if existing:
+        names = "\n".join(str(p) for p in existing)
+        answer = QMessageBox.question(window, "Replace files?", f"These files exist already:\n{names}\n\nReplace them?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        overwrite = True
+    result = export_to(window, kept, rejected, overwrite=overwrite)
+    if result is not None:
+        QMessageBox.information(window, "Exported", summary(result))
+    return result
+
+
+def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False) -> ExportResult | None:
+    """Export the session's labels (no dialog but the error one); None when it failed."""
+    session = window.session
+    provenance = {"labels": f"session {session.journal.path}"}
+    if window.engine.description:
+        provenance["generator"] = window.engine.description
+    try:
+        result = export_curated(session.source.table, session.curation.labels, kept, rejected,
+                                overwrite=overwrite, provenance=provenance)
+    except (InputError, OSError) as exc:
+        error_dialog(window, "Export failed", str(exc))
+        return None
+    window.statusBar().showMessage(summary(result).replace("\n", "; "), 15000)
+    return result
+
+
+def summary(result: ExportResult) -> str:
+    lines = [f"kept {result.kept:,} → {result.kept_path}"]
+    if result.rejected_path is not None:
+        lines.append(f"rejected {result.rejected:,} → {result.rejected_path}")
+    if result.undecided:
+        lines.append(f"undecided {result.undecided:,} (in neither file)")
+    return "\n".join(lines)

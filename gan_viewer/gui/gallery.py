@@ -1,0 +1,247 @@
+"""A virtualised grid of particle thumbnails: label badges, bulk keep/reject, sort and filter by any column.
+
+:class:`GalleryWidget` is a thin Qt adapter over a :class:`~gan_viewer.core.session.Session`:
+rows are an index array (see :mod:`gan_viewer.gui.gallery_filter`), thumbnails come from a
+``fetch`` callable run off the UI thread (:mod:`gan_viewer.gui.gallery_loader`), and labels are
+read from ``session.curation``, whose ``changed`` signal repaints the badges.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PyQt6 import QtCore, QtWidgets
+
+from gan_viewer.core.curation import Label
+from gan_viewer.gui.gallery_filter import INDEX, SCORE, Columns, ViewSpec, compute_view
+from gan_viewer.gui.gallery_histogram import HistogramFilter
+from gan_viewer.gui.gallery_loader import Fetch, ThumbnailLoader
+from gan_viewer.gui.gallery_model import GridView, ParticleListModel, ParticleRole, ThumbnailDelegate
+
+log = logging.getLogger(__name__)
+
+Key = QtCore.Qt.Key
+LABEL_FILTERS = {"all labels": None, "undecided": Label.UNDECIDED, "kept": Label.KEEP, "rejected": Label.REJECT}
+KEY_LABELS = {Key.Key_K: Label.KEEP, Key.Key_R: Label.REJECT, Key.Key_X: Label.REJECT, Key.Key_U: Label.UNDECIDED}
+
+
+class GalleryWidget(QtWidgets.QWidget):
+    """Thumbnails of a session's particles in a scrolling grid.
+
+    Parameters
+    ----------
+    session
+        Has ``source`` (``len``, optional ``table.particles`` DataFrame), ``curation`` (``labels``
+        (n,) int8, psygnal ``changed``) and ``decide(label, indices)``.
+    fetch
+        ``fetch(indices (k,) int64) -> (k, h, w) float32`` images; called on a worker thread only,
+        with at most ``batch_size`` visible particles per call.
+    thumb_size, cache_size, batch_size
+        Thumbnail side (px), thumbnails kept in the LRU cache, most particles per ``fetch``.
+
+    Signals
+    -------
+    particleActivated(int)
+        A particle was clicked (no modifier), double-clicked or chosen with Enter.
+    """
+
+    particleActivated = QtCore.pyqtSignal(int)
+    _labelsChanged = QtCore.pyqtSignal()  # bridges psygnal (any thread) to the UI thread
+
+    def __init__(self, session, fetch: Fetch, parent: QtWidgets.QWidget | None = None, *,
+                 thumb_size: int = 96, cache_size: int = 2000, batch_size: int = 64) -> None:
+        super().__init__(parent)
+        self.session = session
+        table = getattr(getattr(session.source, "table", None), "particles", None)
+        self.columns = Columns(len(session.source), table)
+        self.spec = ViewSpec()
+        self.view = GridView(self)
+        self.loader = ThumbnailLoader(fetch, self._visible_particles, thumb_size, cache_size, batch_size, self)
+        self.model = ParticleListModel(np.arange(len(session.source)), self._labels, self)
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(ThumbnailDelegate(self.loader, self._labels, self.view))
+        self.view.set_cell(thumb_size + 8)
+        self._build_controls(thumb_size)
+        self._counts_timer = QtCore.QTimer(self, singleShot=True, interval=0)
+        self._counts_timer.timeout.connect(self._on_labels_changed)
+        self._connect()
+        self._update_counts()
+
+    # -- public API --------------------------------------------------------------------------
+    def visible_indices(self) -> np.ndarray:
+        """(m,) int64 particle indices of the current view, in display order (all rows, not just on screen)."""
+        return self.model.rows
+
+    def selected_indices(self) -> np.ndarray:
+        """(k,) int64 particle indices of the selected rows, in display order."""
+        ranges = self.view.selectionModel().selection()
+        rows = [np.arange(r.top(), r.bottom() + 1) for r in ranges]
+        rows = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+        return self.model.rows[rows]
+
+    def set_fetch(self, fetch: Fetch) -> None:
+        """Take images from ``fetch`` from now on (e.g. denoised ones); reloads the thumbnails."""
+        self.loader.set_fetch(fetch)
+        self.view.viewport().update()
+
+    def set_scores(self, scores: np.ndarray) -> None:
+        """Agreement scores, (n,) float with NaN where unknown; re-sorts and re-filters if they are used."""
+        self.columns.set_scores(scores)
+        if self.filter.column() == SCORE:
+            self.filter.refresh()
+        if SCORE in (self.spec.sort, self.spec.filter_column):
+            self.refresh()
+
+    def set_sort(self, column: str, descending: bool = False) -> None:
+        """Sort the view by ``column`` ("index", "agreement score" or a STAR column)."""
+        if column not in self.columns.names():
+            raise KeyError(f"no column {column!r} to sort by")
+        for widget, set_value in ((self.sort_combo, lambda: self.sort_combo.setCurrentText(column)),
+                                  (self.descending, lambda: self.descending.setChecked(descending))):
+            widget.blockSignals(True)
+            set_value()
+            widget.blockSignals(False)
+        self._apply(sort=column, descending=descending)
+
+    def set_filter(self, column: str | None, low: float = -np.inf, high: float = np.inf) -> None:
+        """Show only particles with ``low <= column <= high`` (None: no range filter)."""
+        self.filter.set_column(column)
+        if column is not None:
+            self.filter.set_range(max(low, -1e300), min(high, 1e300))
+
+    def set_label_filter(self, label: Label | int | None) -> None:
+        """Show only particles with ``label`` (None: all)."""
+        name = next(k for k, v in LABEL_FILTERS.items() if v == (None if label is None else Label(label)))
+        self.label_combo.setCurrentText(name)
+
+    def refresh(self) -> None:
+        """Recompute the view from the current sort and filters, and repaint."""
+        self._apply()
+
+    def decide_selected(self, label: Label | int) -> bool:
+        """Label every selected particle (one undo step); True if anything changed."""
+        indices = self.selected_indices()
+        if not indices.size:
+            return False
+        log.info("gallery: %d particles -> %s", indices.size, Label(label).name.lower())
+        return self.session.decide(Label(label), indices)
+
+    def count_text(self) -> str:
+        return self.counts.text()
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_controls(self, thumb_size: int) -> None:
+        self.sort_combo = QtWidgets.QComboBox(toolTip="Sort by")
+        self.sort_combo.addItems(self.columns.names())
+        self.descending = QtWidgets.QToolButton(text="↓ descending", checkable=True)
+        self.lowest_score = QtWidgets.QPushButton("Lowest score first", toolTip="Sort by agreement score, ascending")
+        self.label_combo = QtWidgets.QComboBox(toolTip="Show particles with this label")
+        self.label_combo.addItems(list(LABEL_FILTERS))
+        self.size_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, minimum=48, maximum=256,
+                                             value=thumb_size, toolTip="Thumbnail size")
+        self.size_slider.setFixedWidth(100)
+        self.filter = HistogramFilter(self)
+        self.filter.set_columns(self.columns.numeric_names(), self.columns.values)
+        self.counts = QtWidgets.QLabel()
+        self.buttons: dict[Label, QtWidgets.QPushButton] = {}
+        for label, text in ((Label.KEEP, "Keep (K)"), (Label.REJECT, "Reject (R/X)"),
+                            (Label.UNDECIDED, "Undecide (U)")):
+            self.buttons[label] = QtWidgets.QPushButton(text, toolTip=f"{text.split()[0]} the selected particles")
+            self.buttons[label].clicked.connect(lambda _=False, lab=label: self.decide_selected(lab))
+
+        top = QtWidgets.QHBoxLayout()
+        for widget in (QtWidgets.QLabel("Sort"), self.sort_combo, self.descending, self.lowest_score,
+                       self.label_combo, QtWidgets.QLabel("Size"), self.size_slider):
+            top.addWidget(widget)
+        top.addStretch(1)
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.addWidget(self.counts, 1)
+        for button in self.buttons.values():
+            bottom.addWidget(button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(bottom)
+
+    def _connect(self) -> None:
+        self.sort_combo.currentTextChanged.connect(lambda name: self._apply(sort=name))
+        self.descending.toggled.connect(lambda on: self._apply(descending=on))
+        self.lowest_score.clicked.connect(lambda: self.set_sort(SCORE, descending=False))
+        self.label_combo.currentTextChanged.connect(lambda name: self._apply(label=LABEL_FILTERS[name]))
+        self.filter.rangeChanged.connect(lambda c, lo, hi: self._apply(filter_column=c, low=lo, high=hi))
+        self.size_slider.valueChanged.connect(self._set_thumb_size)
+        self.loader.loaded.connect(lambda _: self.view.viewport().update())
+        self.view.verticalScrollBar().valueChanged.connect(lambda _: self.view.viewport().update())
+        self.view.clicked.connect(self._on_clicked)
+        self.view.activated.connect(self._emit_activated)
+        self.view.keyTyped.connect(lambda key: self.decide_selected(KEY_LABELS[Key(key)]))
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_counts())
+        # psygnal calls back on the emitting thread; emitting a Qt signal from there is queued to the
+        # UI thread by Qt's AutoConnection (and direct when emitted on the UI thread).
+        self._labelsChanged.connect(self._counts_timer.start)
+        self.session.curation.changed.connect(self._on_curation_changed)
+
+    # -- reactions ---------------------------------------------------------------------------
+    def _on_curation_changed(self, indices: np.ndarray, labels: np.ndarray) -> None:
+        try:
+            self._labelsChanged.emit()
+        except RuntimeError:  # the Qt side is gone: stop listening
+            self.session.curation.changed.disconnect(self._on_curation_changed)
+
+    def _on_labels_changed(self) -> None:
+        if self.spec.label is not None:
+            self.refresh()  # decided particles leave an "undecided" view, and so on
+        else:
+            self._update_counts()
+            self.view.viewport().update()
+
+    def _on_clicked(self, index: QtCore.QModelIndex) -> None:
+        if QtWidgets.QApplication.keyboardModifiers() == QtCore.Qt.KeyboardModifier.NoModifier:
+            self._emit_activated(index)
+
+    def _emit_activated(self, index: QtCore.QModelIndex) -> None:
+        particle = index.data(ParticleRole)
+        if particle is not None:
+            self.particleActivated.emit(int(particle))
+
+    def _set_thumb_size(self, size: int) -> None:
+        self.loader.set_size(size)
+        self.view.set_cell(size + 8)
+        self.view.viewport().update()
+
+    def _apply(self, **changes) -> None:
+        """Update the view spec with ``changes`` and rebuild the rows, keeping the scroll position."""
+        for key, value in changes.items():
+            setattr(self.spec, key, value)
+        rows, old = compute_view(self.columns, self.spec, self._labels()), self.model.rows
+        if not np.array_equal(rows, old):
+            keep = self._labels()[old] == self.spec.label if self.spec.label is not None else None
+            # decisions that only take rows out of a label-filtered view: remove them in place, so
+            # the grid does not jump back to the top; anything else resets the model
+            if keep is None or not np.array_equal(old[keep], rows):
+                self.model.set_rows(rows)
+            else:
+                self.view.hold_scroll()
+                if not self.model.remove_rows(keep):
+                    self.model.set_rows(rows)
+        self._update_counts()
+        self.view.viewport().update()
+
+    def _update_counts(self) -> None:
+        rows = self.model.rows
+        counts = np.bincount(self._labels()[rows], minlength=3) if rows.size else np.zeros(3, int)
+        selected = sum(r.height() for r in self.view.selectionModel().selection())
+        self.counts.setText(
+            f"showing {rows.size:,} of {self.columns.n:,} · kept {counts[Label.KEEP]:,} · "
+            f"rejected {counts[Label.REJECT]:,} · undecided {counts[Label.UNDECIDED]:,} in view"
+            + (f" · {selected:,} selected" if selected else ""))
+
+    def _labels(self) -> np.ndarray:
+        return self.session.curation.labels
+
+    def _visible_particles(self) -> np.ndarray:
+        first, last = self.view.visible_rows()
+        return self.model.rows[first:last]

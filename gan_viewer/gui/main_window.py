@@ -1,0 +1,319 @@
+"""The main window: triptych, keep/reject bar, docks, menus and actions; wiring only.
+
+The window holds one :class:`~gan_viewer.core.session.Session` at a time and the two workers that
+outlive sessions (inference, which owns the device, and projection). Every decision goes
+through the session, which journals it before the call returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QSettings, Qt, pyqtSignal
+from PyQt6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from gan_viewer.core.curation import Label
+from gan_viewer.core.session import Session
+from gan_viewer.gui import files
+from gan_viewer.gui.actions import build_actions
+from gan_viewer.gui.controls import CurationBar, MetadataPanel, ViewBar
+from gan_viewer.gui.docks import Docks
+from gan_viewer.gui.pipeline import ParticleImages
+from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.gui.triptych import PENDING, Triptych
+from gan_viewer.gui.workers import InferenceEngine, Loader, Request, Worker
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """The inspector window.
+
+    Parameters
+    ----------
+    loader
+        How to load the generator (``loader(model, device) -> (denoise, description)``); the
+        real :class:`~gan_viewer.ml.inference.Denoiser` by default. Tests pass fakes.
+    model, device
+        The generator to load (None: the bundled default) and where ("auto", "cpu", "cuda", "mps").
+    settings
+        Where recent files are kept; the user's gan-viewer settings by default.
+    prefetch
+        Particles computed ahead of the cursor.
+
+    Signals
+    -------
+    triptychDrawn(index)
+        When every panel of particle ``index`` shows its image or a final message.
+    """
+
+    triptychDrawn = pyqtSignal(int)
+
+    def __init__(self, *, loader: Loader | None = None, model: str | Path | None = None, device: str = "auto",
+                 settings: QSettings | None = None, prefetch: int = 8) -> None:
+        super().__init__()
+        self.setWindowTitle("gan-viewer")
+        self.settings = settings or files.default_settings()
+        self.prefetch, self.model = prefetch, model
+        self.session: Session | None = None
+        self.images: ParticleImages | None = None
+        self.engine = InferenceEngine(loader)
+        self.generator_status = f"loading generator{PENDING}"
+        self.inference, self.projection = Worker("inference"), Worker("projection")
+        self.inference.resultReady.connect(self._on_task)
+        self.inference.failed.connect(self._on_task_failed)
+        self.inference.start()
+        self.projection.start()
+        self._build_ui()
+        self.actions_ = build_actions(self)
+        self.docks = Docks(self)
+        self.setAcceptDrops(True)
+        self.load_generator(model, device)
+
+    def _build_ui(self) -> None:
+        self.triptych, self.bar, self.viewbar = Triptych(), CurationBar(), ViewBar()
+        self.metadata = MetadataPanel()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        for widget, stretch in ((self.viewbar, 0), (self.triptych, 1), (self.bar, 0)):
+            layout.addWidget(widget, stretch)
+        self.setCentralWidget(central)
+        self.progress, self.cancel_button = QProgressBar(), QPushButton("Cancel")
+        self.progress.setMaximumWidth(240)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_bulk)
+        self.viewbar.contrastChanged.connect(lambda m, s, i: self.triptych.set_contrast(m, s, i))
+        self.viewbar.ctfToggled.connect(self._on_ctf)
+        self.viewbar.deviceChanged.connect(lambda device: self.load_generator(self.model, device))
+        self.bar.keep_button.clicked.connect(lambda: self.decide(Label.KEEP))
+        self.bar.reject_button.clicked.connect(lambda: self.decide(Label.REJECT))
+        self.bar.next_button.clicked.connect(self.next)
+        self.bar.prev_button.clicked.connect(self.previous)
+
+    # -- sessions ----------------------------------------------------------------------------------
+    def open_path(self, path: str | Path, map_path: str | Path | None = None, **kwargs) -> bool:
+        """Open particles (see :func:`~gan_viewer.core.particles.open_particles` for ``kwargs``).
+
+        Shows a dialog and returns False when the file cannot be opened.
+        """
+        from gan_viewer.core.particles import open_particles
+
+        try:
+            source = open_particles(path, kwargs.get("project_dir"), coords=kwargs.get("coords"),
+                                    box=kwargs.get("box"))
+            session = Session(source)
+        except Exception as exc:  # noqa: BLE001 - InputError, OSError: told to the user
+            files.error_dialog(self, "Cannot open particles", str(exc))
+            return False
+        self.set_session(session, map_path)
+        files.remember(self.settings, path, map_path, kwargs)
+        self.actions_.refresh_recent()
+        return True
+
+    def set_session(self, session: Session, map_path: str | Path | None = None) -> None:
+        """Show ``session`` (closing the previous one) from its saved cursor."""
+        if session is self.session:
+            self._detach()
+        else:
+            self.close_session()
+        self.session = session
+        self.map_path = map_path
+        reference = ReferenceMaker(session.source, map_path)
+        self.images = ParticleImages(session, self.engine, self.inference, self.projection, reference,
+                                     self.prefetch, parent=self)
+        self.images.updated.connect(self._on_updated)
+        self.images.failed.connect(lambda kind, msg: self.statusBar().showMessage(f"{kind}: {msg}", 10000))
+        self.images.progress.connect(self._on_progress)
+        self.images.bulkFinished.connect(self._on_bulk_finished)
+        self.images.set_ctf(self.viewbar.ctf.isChecked())
+        self.viewbar.ctf.setEnabled(reference.available and reference.ctf_reason is None)
+        self.viewbar.ctf.setToolTip(reference.reason or reference.ctf_reason or "")
+        session.curation.changed.connect(self._on_labels)
+        name = Path(session.source.path).name if session.source.path else "particles"
+        self.setWindowTitle(f"gan-viewer — {name} ({len(session):,} particles)")
+        self.docks.attach(session, self.images)
+        self.bar.show_counts(session.curation.counts(), len(session))
+        self.go(session.cursor)
+
+    def set_map(self, map_path: str | Path | None) -> None:
+        """Use ``map_path`` as the reference for the open session."""
+        if self.session is not None:
+            self.set_session(self.session, map_path)
+
+    def close_session(self) -> None:
+        if self.session is None:
+            return
+        self._detach()
+        self.session.close()
+        self.session = None
+
+    def _detach(self) -> None:
+        self.session.curation.changed.disconnect(self._on_labels)
+        self.docks.detach()
+        if self.images is not None:
+            self.images.close()
+            self.images.deleteLater()
+            self.images = None
+
+    # -- navigation and decisions -------------------------------------------------------------------
+    def go(self, index: int) -> None:
+        """Make particle ``index`` current (clamped) and show what is known of it."""
+        if self.session is None:
+            return
+        index = self.session.move_to(index)
+        self.images.show(index)
+        self.metadata.show_metadata(self.session.source.metadata(index))
+        self.docks.set_current(index)
+        self.refresh()
+
+    def next(self) -> None:
+        if self.session is not None:
+            self.go(self.session.cursor + 1)
+
+    def previous(self) -> None:
+        if self.session is not None:
+            self.go(self.session.cursor - 1)
+
+    def next_undecided(self) -> None:
+        if self.session is not None:
+            index = self.session.curation.next_undecided(self.session.cursor)
+            if index is None:
+                self.statusBar().showMessage("every particle is decided", 5000)
+            else:
+                self.go(index)
+
+    def decide(self, label: Label, advance: bool = True) -> None:
+        """Label the current particle (journaled at once) and move to the next one."""
+        if self.session is None:
+            return
+        if self.docks.decide_selection(label):
+            return
+        self.session.decide(label)
+        if advance and self.session.cursor < len(self.session) - 1:
+            self.next()
+
+    def undo(self) -> None:
+        if self.docks.decide_selection(Label.UNDECIDED):  # "U" in the gallery: undecide the selection
+            return
+        self._history(self.session.undo if self.session else None)
+
+    def redo(self) -> None:
+        self._history(self.session.redo if self.session else None)
+
+    def _history(self, step) -> None:
+        self._last_changed: np.ndarray | None = None
+        if step is not None and step() and self._last_changed is not None and len(self._last_changed) == 1:
+            self.go(int(self._last_changed[0]))
+
+    def _on_labels(self, indices: np.ndarray, labels: np.ndarray) -> None:
+        self._last_changed = indices
+        self.bar.show_counts(self.session.curation.counts(), len(self.session))
+        self.bar.show_particle(self.session.cursor, len(self.session), self.session.curation.label(self.session.cursor))
+        self.docks.set_labels(self.session.curation.labels)
+
+    # -- display ------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw the current particle from the caches."""
+        if self.session is None:
+            return
+        index = self.session.cursor
+        images = {"raw": self.images.raw(index), "recovered": self.images.get("recovered", index),
+                  "reference": self.images.get("reference", index)}
+        self.triptych.set_images(images, self._messages())
+        self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]))
+        self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
+        if self.triptych.is_complete():
+            self.triptychDrawn.emit(index)
+
+    def _messages(self) -> dict[str, str]:
+        ref = self.images.reference
+        recovered = self.images.errors["recovered"] or (
+            f"computing{PENDING}" if self.engine.denoise is not None else self.generator_status)
+        reference = ref.reason or self.images.errors["reference"] or f"computing{PENDING}"
+        return {"recovered": recovered, "reference": reference}
+
+    def _on_updated(self, index: int) -> None:
+        if self.session is not None and index == self.session.cursor:
+            self.refresh()
+
+    def _on_ctf(self, on: bool) -> None:
+        if self.images is not None:
+            self.images.set_ctf(on)
+            self.triptych.set_title("reference", "reference projection" + (" × CTF" if on else ""))
+            self.refresh()
+
+    # -- generator ----------------------------------------------------------------------------------
+    def load_generator(self, model: str | Path | None, device: str) -> None:
+        """Load the generator on ``device`` in the inference thread (the UI does not wait)."""
+        self.model = model
+        self.generator_status = f"loading generator{PENDING}"
+        if self.images is not None:
+            self.images.reset("recovered")
+        engine = self.engine
+        self.inference.run_task(Request("task", np.zeros(0, np.int64), lambda _: engine.load(model, device)))
+        self.engine.denoise = None
+        self.refresh()
+
+    def _on_task(self, request: Request, _indices, result) -> None:
+        if request.kind == "task":
+            self.generator_status = str(result)
+            self.triptych.set_title("recovered", f"GAN-recovered ({result})")
+            self.statusBar().showMessage(f"generator: {result}", 10000)
+            if self.session is not None:
+                self.images.reset("recovered")
+                self.go(self.session.cursor)
+
+    def _on_task_failed(self, request: Request, message: str) -> None:
+        if request.kind == "task":
+            self.generator_status = message if message.startswith("no generator") else f"no generator: {message}"
+            self.triptych.set_title("recovered", "GAN-recovered")
+            self.statusBar().showMessage(self.generator_status, 15000)
+            self.refresh()
+
+    # -- bulk work ----------------------------------------------------------------------------------
+    def score_all(self) -> None:
+        if self.images is None or not self.images.score_all():
+            QMessageBox.information(self, "Score all", "Scores need a reference: open a map with angles in the STAR.")
+            return
+        self.progress.setRange(0, len(self.session))
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+
+    def cancel_bulk(self) -> None:
+        if self.images is not None:
+            self.images.cancel()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(done)
+        self.docks.set_scores(self.images.agreement())
+
+    def _on_bulk_finished(self) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.docks.set_scores(self.images.agreement())
+        self.refresh()
+
+    # -- files --------------------------------------------------------------------------------------
+    def export_curated(self) -> None:
+        files.export_dialog(self)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        files.open_dropped(self, paths)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.close_session()
+        self.inference.stop()
+        self.projection.stop()
+        super().closeEvent(event)

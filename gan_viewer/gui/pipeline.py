@@ -1,0 +1,248 @@
+"""The images of one session: caches, requests to the workers, prefetch, agreement scores.
+
+:class:`ParticleImages` lives in the UI thread. ``show(i)`` makes particle ``i`` current: the raw
+image is read at once (one particle), the recovered and reference images come from the cache or
+are requested from the workers together with the next ``prefetch`` particles. Each request
+carries an id; a result is accepted only while its id is still the one waited for (the cursor
+has not left the window and the model, device or CTF setting has not changed since) and is
+dropped otherwise. ``updated(index)`` tells the window when something for ``index`` arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from gan_viewer.core.metrics import circular_mask, correlation
+from gan_viewer.core.session import Session
+from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.gui.workers import InferenceEngine, LruCache, Request, Worker
+
+log = logging.getLogger(__name__)
+
+KINDS = ("recovered", "reference")
+
+
+class ParticleImages(QObject):
+    """Raw, recovered and reference images of a session, computed in the background.
+
+    Parameters
+    ----------
+    session
+        The open session.
+    engine, inference
+        The generator and the worker thread that owns it (shared across sessions).
+    projection
+        The worker thread for reference projections.
+    reference
+        Makes reference images (may be unavailable; see ``reference.reason``).
+    prefetch
+        How many particles after the cursor to compute ahead.
+
+    Signals
+    -------
+    updated(index)
+        New images or scores for particle ``index``.
+    failed(kind, message)
+        A worker failed on a ``kind`` request.
+    progress(done, total), bulkFinished()
+        Score-all progress.
+    """
+
+    updated = pyqtSignal(int)
+    failed = pyqtSignal(str, str)
+    progress = pyqtSignal(int, int)
+    bulkFinished = pyqtSignal()
+
+    def __init__(self, session: Session, engine: InferenceEngine, inference: Worker, projection: Worker,
+                 reference: ReferenceMaker, prefetch: int = 8, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.engine, self.reference = session, engine, reference
+        self.workers = {"recovered": inference, "reference": projection}
+        self.prefetch = prefetch
+        self.ctf = False
+        self.source_lock = threading.Lock()
+        self.caches = {k: LruCache(32 << 20) for k in ("raw",) + KINDS}
+        self._live: dict[str, dict[int, Request]] = {k: {} for k in KINDS}
+        self._generation = {k: 0 for k in KINDS}
+        self.errors: dict[str, str | None] = {k: None for k in KINDS}
+        n = len(session)
+        self.scores = np.full(n, np.nan, np.float32)  # (n,) recovered vs reference
+        self.raw_scores = np.full(n, np.nan, np.float32)  # (n,) raw vs reference
+        self.mask = circular_mask(session.source.box)
+        self.stats = {"dropped": 0, "accepted": 0}
+        self._bulk: Request | None = None
+        self.current = -1
+        for worker in self.workers.values():
+            worker.resultReady.connect(self._on_result)
+            worker.failed.connect(self._on_failed)
+        inference.progress.connect(self._on_progress)
+        inference.bulkFinished.connect(self._on_bulk_finished)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """Raw images (k, box, box) float32; safe from any thread."""
+        with self.source_lock:
+            return self.session.source.images(np.asarray(indices, np.int64))
+
+    def get(self, kind: str, index: int) -> np.ndarray | None:
+        """The cached ``kind`` ("raw", "recovered", "reference") image of ``index``, or None."""
+        return self.caches[kind].get(index)
+
+    def raw(self, index: int) -> np.ndarray:
+        image = self.caches["raw"].get(index)
+        if image is None:
+            image = self.read([index])[0]
+            self.caches["raw"].put(index, image)
+        return image
+
+    # -- requests ----------------------------------------------------------------------------------
+    def show(self, index: int) -> None:
+        """Make ``index`` current: request what is missing for it and the particles after it."""
+        self.current = index
+        window = np.arange(index, min(index + self.prefetch + 1, len(self.session)))
+        window = np.concatenate([window, [index - 1] if index > 0 else []]).astype(np.int64)
+        for kind in KINDS:
+            if self._can(kind):
+                self._submit(kind, window)
+
+    def _can(self, kind: str) -> bool:
+        if kind == "reference":
+            return self.reference.available
+        return self.engine.denoise is not None
+
+    def _submit(self, kind: str, window: np.ndarray) -> None:
+        live, cache = self._live[kind], self.caches[kind]
+        new_live, requests = {}, []
+        for i in window.tolist():
+            if i in cache:
+                continue
+            request = live.get(i) or Request(kind, np.array([i]), self._job(kind), generation=self._generation[kind])
+            new_live[i] = request
+            requests.append(request)
+        self._live[kind] = new_live
+        self.workers[kind].replace(requests)
+
+    def _job(self, kind: str):
+        if kind == "reference":
+            ctf = self.ctf
+            return lambda idx: self.reference(idx, ctf=ctf)
+        engine = self.engine
+
+        def recover(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            raw = self.read(idx)
+            return raw, np.asarray(engine.denoise(raw), np.float32)
+        return recover
+
+    def reset(self, kind: str) -> None:
+        """Forget ``kind`` images and drop every result still on its way (model, device or CTF changed)."""
+        self._generation[kind] += 1
+        self._live[kind] = {}
+        self.caches[kind].clear()
+        self.errors[kind] = None
+        self.workers[kind].replace([])
+        self.scores[:] = np.nan
+        if kind == "reference":
+            self.raw_scores[:] = np.nan
+
+    def set_ctf(self, on: bool) -> None:
+        if on != self.ctf:
+            self.ctf = on
+            self.reset("reference")
+            if self.current >= 0:
+                self.show(self.current)
+
+    def _on_result(self, request: Request, indices: np.ndarray, result) -> None:
+        if request.kind == "score":
+            return self._on_scores(request, indices, result)
+        if request.kind not in KINDS:
+            return
+        index = int(indices[0])
+        if self._live[request.kind].get(index) is not request:
+            self.stats["dropped"] += 1
+            log.debug("dropped stale %s result for particle %d (request %d)", request.kind, index, request.id)
+            return
+        del self._live[request.kind][index]
+        self.stats["accepted"] += 1
+        if request.kind == "recovered":
+            raw, result = result
+            self.caches["raw"].put(index, raw[0])
+        self.caches[request.kind].put(index, result[0])
+        self.errors[request.kind] = None
+        self._score(index)
+        self.updated.emit(index)
+
+    def _on_failed(self, request: Request, message: str) -> None:
+        if request.kind in KINDS:
+            if request.generation != self._generation[request.kind]:
+                return
+            self._live[request.kind].clear()
+            self.errors[request.kind] = message
+        self.failed.emit(request.kind, message)
+        if self.current >= 0:
+            self.updated.emit(self.current)
+
+    # -- scores ------------------------------------------------------------------------------------
+    def _score(self, index: int) -> None:
+        ref = self.caches["reference"].get(index)
+        if ref is None:
+            return
+        self.raw_scores[index] = correlation(self.raw(index), ref, self.mask)
+        rec = self.caches["recovered"].get(index)
+        if rec is not None:
+            self.scores[index] = correlation(rec, ref, self.mask)
+
+    def agreement(self) -> np.ndarray:
+        """(n,) score for sorting: recovered vs reference, or raw vs reference without a generator."""
+        return self.scores if self.engine.denoise is not None else self.raw_scores
+
+    def score_all(self, chunk: int = 64) -> bool:
+        """Score every particle in the background; False when there is no reference."""
+        if not self.reference.available:
+            return False
+        ctf, engine, reference = self.ctf, self.engine, self.reference
+        mask = self.mask
+
+        def score(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            raw = self.read(idx)
+            ref = reference(idx, ctf=ctf)
+            rec = engine.denoise(raw) if engine.denoise is not None else None
+            rec_cc = np.full(len(idx), np.nan) if rec is None else correlation(rec, ref, mask)
+            return rec_cc, correlation(raw, ref, mask)
+
+        self._bulk = Request("score", np.arange(len(self.session)), score, chunk=chunk,
+                             generation=self._generation["reference"])
+        self.workers["recovered"].start_bulk(self._bulk)
+        return True
+
+    def cancel(self) -> None:
+        self.workers["recovered"].cancel_bulk()
+
+    def _on_scores(self, request: Request, indices: np.ndarray, result) -> None:
+        if request is not self._bulk or request.cancelled:
+            return
+        self.scores[indices], self.raw_scores[indices] = result
+        if self.current in set(indices.tolist()):
+            self.updated.emit(self.current)
+
+    def _on_progress(self, request: Request, done: int, total: int) -> None:
+        if request is self._bulk:
+            self.progress.emit(done, total)
+
+    def _on_bulk_finished(self, request: Request) -> None:
+        if request is self._bulk:
+            self._bulk = None
+            self.bulkFinished.emit()
+
+    def close(self) -> None:
+        """Stop listening to the workers and drop their queues (the workers live on)."""
+        self.cancel()
+        for worker in self.workers.values():
+            worker.replace([])
+            worker.resultReady.disconnect(self._on_result)
+            worker.failed.disconnect(self._on_failed)
+        self.workers["recovered"].progress.disconnect(self._on_progress)
+        self.workers["recovered"].bulkFinished.disconnect(self._on_bulk_finished)

@@ -1,0 +1,164 @@
+"""Raw | GAN-recovered | reference projection, side by side with one contrast and linked zoom.
+
+Each image is standardised on its own (mean 0, standard deviation 1) and the three are shown
+with the same levels, so the panels compare shapes, not units. A panel without an image shows a
+message instead ("computing…", "no generator: ...", "no reference map ..."), never a blank.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gan_viewer.core.normalize import standardize
+
+log = logging.getLogger(__name__)
+
+TITLES = ("raw", "GAN-recovered", "reference projection")
+PANELS = ("raw", "recovered", "reference")
+PENDING = "…"  # a message ending with this is not final ("computing…")
+
+
+class Triptych(QWidget):
+    """Three linked image panels with titles, messages and an agreement-score line.
+
+    Attributes
+    ----------
+    mode : str
+        "sigma" (levels -/+ ``sigmas`` standard deviations) or "minmax" (shared min and max).
+    sigmas : float
+    invert : bool
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mode, self.sigmas, self.invert = "sigma", 3.0, False
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        self.titles, self.boxes, self.items, self.texts = {}, {}, {}, {}
+        for key, title in zip(PANELS, TITLES):
+            row.addLayout(self._panel(key, title), 1)  # equal widths whatever the titles say
+        self.score_label = _label("")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row, 1)
+        layout.addWidget(self.score_label)
+        self.setMinimumSize(540, 260)
+        self.setStyleSheet("background: black;")
+        self._images: dict[str, np.ndarray | None] = dict.fromkeys(PANELS)
+        self._messages: dict[str, str] = dict.fromkeys(PANELS, "")
+        self._box = 0
+
+    def _panel(self, key: str, title: str) -> QVBoxLayout:
+        view = pg.GraphicsView()
+        box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        view.setCentralItem(box)
+        item, text = pg.ImageItem(), pg.TextItem("", color=(230, 230, 230), anchor=(0.5, 0.5))
+        box.addItem(item)
+        box.addItem(text, ignoreBounds=True)
+        if self.boxes:
+            box.setXLink(self.boxes["raw"])
+            box.setYLink(self.boxes["raw"])
+        self.titles[key] = _label(title)
+        self.boxes[key], self.items[key], self.texts[key] = box, item, text
+        column = QVBoxLayout()
+        column.addWidget(self.titles[key])
+        column.addWidget(view, 1)
+        return column
+
+    # -- content -----------------------------------------------------------------------------------
+    def set_images(self, images: dict[str, np.ndarray | None], messages: dict[str, str] | None = None) -> None:
+        """Show (box, box) images per panel ("raw", "recovered", "reference"); a None image shows
+        its message from ``messages`` instead."""
+        messages = messages or {}
+        for key in PANELS:
+            image = images.get(key)
+            self._images[key] = None if image is None else standardize(image[None])[0]
+            self._messages[key] = "" if image is not None else messages.get(key, "")
+        shown = [im for im in self._images.values() if im is not None]
+        if shown and shown[0].shape[0] != self._box:
+            self._box = shown[0].shape[0]
+            self.boxes["raw"].setRange(xRange=(0, self._box), yRange=(0, self._box), padding=0.02)
+        self._redraw()
+
+    def set_title(self, key: str, text: str) -> None:
+        self.titles[key].setText(text)
+        self.titles[key].setToolTip(text)
+
+    def set_scores(self, recovered_cc: float, raw_cc: float) -> None:
+        """The agreement line: correlation of recovered and raw with the reference (NaN: unknown)."""
+        fmt = lambda v: "-" if not math.isfinite(v) else f"{v:.3f}"  # noqa: E731
+        self.score_label.setText(f"agreement with the reference (CC in a circular mask): recovered "
+                                 f"{fmt(recovered_cc)}   raw {fmt(raw_cc)}")
+
+    def set_contrast(self, mode: str | None = None, sigmas: float | None = None, invert: bool | None = None) -> None:
+        """Change the shared contrast: mode "sigma" or "minmax", the sigma range, inversion."""
+        if mode is not None:
+            if mode not in ("sigma", "minmax"):
+                raise ValueError(f"contrast mode must be 'sigma' or 'minmax', got {mode!r}")
+            self.mode = mode
+        self.sigmas = self.sigmas if sigmas is None else float(sigmas)
+        self.invert = self.invert if invert is None else bool(invert)
+        self._redraw()
+
+    def levels(self) -> tuple[float, float]:
+        """The levels all panels share, for the standardised images."""
+        shown = [im for im in self._images.values() if im is not None]
+        if self.mode == "minmax" and shown:
+            return float(min(im.min() for im in shown)), float(max(im.max() for im in shown))
+        return -self.sigmas, self.sigmas
+
+    def is_complete(self) -> bool:
+        """True when every panel shows an image or a final message (nothing still computing)."""
+        return all(self._images[k] is not None or (self._messages[k] and not self._messages[k].endswith(PENDING))
+                   for k in PANELS)
+
+    def image(self, key: str) -> np.ndarray | None:
+        """The standardised image a panel shows, or None."""
+        return self._images[key]
+
+    def message(self, key: str) -> str:
+        return self._messages[key]
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        lo, hi = self.levels()
+        sign = -1.0 if self.invert else 1.0
+        levels = (-hi, -lo) if self.invert else (lo, hi)
+        for key in PANELS:
+            image, item, text = self._images[key], self.items[key], self.texts[key]
+            if image is None:
+                item.clear()
+                text.setHtml(_wrap(self._messages[key]))
+                text.setPos(self._box / 2 if self._box else 0.5, self._box / 2 if self._box else 0.5)
+                text.setVisible(True)
+            else:
+                item.setImage(sign * image, levels=levels, autoLevels=False)
+                text.setVisible(False)
+
+
+def _label(text: str) -> QLabel:
+    """A centred title line that never widens its column."""
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setStyleSheet("color: #dddddd; font-size: 12pt; padding: 4px;")
+    return label
+
+
+def _wrap(message: str, width: int = 28) -> str:
+    """The message as centred HTML, broken into lines of about ``width`` characters."""
+    lines, line = [], ""
+    for word in message.split():
+        if line and len(line) + len(word) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}".strip()
+    lines.append(line)
+    escaped = [ln.replace("&", "&amp;").replace("<", "&lt;") for ln in lines]
+    return f'<div style="text-align:center; font-size:11pt">{"<br>".join(escaped)}</div>'

@@ -1,0 +1,153 @@
+"""Open, look, decide, undo, export: the main window driven through its keys."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtTest import QTest
+
+from gan_viewer.core.curation import Label
+from gan_viewer.core.session import read_labels
+from gan_viewer.io.star import read_star
+from tests.gui.conftest import failing_loader, wait_complete
+
+K = Qt.Key
+
+
+def press(window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(window, key, modifier)
+
+
+def test_open_real_relion31_star(make_window, qtbot, shared_data, tmp_path):
+    for name in ("relion31.star", "relion31.mrcs"):  # a copy: the session file goes beside the STAR
+        shutil.copy(shared_data / "particles" / "real_relion31" / name, tmp_path / name)
+    star = tmp_path / "relion31.star"
+    window = make_window(star)
+    wait_complete(qtbot, window, 0)
+    assert len(window.session) == 5
+    assert window.session.journal.path.parent == tmp_path
+    tri = window.triptych
+    assert tri.image("raw").shape == (256, 256)
+    assert tri.image("recovered") is not None  # the fake generator
+    assert "no reference map" in tri.message("reference")
+    columns = read_star(star).columns
+    assert window.metadata.rowCount() == len(columns)
+    assert window.metadata.item(0, 0).text() == columns[0]
+
+
+def test_keys_change_labels_and_journal(make_window, qtbot, tiny_set):
+    window = make_window(tiny_set)
+    session = window.session
+    press(window, K.Key_K)  # 0 keep -> cursor 1
+    press(window, K.Key_R)  # 1 reject -> 2
+    press(window, K.Key_X)  # 2 reject -> 3
+    press(window, K.Key_Space)  # -> 4
+    press(window, K.Key_Right)  # -> 5
+    press(window, K.Key_Backspace)  # -> 4
+    press(window, K.Key_Left)  # -> 3
+    assert session.cursor == 3
+    press(window, K.Key_K)  # 3 keep -> 4
+    expected = np.array([1, 2, 2, 1, 0, 0, 0, 0, 0, 0], np.int8)
+    np.testing.assert_array_equal(session.curation.labels, expected)
+    np.testing.assert_array_equal(read_labels(session.journal.path), expected)  # on disk already
+    press(window, K.Key_N)  # next undecided after 4 is 5
+    assert session.cursor == 5
+    assert "kept 2" in window.bar.counter.text() and "rejected 2" in window.bar.counter.text()
+    assert window.bar.badge.text() == "undecided"
+    window.go(0)
+    assert window.bar.badge.text() == "KEEP"
+
+
+def test_undo_redo_keys(make_window, tiny_set):
+    window = make_window(tiny_set)
+    session = window.session
+    press(window, K.Key_K)
+    press(window, K.Key_R)
+    press(window, K.Key_U)  # undo the reject of 1, back on 1
+    assert session.curation.labels[:2].tolist() == [Label.KEEP, Label.UNDECIDED]
+    assert session.cursor == 1
+    press(window, K.Key_U)
+    assert session.curation.labels[:2].tolist() == [0, 0]
+    press(window, K.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert session.curation.labels[:2].tolist() == [Label.KEEP, 0]
+    np.testing.assert_array_equal(read_labels(session.journal.path), session.curation.labels)
+
+
+def test_resume_where_left_off(make_window, tiny_set):
+    window = make_window(tiny_set)
+    for key in (K.Key_K, K.Key_K, K.Key_R):
+        press(window, key)
+    window.close_session()
+    again = make_window(tiny_set)
+    assert again.session.cursor == 3
+    assert again.session.curation.labels[:4].tolist() == [1, 1, 2, 0]
+
+
+def test_export_equals_labels(make_window, tiny_set, tmp_path):
+    from gan_viewer.gui import files
+
+    window = make_window(tiny_set)
+    for key in (K.Key_K, K.Key_R, K.Key_Space, K.Key_K, K.Key_X):
+        press(window, key)
+    labels = window.session.curation.labels.copy()
+    kept, rejected = tmp_path / "out_kept.star", tmp_path / "out_rejected.star"
+    result = files.export_to(window, kept, rejected)
+    assert (result.kept, result.rejected, result.undecided) == (2, 2, 6)
+    names = read_star(tiny_set).particles["rlnImageName"].to_numpy()
+    assert read_star(kept).particles["rlnImageName"].tolist() == names[labels == Label.KEEP].tolist()
+    assert read_star(rejected).particles["rlnImageName"].tolist() == names[labels == Label.REJECT].tolist()
+    before = kept.read_text()
+    assert files.export_to(window, kept, rejected) is None  # exists: refused, not overwritten
+    assert kept.read_text() == before
+    assert files.export_to(window, kept, rejected, overwrite=True) is not None
+
+
+def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):
+    window = make_window(tiny_set, tiny_map)
+    wait_complete(qtbot, window, 0)
+    ref = window.triptych.image("reference")
+    assert ref is not None and ref.shape == (16, 16) and ref.std() > 0
+    assert np.isfinite(window.images.raw_scores[0]) and np.isfinite(window.images.scores[0])
+    assert "recovered" in window.triptych.score_label.text()
+    window.viewbar.ctf.setChecked(True)  # a new reference generation: recomputed with the CTF
+    wait_complete(qtbot, window, 0)
+    assert not np.allclose(window.triptych.image("reference"), ref)
+
+
+def test_contrast_controls(make_window, qtbot, tiny_set):
+    window = make_window(tiny_set)
+    wait_complete(qtbot, window, 0)
+    assert window.triptych.levels() == (-3.0, 3.0)
+    window.viewbar.sigmas.setValue(2.0)
+    assert window.triptych.levels() == (-2.0, 2.0)
+    window.viewbar.mode.setCurrentIndex(1)
+    lo, hi = window.triptych.levels()
+    assert lo == pytest.approx(min(window.triptych.image(k).min() for k in ("raw", "recovered")))
+    window.viewbar.invert.setChecked(True)
+    assert window.triptych.items["raw"].levels[0] == pytest.approx(-hi)
+
+
+def test_no_generator_says_so(make_window, qtbot, tiny_set):
+    window = make_window(tiny_set, loader=failing_loader)
+    wait_complete(qtbot, window, 0)
+    assert window.triptych.image("recovered") is None
+    assert window.triptych.message("recovered").startswith("no generator")
+
+
+def test_bad_file_shows_dialog_not_crash(make_window, tmp_path):
+    bad = tmp_path / "bad.star"
+    bad.write_text("data_x\nnot a star file\n")
+    window = make_window()
+    assert not window.open_path(bad)
+    assert window.session is None
+
+
+def test_score_all_fills_scores(make_window, qtbot, tiny_set, tiny_map):
+    window = make_window(tiny_set, tiny_map)
+    window.score_all()
+    qtbot.waitUntil(lambda: window.images._bulk is None and not window.progress.isVisible(), timeout=10000)
+    assert np.isfinite(window.images.scores).all()
+    assert np.isfinite(window.images.raw_scores).all()

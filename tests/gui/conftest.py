@@ -16,13 +16,18 @@ pytest.importorskip("pyqtgraph")
 from PyQt6.QtCore import QSettings  # noqa: E402
 
 
-def fake_loader(delay: float = 0.0, calls: list | None = None):
-    """A generator loader whose denoiser returns minus the input after ``delay`` seconds per call."""
+def fake_loader(delay: float = 0.0, calls: list | None = None, gate=None):
+    """A generator loader whose denoiser returns minus the input after ``delay`` seconds per call.
+
+    With ``gate`` (a ``threading.Event``) every call also waits until the test sets it.
+    """
     def load(model, device):
         def denoise(images: np.ndarray) -> np.ndarray:
             if calls is not None:
                 calls.append(len(images))
             time.sleep(delay)
+            if gate is not None:
+                gate.wait(10)
             return -np.asarray(images, np.float32)
         return denoise, f"fake on {device}"
     return load

@@ -95,7 +95,7 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
             history["val_input_psnr"].append(input_psnr)
             bar.set_postfix(L1=f"{losses['G_L1']:.3f}", val_psnr=f"{metrics['psnr']:.2f}",
                             gain=f"{metrics['psnr'] - input_psnr:+.2f} dB")
-            log.debug("step %d: L1 %.4f, validation PSNR %.2f dB (input %.2f), CC %.3f", model.step_count,
+            log.info("step %d: L1 %.4f, validation PSNR %.2f dB (input %.2f), CC %.3f", model.step_count,
                       losses["G_L1"], metrics["psnr"], input_psnr, metrics["cc"])
             _checkpoint(model, history, out)
     bar.close()

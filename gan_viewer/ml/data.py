@@ -123,9 +123,9 @@ class StackPairs:
         return _checked_pair(self.noisy.read(idx), self.clean.read(idx), self.noisy.path)
 
     def split(self, n_val: int, seed: int = 0) -> tuple[StackPairs, StackPairs]:
-        """Disjoint training and validation sets (the last ``n_val`` of a fixed shuffle)."""
+        """Disjoint training and validation pairs (at most a fifth for validation)."""
         order = np.random.default_rng(seed).permutation(self.rows)
-        n_val = min(n_val, len(order) // 5) if len(order) < 5 * n_val else n_val
+        n_val = min(n_val, max(1, len(order) // 5))
         return (StackPairs(self.noisy.path, self.clean.path, np.sort(order[n_val:])),
                 StackPairs(self.noisy.path, self.clean.path, np.sort(order[:n_val])))
 
@@ -135,20 +135,27 @@ class StackPairs:
 
 
 class StarPairs:
-    """Real particles paired with reference projections at their STAR angles and origins."""
+    """Real particles paired with reference projections at their STAR angles and origins.
 
-    def __init__(self, table: ParticleTable, volume: np.ndarray, apix: float | None, map_name: str,
-                 rows: np.ndarray | None = None, project_dir: str | Path | None = None) -> None:
-        self.source = StarParticles(table, project_dir)
+    Build with :meth:`from_table`; :meth:`split` shares the particles and the projector.
+    """
+
+    def __init__(self, source: StarParticles, eulers: np.ndarray, origins: np.ndarray, projector: Projector,
+                 apix: float | None, map_name: str, rows: np.ndarray) -> None:
+        self.source, self.eulers, self.origins, self.projector = source, eulers, origins, projector
+        self.box, self.apix, self.map_name, self.rows = source.box, apix, map_name, rows
+
+    @classmethod
+    def from_table(cls, table: ParticleTable, volume: np.ndarray, apix: float | None, map_name: str,
+                   project_dir: str | Path | None = None) -> StarPairs:
+        source = StarParticles(table, project_dir)
         eulers = table.eulers()
         if eulers is None:
             raise InputError("has no angles; real particles need them to be paired with projections", table.path)
-        if volume.shape[0] != self.source.box:
-            raise ValueError(f"map box {volume.shape[0]} != particle box {self.source.box}")
-        self.eulers, self.origins = eulers, table.origins_px(default_apix=apix)
-        self.projector = Projector(volume)
-        self.box, self.apix, self.map_name = self.source.box, apix, map_name
-        self.rows = np.arange(len(table)) if rows is None else rows
+        if volume.shape[0] != source.box:
+            raise ValueError(f"map box {volume.shape[0]} != particle box {source.box}")
+        return cls(source, eulers, table.origins_px(default_apix=apix), Projector(volume), apix, map_name,
+                   np.arange(len(table)))
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         idx = np.sort(rng.choice(self.rows, n, replace=len(self.rows) < n))
@@ -156,13 +163,11 @@ class StarPairs:
         return _checked_pair(self.source.images(idx), clean, self.source.path)
 
     def split(self, n_val: int, seed: int = 0) -> tuple[StarPairs, StarPairs]:
+        """Disjoint training and validation particles (at most a fifth for validation)."""
         order = np.random.default_rng(seed).permutation(self.rows)
         n_val = min(n_val, max(1, len(order) // 5))
-        train, val = (StarPairs.__new__(StarPairs), StarPairs.__new__(StarPairs))
-        for part, rows in ((train, order[n_val:]), (val, order[:n_val])):
-            part.__dict__.update(self.__dict__)
-            part.rows = np.sort(rows)
-        return train, val
+        shared = (self.source, self.eulers, self.origins, self.projector, self.apix, self.map_name)
+        return StarPairs(*shared, np.sort(order[n_val:])), StarPairs(*shared, np.sort(order[:n_val]))
 
     def describe(self) -> dict:
         return {"kind": "star", "star": str(self.source.path), "map": self.map_name, "n": int(len(self.rows)),

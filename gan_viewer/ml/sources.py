@@ -69,4 +69,4 @@ def _star_pairs(args: argparse.Namespace) -> StarPairs:
     source = StarParticles(table, args.project_dir)
     apix = source.pixel_size
     volume, apix = volume_from(args.map[0], apix, source.box, allow_pad=True)
-    return StarPairs(table, volume, apix, str(args.map[0]), project_dir=args.project_dir)
+    return StarPairs.from_table(table, volume, apix, str(args.map[0]), project_dir=args.project_dir)

@@ -94,8 +94,6 @@ def _load(path: Path):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from gan_viewer.core.baselines import best_gaussian_lowpass, wiener_filter
     from gan_viewer.errors import InputError
 

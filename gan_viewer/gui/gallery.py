@@ -14,7 +14,7 @@ import numpy as np
 from PyQt6 import QtCore, QtWidgets
 
 from gan_viewer.core.curation import Label
-from gan_viewer.gui.gallery_filter import INDEX, SCORE, Columns, ViewSpec, compute_view
+from gan_viewer.gui.gallery_filter import SCORE, Columns, ViewSpec, compute_view
 from gan_viewer.gui.gallery_histogram import HistogramFilter
 from gan_viewer.gui.gallery_loader import Fetch, ThumbnailLoader
 from gan_viewer.gui.gallery_model import GridView, ParticleListModel, ParticleRole, ThumbnailDelegate

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QSettings, Qt, pyqtSignal
+from PyQt6.QtCore import QSettings, pyqtSignal
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from gan_viewer.core.curation import Label

@@ -15,33 +15,21 @@ Supported layouts
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import starfile
 from starfile.writer import StarWriter
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_path, check_writable
+from gan_viewer.io.star_parse import block_spans, check_loops, parse_blocks
 
 log = logging.getLogger(__name__)
-
-#: Labels whose values are names: never coerce them to numbers (``000123`` must stay ``000123``).
-STRING_LABELS = [
-    "rlnImageName", "rlnImageOriginalName", "rlnMicrographName", "rlnMicrographMovieName",
-    "rlnOpticsGroupName", "rlnReferenceImage", "rlnCtfImage", "rlnGroupName",
-    "rlnMicrographNameNoDW", "rlnMicrographMetadata", "rlnCtfPowerSpectrum", "rlnTomoName",
-]
-
-#: files larger than this are parsed block by block with pandas directly (see :func:`_parse`)
-FAST_PARSE_BYTES = 16 * 2**20
 
 _VERSION_RE = re.compile(r"^#\s*version\s+(\d+)", re.MULTILINE)
 
@@ -207,7 +195,7 @@ def read_star(path: str | os.PathLike, *, require_particles: bool = True) -> Par
     """
     path = Path(path)
     text = _read_text(path)
-    spans = _block_spans(text)
+    spans = block_spans(text)
     names = [name for name, _, _ in spans]
     if not names:
         raise InputError("not a STAR file (no data_ block)", path)
@@ -215,11 +203,11 @@ def read_star(path: str | os.PathLike, *, require_particles: bool = True) -> Par
     if dupes:
         raise InputError(f"duplicate data block name(s) {dupes}; block names must be unique", path)
     try:
-        blocks = _parse(path, text, spans)
+        blocks = parse_blocks(path, text, spans)
     except Exception as exc:  # the parser's errors (pandas, shlex) are not user-readable as they are
         raise InputError(f"malformed STAR file ({_one_line(exc)})", path) from exc
     blocks = {name: blocks[name] for name in names if name in blocks}
-    _check_loops(path, text, blocks, spans)
+    check_loops(path, text, blocks, spans)
     versions = [int(v) for start in [0] + [st for _, st, _ in spans]
                 for v in _VERSION_RE.findall(text[max(0, start - 200):start + 5])]
     version = versions[0] if versions else None
@@ -280,72 +268,6 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _parse(path: Path, text: str, spans: list[tuple[str, int, int]]) -> dict:
-    """Parse every block: starfile for ordinary files; for large ones (over ``FAST_PARSE_BYTES``)
-    the same pandas call starfile makes, fed each loop body directly, since starfile's line-by-line
-    scan (``linecache``) costs seconds per million rows."""
-    if len(text) > FAST_PARSE_BYTES:
-        return {name: _parse_block(text[start:end]) for name, start, end in spans}
-    try:
-        return starfile.read(path, always_dict=True, parse_as_string=STRING_LABELS)
-    except pd.errors.EmptyDataError:
-        # an empty loop followed by comment lines (``# version`` before the next block, as RELION
-        # writes) trips starfile; the block-by-block path handles it
-        return {name: _parse_block(text[start:end]) for name, start, end in spans}
-
-
-def _parse_block(block: str) -> pd.DataFrame | dict:
-    """One ``data_`` block (its text) as starfile would return it."""
-    header, body = _split_loop(block)
-    if header is None:
-        pairs = (shlex.split(ln) for ln in block.splitlines()[1:] if ln.strip().startswith("_"))
-        return {k[1:]: (v if k[1:] in STRING_LABELS else _number(v)) for k, v in pairs}
-    labels = [ln.split()[0][1:] for ln in header if ln.strip()]
-    if not body.strip():
-        return pd.DataFrame({label: pd.Series(dtype=float) for label in labels})
-    frame = pd.read_csv(io.StringIO(body.replace("'", '"')), sep=r"\s+", header=None, comment="#",
-                        dtype={k: str for k, label in enumerate(labels) if label in STRING_LABELS},
-                        keep_default_na=False, na_values=["nan", "NaN", "<NA>"], engine="c")
-    if frame.shape[1] != len(labels):
-        raise ValueError(f"{frame.shape[1]} values per row for {len(labels)} labels")
-    frame.columns = labels
-    for label in labels:
-        if label not in STRING_LABELS:
-            numeric = pd.to_numeric(frame[label], errors="coerce")
-            if numeric.notna().any() and numeric.notna().sum() == frame[label].replace("", np.nan).notna().sum():
-                frame[label] = numeric
-    return frame
-
-
-def _split_loop(block: str) -> tuple[list[str] | None, str]:
-    """(the ``_label`` lines, the data text) of a loop block, or (None, "") for a simple block.
-
-    Only the header is split into lines; the data text goes to pandas as it is.
-    """
-    pos, header, in_loop = block.find("\n") + 1, [], False
-    while 0 < pos < len(block):
-        end = block.find("\n", pos)
-        end = len(block) if end < 0 else end
-        line = block[pos:end].strip()
-        if line.startswith("loop_"):
-            in_loop = True
-        elif in_loop and line and not line.startswith("_"):
-            return header, block[pos:]
-        elif in_loop and line:
-            header.append(line)
-        pos = end + 1
-    return (header, "") if in_loop else (None, "")
-
-
-def _number(value: str) -> int | float | str:
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
 def _header_comments(text: str) -> list[str]:
     """Comment lines above the first block other than ``# version`` (kept on write)."""
     out = []
@@ -355,52 +277,6 @@ def _header_comments(text: str) -> list[str]:
         if line.startswith("#") and not _VERSION_RE.match(line):
             out.append(line.rstrip())
     return out
-
-
-def _block_spans(text: str) -> list[tuple[str, int, int]]:
-    """(name, start, end) of every ``data_`` block, in file order."""
-    starts = []
-    pos = text.find("data_")
-    while pos >= 0:
-        line_start = text.rfind("\n", 0, pos) + 1
-        if not text[line_start:pos].strip():
-            end = pos + 5
-            while end < len(text) and not text[end].isspace():
-                end += 1
-            starts.append((text[pos + 5:end], line_start))
-        pos = text.find("data_", pos + 5)
-    ends = [start for _, start in starts[1:]] + [len(text)]
-    return [(name, start, end) for (name, start), end in zip(starts, ends)]
-
-
-def _check_loops(path: Path, text: str, blocks: dict, spans: list[tuple[str, int, int]]) -> None:
-    """Catch what the parser lets through: short rows (e.g. a file cut mid-line)."""
-    for name, start, end in spans:
-        block = blocks.get(name)
-        if not isinstance(block, pd.DataFrame) or block.empty:
-            continue
-        last = _last_row(text, start, end)
-        if last is not None:
-            try:
-                n_tokens = len(shlex.split(last, posix=True))
-            except ValueError:
-                n_tokens = len(last.split())
-            if n_tokens != block.shape[1]:
-                raise InputError(f"data_{name}: last row has {n_tokens} values for {block.shape[1]} "
-                                 "columns (truncated or malformed file)", path)
-
-
-def _last_row(text: str, start: int, end: int) -> str | None:
-    """The last data row of the loop in ``text[start:end]``, or None."""
-    while end > start:
-        line_start = text.rfind("\n", start, end - 1) + 1
-        line = text[line_start:end].strip()
-        if line.startswith(("_", "loop_", "data_")):
-            return None
-        if line and not line.startswith("#"):
-            return line
-        end = line_start - 1 if line_start > start else start
-    return None
 
 
 def _table_from_blocks(blocks: dict, version: int | None, path: Path | None,

@@ -25,7 +25,7 @@ from gan_viewer.core.particles import StarParticles
 from gan_viewer.errors import InputError
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable
-from gan_viewer.sim.pairs import Views, add_noise, random_views, render
+from gan_viewer.sim.pairs import add_noise, random_views, render
 from gan_viewer.sim.project import Projector
 
 log = logging.getLogger(__name__)

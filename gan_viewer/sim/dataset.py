@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from gan_viewer import __version__
-from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_dir
 from gan_viewer.io.image_name import format_image_name
 from gan_viewer.io.mrc import StackWriter

@@ -4,10 +4,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gan_viewer.core.curation import Label

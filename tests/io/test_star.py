@@ -152,7 +152,7 @@ def test_empty_particle_loop_round_trips(tiny_set: Path, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_large_file_path_parses_like_starfile(path: Path, monkeypatch) -> None:
-    import gan_viewer.io.star as star
+    import gan_viewer.io.star_parse as star
 
     expected = read_star(path, require_particles=False)
     monkeypatch.setattr(star, "FAST_PARSE_BYTES", 0)  # take the path used for files over 16 MB
@@ -170,7 +170,7 @@ def test_large_file_path_parses_like_starfile(path: Path, monkeypatch) -> None:
     ("data_\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n3 4 5\n", "malformed STAR"),
 ])
 def test_large_file_path_catches_bad_rows(tmp_path: Path, monkeypatch, content: str, message: str) -> None:
-    import gan_viewer.io.star as star
+    import gan_viewer.io.star_parse as star
 
     monkeypatch.setattr(star, "FAST_PARSE_BYTES", 0)
     path = tmp_path / "bad.star"

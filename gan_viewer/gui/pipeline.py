@@ -18,6 +18,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from gan_viewer.core.metrics import circular_mask, correlation
 from gan_viewer.core.session import Session
+from gan_viewer.errors import InputError
 from gan_viewer.gui.reference import ReferenceMaker
 from gan_viewer.gui.workers import InferenceEngine, LruCache, Request, Worker
 
@@ -61,6 +62,7 @@ class ParticleImages(QObject):
                  reference: ReferenceMaker, prefetch: int = 8, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session, self.engine, self.reference = session, engine, reference
+        self.apix = _pixel_size(session)  # lets the generator resample particles to its own pixel size
         self.workers = {"recovered": inference, "reference": projection}
         self.prefetch = prefetch
         self.ctf = False
@@ -130,11 +132,11 @@ class ParticleImages(QObject):
         if kind == "reference":
             ctf = self.ctf
             return lambda idx: self.reference(idx, ctf=ctf)
-        engine = self.engine
+        engine, apix = self.engine, self.apix
 
         def recover(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             raw = self.read(idx)
-            return raw, np.asarray(engine.denoise(raw), np.float32)
+            return raw, np.asarray(engine.denoise(raw, apix), np.float32)
         return recover
 
     def reset(self, kind: str) -> None:
@@ -203,13 +205,13 @@ class ParticleImages(QObject):
         """Score every particle in the background; False when there is no reference."""
         if not self.reference.available:
             return False
-        ctf, engine, reference = self.ctf, self.engine, self.reference
+        ctf, engine, reference, apix = self.ctf, self.engine, self.reference, self.apix
         mask = self.mask
 
         def score(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             raw = self.read(idx)
             ref = reference(idx, ctf=ctf)
-            rec = engine.denoise(raw) if engine.denoise is not None else None
+            rec = engine.denoise(raw, apix) if engine.denoise is not None else None
             rec_cc = np.full(len(idx), np.nan) if rec is None else correlation(rec, ref, mask)
             return rec_cc, correlation(raw, ref, mask)
 
@@ -246,3 +248,11 @@ class ParticleImages(QObject):
             worker.failed.disconnect(self._on_failed)
         self.workers["recovered"].progress.disconnect(self._on_progress)
         self.workers["recovered"].bulkFinished.disconnect(self._on_bulk_finished)
+
+
+def _pixel_size(session: Session) -> float | None:
+    """The particles' pixel size in Angstrom, or None when unknown or unusable."""
+    try:
+        return session.source.pixel_size
+    except InputError:
+        return None

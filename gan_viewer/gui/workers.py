@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
 
-Denoise = Callable[[np.ndarray], np.ndarray]
+#: (images (n, h, w), pixel size in A or None) -> recovered (n, h, w)
+Denoise = Callable[[np.ndarray, "float | None"], np.ndarray]
 #: (model, device) -> (denoise, description); raises on failure
 Loader = Callable[[Any, str], tuple[Denoise, str]]
 

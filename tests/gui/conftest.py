@@ -22,7 +22,7 @@ def fake_loader(delay: float = 0.0, calls: list | None = None, gate=None):
     With ``gate`` (a ``threading.Event``) every call also waits until the test sets it.
     """
     def load(model, device):
-        def denoise(images: np.ndarray) -> np.ndarray:
+        def denoise(images: np.ndarray, apix: float | None = None) -> np.ndarray:
             if calls is not None:
                 calls.append(len(images))
             time.sleep(delay)

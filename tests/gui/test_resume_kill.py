@@ -29,7 +29,7 @@ CHILD = textwrap.dedent("""
     from gan_viewer.gui.main_window import MainWindow
 
     app = create_app()
-    window = MainWindow(loader=lambda model, device: (lambda x: -x, "fake"), device="cpu")
+    window = MainWindow(loader=lambda model, device: (lambda x, apix=None: -x, "fake"), device="cpu")
     window.show()
     window.activateWindow()
     QTest.qWaitForWindowActive(window, 5000)

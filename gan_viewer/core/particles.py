@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.checks import as_indices, assert_finite
@@ -107,11 +106,10 @@ class StarParticles:
         self.table = table
         self.path = table.path
         self.project_dir = project_dir
-        self._in_stack, paths = parse_image_names(table.particles["rlnImageName"], table.path)
-        codes, uniques = pd.factorize(pd.Series(paths, dtype=object))
-        self._stack_of = codes.astype(np.int32)  # (n,) which stack each particle is in
-        self.stack_names: list[str] = list(uniques)
-        self.stack_paths: list[Path | None] = [resolve_stack(s, table.path, project_dir) for s in uniques]
+        self._in_stack, stacks, names = parse_image_names(table.particles["rlnImageName"], table.path)
+        self._stack_of = stacks.astype(np.int32)  # (n,) which stack each particle is in
+        self.stack_names: list[str] = names
+        self.stack_paths: list[Path | None] = [resolve_stack(s, table.path, project_dir) for s in names]
         self._open: OrderedDict[int, MrcStack] = OrderedDict()
         self._max_open = max_open
         self._box = self._first_box()

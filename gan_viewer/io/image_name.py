@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gan_viewer.errors import InputError
 
 
 def parse_image_names(names: pd.Series | list[str], source: str | os.PathLike | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``N@path`` names into 0-based indices and paths.
+                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Split ``N@path`` names into 0-based indices and stack paths (vectorised in Arrow).
 
     A name without ``@`` is a single image: index 0 of that file.
 
@@ -32,29 +34,45 @@ def parse_image_names(names: pd.Series | list[str], source: str | os.PathLike | 
 
     Returns
     -------
-    indices : (n,) int64, 0-based
-    paths : (n,) object array of path strings as written
+    indices : (n,) int64, 0-based image number in its stack
+    stacks : (n,) int64, which of ``paths`` each image is in
+    paths : the distinct stack paths as written, in order of first appearance
     """
-    values = pd.Series(names, dtype=object).to_numpy(object)
-    if not values.size:
-        return np.zeros(0, np.int64), np.zeros(0, object)
-    numbers = np.empty(values.size, object)
-    paths = np.empty(values.size, object)
-    for k, name in enumerate(values):  # a plain loop over str.partition beats pandas' str.split 4x
-        if not isinstance(name, str) or not name:
-            raise InputError(f"rlnImageName is empty in row {k + 1}", source)
-        number, at, path = name.partition("@")
-        numbers[k], paths[k] = (number, path) if at else ("1", number)
+    column = _arrow_strings(names, source)
+    if not len(column):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), []
+    empty = pc.fill_null(pc.equal(pc.utf8_length(column), 0), True).to_numpy(zero_copy_only=False)
+    if empty.any():
+        raise InputError(f"rlnImageName is empty in row {int(np.argmax(empty)) + 1}", source)
+    original, has_at = column, pc.match_substring(column, "@")
+    if not pc.all(has_at).as_py():  # a name without '@' is image 1 of that file
+        one, at = pa.scalar("1", column.type), pa.scalar("@", column.type)
+        column = pc.if_else(has_at, column, pc.binary_join_element_wise(one, column, at))
+    parts = pc.split_pattern(column, "@", max_splits=1)
+    numbers = pc.list_element(parts, 0)
     try:
-        indices = numbers.astype(np.int64)
-    except ValueError:
-        indices = pd.to_numeric(pd.Series(numbers), errors="coerce").fillna(0).to_numpy()
-        indices = np.where(indices == np.round(indices), indices, 0).astype(np.int64)
+        indices = pc.cast(numbers, pa.int64()).to_numpy()
+    except pa.ArrowInvalid:  # find the offending row for the message
+        is_int = pc.match_substring_regex(numbers, r"^\s*\d+\s*$")
+        zero = pa.scalar("0", column.type)
+        indices = pc.cast(pc.utf8_trim_whitespace(pc.if_else(is_int, numbers, zero)), pa.int64()).to_numpy()
     bad = indices < 1
     if bad.any():
         row = int(bad.argmax())
-        raise InputError(f"row {row + 1}: image name {values[row]!r} is not N@stack with N >= 1", source)
-    return indices - 1, paths
+        raise InputError(f"row {row + 1}: image name {original[row].as_py()!r} is not N@stack with N >= 1", source)
+    encoded = pc.dictionary_encode(pc.list_element(parts, 1))
+    return indices - 1, encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def _arrow_strings(names: pd.Series | list[str], source) -> pa.Array:
+    """The names as an Arrow string array (zero-copy for Arrow-backed pandas columns)."""
+    try:
+        column = pa.array(names) if isinstance(names, pd.Series) else pa.array(list(names), type=pa.string())
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = pa.array(pd.Series(names, dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(f"rlnImageName holds a value that is not text ({exc})", source) from exc
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def format_image_name(index0: int, path: str) -> str:

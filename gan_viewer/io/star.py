@@ -212,11 +212,11 @@ def read_star(path: str | os.PathLike, *, require_particles: bool = True) -> Par
                 for v in _VERSION_RE.findall(text[max(0, start - 200):start + 5])]
     version = versions[0] if versions else None
     try:
-        return _table_from_blocks(blocks, version, path, _header_comments(text))
+        return _table_from_blocks(blocks, version, path, _header_comments(text[:spans[0][1]]))
     except InputError:
         if require_particles:
             raise
-        return ParticleTable(blocks, None, None, version, path, _header_comments(text))
+        return ParticleTable(blocks, None, None, version, path, _header_comments(text[:spans[0][1]]))
 
 
 def table_from_dataframe(particles: pd.DataFrame, optics: pd.DataFrame | None = None,

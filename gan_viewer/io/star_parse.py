@@ -70,7 +70,7 @@ def _parse_block(text: str, start: int, end: int) -> pd.DataFrame | dict:
         raise ValueError(f"{frame.shape[1]} values per row for {len(labels)} labels")
     frame.columns = labels
     for label in labels:
-        if label not in STRING_LABELS:
+        if label not in STRING_LABELS and not pd.api.types.is_numeric_dtype(frame[label]):
             numeric = pd.to_numeric(frame[label], errors="coerce")
             if numeric.notna().any() and numeric.notna().sum() == frame[label].replace("", np.nan).notna().sum():
                 frame[label] = numeric

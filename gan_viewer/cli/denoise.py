@@ -47,6 +47,10 @@ def main(args: argparse.Namespace) -> int:
     source = open_particles(args.input, args.project_dir)
     if len(source) == 0:
         raise InputError("holds no particles", args.input)
+    missing = getattr(source, "missing_stacks", [])
+    if missing:  # say so before loading the model, not at the first chunk that needs them
+        raise InputError(f"{len(missing)} stack(s) named in it were not found, e.g. {missing[0]!r} "
+                         "(try --project-dir)", args.input)
     denoiser = Denoiser.load(args.model, args.device, args.batch_size)
     apix = source.pixel_size
     scale = denoiser.scale_for(apix)

@@ -102,3 +102,11 @@ def test_denoise_bad_model(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "o.mrcs", "--model",
                        tmp_path / "missing.safetensors")
     assert code == 2 and "no such model file" in err and not (tmp_path / "o.mrcs").exists()
+
+
+def test_denoise_missing_stacks_fail_before_any_work(capsys, tiny_set: Path, tmp_path: Path) -> None:
+    (tiny_set.parent / "Extract" / "b.mrcs").unlink()
+    code, _, err = run(capsys, "denoise", tiny_set, "--out", tmp_path / "o.mrcs", "--model",
+                       tmp_path / "never-loaded.safetensors")
+    assert code == 2 and "Extract/b.mrcs" in err and "not found" in err
+    assert not (tmp_path / "o.mrcs").exists()

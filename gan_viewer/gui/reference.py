@@ -100,7 +100,7 @@ class ReferenceMaker:
             from gan_viewer.sim.project import Projector
             from gan_viewer.sim.reference import map_at
 
-            volume, _ = map_at(self.map_path, self._apix, self.source.box)
+            volume, _ = map_at(self.map_path, self._apix, self.source.box, allow_pad=True)
             self._projector = Projector(volume, device=self.device)
             log.info("reference projector for %s at %g A/px, %d px ready", self.map_path.name, self._apix,
                      self.source.box)

@@ -110,7 +110,8 @@ def project_table(map_path: str | os.PathLike, table: ParticleTable, out: str | 
                   chunk: int = 512) -> int:
     """Write the reference projection of every particle of ``table`` to the stack ``out``.
 
-    Particles are grouped by (pixel size, box); the map is resampled once per group. With
+    Particles are grouped by (pixel size, box); the map is resampled once per group (and
+    zero-padded when the particles' box is larger than the map). With
     ``relion_odd_centre`` odd boxes are centred like ``relion_project`` output (see
     :meth:`Projector.project`).
 
@@ -134,7 +135,8 @@ def project_table(map_path: str | os.PathLike, table: ParticleTable, out: str | 
     with StackWriter(out, (n, size, size), None if apix is None else float(apix[0]), overwrite=overwrite) as writer:
         for value in np.unique(keys):
             rows = np.flatnonzero(keys == value)
-            volume, group_apix = volume_from(map_path, None if apix is None else float(value), size)
+            group = None if apix is None else float(value)
+            volume, group_apix = volume_from(map_path, group, size, allow_pad=True)
             projector = Projector(volume, device=device)
             for lo in range(0, len(rows), chunk):
                 part = rows[lo:lo + chunk]

@@ -142,3 +142,13 @@ def test_project_cli_matches_relion_project(capsys, shared_data: Path, tmp_path:
     ours, theirs = mrcfile.read(out), mrcfile.read(folder / f"{name}.mrcs")
     cc = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(ours, theirs)]
     assert min(cc) > threshold
+
+
+def test_project_pads_a_map_smaller_than_the_particles(capsys, tiny_map: Path, tmp_path: Path) -> None:
+    # the particles' box (32 px at 4 A = 128 A) is larger than the 64 A map: the reference is padded
+    run(capsys, "simulate", "--map", tiny_map, "--n", 3, "--snr", 1, "--apix", 4, "--box", 16, "--out", tmp_path / "s")
+    star = tmp_path / "s/particles.star"
+    star.write_text(star.read_text().replace("\t16\t", "\t32\t"))
+    code, err = run(capsys, "project", "--map", tiny_map, "--star", star, "--out", tmp_path / "r.mrcs")
+    assert code == 0, err
+    assert mrcfile.read(tmp_path / "r.mrcs").shape == (3, 32, 32)

@@ -45,6 +45,32 @@ def parse_blocks(path: Path, text: str, spans: list[tuple[str, int, int]]) -> di
         return {name: _parse_block(text, start, end) for name, start, end in spans}
 
 
+def parse_head_blocks(text: str, spans: list[tuple[str, int, int]], rows: int,
+                      whole: bool = False) -> dict | None:
+    """The blocks of the head ``text`` of a file, its last loop cut after ``rows`` data lines.
+
+    Returns None when the head is too short to tell: the last block is not a loop whose header
+    is complete and which has ``rows`` rows. With ``whole`` (``text`` is the whole file) every
+    block is parsed whole.
+    """
+    if whole:
+        return {n: _parse_block(text, s, e) for n, s, e in spans}
+    if not spans:
+        return None
+    *complete, (name, start, end) = spans
+    header, body = _split_loop(text, start, end)
+    if header is None or body >= end:
+        return None
+    cut = body
+    for _ in range(rows):
+        cut = text.find("\n", cut, end) + 1
+        if cut <= 0:
+            return None
+    blocks = {n: _parse_block(text, s, e) for n, s, e in complete}
+    blocks[name] = _parse_block(text, start, cut)
+    return blocks
+
+
 def _parse_block(text: str, start: int, end: int) -> pd.DataFrame | dict:
     """The ``data_`` block ``text[start:end]`` as starfile would return it.
 

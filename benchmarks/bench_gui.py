@@ -1,7 +1,10 @@
 """Inspector responsiveness on a synthetic 1,000,000-particle STAR over memory-mapped stacks.
 
-Prints: time to first triptych (target < 2 s), next-particle latency p50/p95 with prefetch on the
-CPU generator at 96 px (target p95 < 50 ms once warm), and peak RSS (target < 1 GB).
+Prints: time to first triptych (target < 2 s; a file this large is read in the background and its
+first rows are shown meanwhile), time until keep/reject are open (the whole file read and its session
+journal open), next-particle latency p50/p95 with prefetch on the CPU generator at 96 px (target
+p95 < 50 ms once warm), and peak RSS (target < 1 GB). Timings start when the window is created;
+the process start and its imports (Qt, torch: about 1.5 s) come before.
 
 The stacks are sparse files (100 x 10,000 images of 96 px, 3.7 GB apparent, a few MB on disk);
 the first stack's first 2,000 images hold noise, the rest read as zeros. Built once under
@@ -88,19 +91,20 @@ def pick_loader(model):
         return stand_in
 
 
-def wait_until(app, predicate, timeout: float = 60.0) -> float:
-    """Process events until ``predicate()``; returns the seconds it took."""
+def wait_until(app, predicate, timeout: float = 60.0, poll: float = 0.0005) -> float:
+    """Process events until ``predicate()``, checking every ``poll`` s; returns the seconds it took."""
     start = time.perf_counter()
     while not predicate():
         app.processEvents()
         if time.perf_counter() - start > timeout:
             raise TimeoutError("timed out")
-        time.sleep(0.0005)
+        time.sleep(poll)
     return time.perf_counter() - start
 
 
 def complete(window, index: int) -> bool:
-    if window.session.cursor != index:
+    shown = window.shown()
+    if shown is None or shown.cursor != index:
         return False
     window.refresh()
     return window.triptych.is_complete()
@@ -131,10 +135,12 @@ def main() -> int:
     window.resize(1500, 950)
     window.show()
     assert window.open_path(star)
-    opened = time.perf_counter() - t0
     wait_until(app, lambda: complete(window, 0))
     first = time.perf_counter() - t0
-    print(f"time to first triptych: {first:.2f} s (window + STAR + session {opened:.2f} s)   target < 2 s")
+    print(f"time to first triptych: {first:.2f} s   target < 2 s")
+    wait_until(app, lambda: window.session is not None and complete(window, 0), poll=0.01)
+    ready = time.perf_counter() - t0
+    print(f"keep/reject open (all {len(window.session):,} particles read, session journal open): {ready:.2f} s")
     print(f"generator: {window.engine.description}")
 
     latencies = []

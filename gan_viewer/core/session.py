@@ -194,6 +194,8 @@ class Session:
     """
 
     def __init__(self, source: ParticleSource, journal_path: str | os.PathLike | None = None) -> None:
+        if not len(source):
+            raise InputError("has no particles to curate", source.path)
         self.source = source
         set_id = fingerprint(source)
         if journal_path is None:
@@ -251,10 +253,22 @@ class Session:
         self.journal.record(self._pending_kind, indices, labels)
 
 
+def saved_cursor(data_path: str | os.PathLike) -> int:
+    """Where the session of ``data_path`` was left (0 without one), read without opening the
+    particles: the inspector shows that particle while a large file loads."""
+    path = default_journal_path(data_path)
+    value = _journal_meta(path, "cursor") if path.exists() else None
+    return int(value) if value is not None and value.isdigit() else 0
+
+
 def _journal_print(path: Path) -> str | None:
+    return _journal_meta(path, "fingerprint")
+
+
+def _journal_meta(path: Path, key: str) -> str | None:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         conn.close()
     except sqlite3.DatabaseError:
         return None

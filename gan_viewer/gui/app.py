@@ -3,7 +3,8 @@
 :func:`run` is what ``gan-viewer gui`` calls. Bad command-line input raises
 :class:`~gan_viewer.errors.InputError` before any window appears (the command line prints one
 line and exits 2); later errors (a file opened from the menu, a failing worker) are shown in the
-window.
+window. A large STAR file is checked by its head before the window appears and read in full
+behind it; if the rest turns out unreadable the window says so (with ``--screenshot``: exit 2).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     """
     from gan_viewer.core.particles import open_particles
     from gan_viewer.core.session import Session
+    from gan_viewer.gui.opening import loads_in_background
+    from gan_viewer.io.star import read_star_head
 
     if file is None:
         from gan_viewer.gui.demo import demo_set
@@ -66,7 +69,12 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
         map_path = map_path or demo_map
     if map_path is not None and not Path(map_path).is_file():
         raise InputError("no such map file", map_path)
-    session = Session(open_particles(file, project_dir, coords=coords, box=box))
+    options = {k: v for k, v in (("coords", coords), ("box", box), ("project_dir", project_dir)) if v is not None}
+    if loads_in_background(file, options):
+        read_star_head(file, 1)  # a file that is not a STAR file fails here, before any window
+        session = None
+    else:
+        session = Session(open_particles(file, project_dir, coords=coords, box=box))
     app = create_app()
     previous_hook = sys.excepthook
     install_excepthook()
@@ -77,10 +85,12 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     window.resize(1600, 1000)
     if screenshot is not None:
         _arm_screenshot(app, window, Path(screenshot))
-    window.set_session(session, map_path)
-    options = {k: v for k, v in (("coords", coords), ("box", box), ("project_dir", project_dir)) if v is not None}
-    files.remember(window.settings, file, map_path, options)
-    window.actions_.refresh_recent()
+    if session is None:
+        window.open_path(file, map_path, **options)
+    else:
+        window.set_session(session, map_path)
+        files.remember(window.settings, file, map_path, options)
+        window.actions_.refresh_recent()
     window.show()
     try:
         return app.exec()
@@ -91,7 +101,8 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
 
 
 def _arm_screenshot(app: QApplication, window, path: Path) -> None:
-    """Save the window to ``path`` once the first triptych is complete, then quit (status 0; 1 on timeout)."""
+    """Save the window to ``path`` once the first triptych of the open session is complete, then quit
+    (status 0; 1 on timeout; 2 when a file read in the background is unreadable)."""
     done = []
 
     def save(status: int) -> None:
@@ -106,5 +117,12 @@ def _arm_screenshot(app: QApplication, window, path: Path) -> None:
         window.close()
         app.exit(status)
 
-    window.triptychDrawn.connect(lambda _index: QTimer.singleShot(300, lambda: save(0)))
+    def failed(message: str) -> None:
+        log.error("%s", message)
+        done.append(2)
+        window.close()
+        app.exit(2)
+
+    window.triptychDrawn.connect(lambda _index: window.session is not None and QTimer.singleShot(300, lambda: save(0)))
+    window.openFailed.connect(failed)
     QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: save(1))

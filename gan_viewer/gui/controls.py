@@ -60,6 +60,13 @@ class CurationBar(QWidget):
         self.badge.setStyleSheet(f"QLabel {{ background: {colour}; color: white; font-weight: bold; "
                                  "border-radius: 6px; padding: 6px 10px; }")
 
+    def show_reading(self, index: int) -> None:
+        """The position while the particle file is still being read (no decisions yet)."""
+        self.position.setText(f"particle {index + 1:,}")
+        self.badge.setText("reading the file…")
+        self.badge.setStyleSheet("QLabel { color: #cccccc; padding: 6px 10px; }")
+        self.counter.setText("keep / reject open when every particle is read")
+
     def show_counts(self, counts: dict[Label, int], total: int) -> None:
         self.counter.setText(f"kept {counts[Label.KEEP]:,}  ·  rejected {counts[Label.REJECT]:,}  ·  "
                              f"undecided {counts[Label.UNDECIDED]:,}  of {total:,}")

@@ -2,7 +2,8 @@
 
 The window holds one :class:`~gan_viewer.core.session.Session` at a time and the two workers that
 outlive sessions (inference, which owns the device, and projection). Every decision goes
-through the session, which journals it before the call returns.
+through the session, which journals it before the call returns. A large STAR file is read in
+the background (:mod:`gan_viewer.gui.opening`); its first rows are shown, read-only, meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gan_viewer.gui import files
 from gan_viewer.gui.actions import build_actions
 from gan_viewer.gui.controls import CurationBar, MetadataPanel, ViewBar
 from gan_viewer.gui.docks import Docks
+from gan_viewer.gui.opening import FileOpener, Preview, loads_in_background
 from gan_viewer.gui.pipeline import ParticleImages
 from gan_viewer.gui.reference import ReferenceMaker
 from gan_viewer.gui.triptych import PENDING, Triptych
@@ -47,9 +49,15 @@ class MainWindow(QMainWindow):
     -------
     triptychDrawn(index)
         When every panel of particle ``index`` shows its image or a final message.
+    sessionOpened()
+        When a session is ready for decisions (at once for small files, later for large ones).
+    openFailed(message)
+        When a file opened in the background turned out unreadable (a dialog says so too).
     """
 
     triptychDrawn = pyqtSignal(int)
+    sessionOpened = pyqtSignal()
+    openFailed = pyqtSignal(str)
 
     def __init__(self, *, loader: Loader | None = None, model: str | Path | None = None, device: str = "auto",
                  settings: QSettings | None = None, prefetch: int = 8) -> None:
@@ -58,7 +66,13 @@ class MainWindow(QMainWindow):
         self.settings = settings or files.default_settings()
         self.prefetch, self.model = prefetch, model
         self.session: Session | None = None
+        self.preview: Preview | None = None  # the head of a file still being read
         self.images: ParticleImages | None = None
+        self.opener = FileOpener(self)
+        self.opener.previewReady.connect(self._on_preview)
+        self.opener.opened.connect(self._on_opened)
+        self.opener.failed.connect(self._on_open_failed)
+        self._opening: tuple[int, Path, Path | None, dict] | None = None  # ticket, file, map, options
         self.engine = InferenceEngine(loader)
         self.generator_status = f"loading generator{PENDING}"
         self.inference, self.projection = Worker("inference"), Worker("projection")
@@ -100,10 +114,20 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, map_path: str | Path | None = None, **kwargs) -> bool:
         """Open particles (see :func:`~gan_viewer.core.particles.open_particles` for ``kwargs``).
 
-        Shows a dialog and returns False when the file cannot be opened.
+        Shows a dialog and returns False when the file cannot be opened. A large STAR file is
+        read in the background: the call returns True at once, its first particles show as soon
+        as they are read, and ``sessionOpened`` (or ``openFailed``) tells when it is all read.
         """
         from gan_viewer.core.particles import open_particles
 
+        if loads_in_background(path, kwargs):
+            self.close_session()
+            ticket = self.opener.open(path, kwargs, self.prefetch)
+            self._opening = (ticket, Path(path), map_path, kwargs)
+            self.triptych.set_images({}, {"raw": f"reading {Path(path).name}{PENDING}"})
+            self.setWindowTitle(f"gan-viewer — {Path(path).name} (reading…)")
+            self.statusBar().showMessage(f"reading {path}…")
+            return True
         try:
             source = open_particles(path, kwargs.get("project_dir"), coords=kwargs.get("coords"),
                                     box=kwargs.get("box"))
@@ -118,28 +142,83 @@ class MainWindow(QMainWindow):
 
     def set_session(self, session: Session, map_path: str | Path | None = None) -> None:
         """Show ``session`` (closing the previous one) from its saved cursor."""
+        preview_images = self._take_preview()
         if session is self.session:
             self._detach()
         else:
             self.close_session()
         self.session = session
         self.map_path = map_path
-        reference = ReferenceMaker(session.source, map_path)
-        self.images = ParticleImages(session, self.engine, self.inference, self.projection, reference,
-                                     self.prefetch, parent=self)
-        self.images.updated.connect(self._on_updated)
-        self.images.failed.connect(lambda kind, msg: self.statusBar().showMessage(f"{kind}: {msg}", 10000))
-        self.images.progress.connect(self._on_progress)
-        self.images.bulkFinished.connect(self._on_bulk_finished)
-        self.images.set_ctf(self.viewbar.ctf.isChecked())
-        self.viewbar.ctf.setEnabled(reference.available and reference.ctf_reason is None)
-        self.viewbar.ctf.setToolTip(reference.reason or reference.ctf_reason or "")
+        self.images = self._make_images(session, map_path, preview_images)
         session.curation.changed.connect(self._on_labels)
         name = Path(session.source.path).name if session.source.path else "particles"
         self.setWindowTitle(f"gan-viewer — {name} ({len(session):,} particles)")
         self.docks.attach(session, self.images)
         self.bar.show_counts(session.curation.counts(), len(session))
         self.go(session.cursor)
+        self.sessionOpened.emit()
+
+    def _make_images(self, shown: Session | Preview, map_path: str | Path | None,
+                     previous: ParticleImages | None = None) -> ParticleImages:
+        """The images of ``shown``, taking over what ``previous`` (its preview's) already has."""
+        reference = ReferenceMaker(shown.source, map_path)
+        images = ParticleImages(shown, self.engine, self.inference, self.projection, reference,
+                                self.prefetch, parent=self)
+        images.set_ctf(self.viewbar.ctf.isChecked())
+        if previous is not None:
+            images.adopt(previous)
+            previous.close()
+            previous.deleteLater()
+        images.updated.connect(self._on_updated)
+        images.failed.connect(lambda kind, msg: self.statusBar().showMessage(f"{kind}: {msg}", 10000))
+        images.progress.connect(self._on_progress)
+        images.bulkFinished.connect(self._on_bulk_finished)
+        self.viewbar.ctf.setEnabled(reference.available and reference.ctf_reason is None)
+        self.viewbar.ctf.setToolTip(reference.reason or reference.ctf_reason or "")
+        return images
+
+    # -- files read in the background ----------------------------------------------------------------
+    def _on_preview(self, ticket: int, preview: Preview) -> None:
+        if self._opening is None or ticket != self._opening[0]:
+            return
+        self.preview = preview
+        self.images = self._make_images(preview, self._opening[2])
+        self.images.show(preview.cursor)
+        self.metadata.show_metadata(preview.source.metadata(preview.cursor))
+        self.refresh()
+
+    def _on_opened(self, ticket: int, session: Session) -> None:
+        if self._opening is None or ticket != self._opening[0]:
+            session.close()
+            return
+        _, path, map_path, options = self._opening
+        self._opening = None
+        self.statusBar().clearMessage()
+        self.set_session(session, map_path)
+        files.remember(self.settings, path, map_path, options)
+        self.actions_.refresh_recent()
+
+    def _on_open_failed(self, ticket: int, message: str) -> None:
+        if self._opening is None or ticket != self._opening[0]:
+            return
+        self._opening = None
+        preview_images = self._take_preview()
+        if preview_images is not None:
+            preview_images.close()
+            preview_images.deleteLater()
+        self.triptych.set_images({}, {"raw": "could not open the particles (see the message)"})
+        self.setWindowTitle("gan-viewer")
+        self.statusBar().clearMessage()
+        self.openFailed.emit(message)
+        files.error_dialog(self, "Cannot open particles", message)
+
+    def _take_preview(self) -> ParticleImages | None:
+        """End the preview, handing back its images (None when there was none)."""
+        if self.preview is None:
+            return None
+        images, self.images, self.preview = self.images, None, None
+        images.updated.disconnect(self._on_updated)
+        return images
 
     def set_map(self, map_path: str | Path | None) -> None:
         """Use ``map_path`` as the reference for the open session."""
@@ -147,6 +226,13 @@ class MainWindow(QMainWindow):
             self.set_session(self.session, map_path)
 
     def close_session(self) -> None:
+        if self._opening is not None:
+            self.opener.cancel()
+            self._opening = None
+        preview_images = self._take_preview()
+        if preview_images is not None:
+            preview_images.close()
+            preview_images.deleteLater()
         if self.session is None:
             return
         self._detach()
@@ -218,16 +304,24 @@ class MainWindow(QMainWindow):
         self.docks.set_labels(self.session.curation.labels)
 
     # -- display ------------------------------------------------------------------------------------
+    def shown(self) -> Session | Preview | None:
+        """What the triptych shows: the session, or the preview of a file still being read."""
+        return self.session if self.session is not None else self.preview
+
     def refresh(self) -> None:
         """Redraw the current particle from the caches."""
-        if self.session is None:
+        shown = self.shown()
+        if shown is None:
             return
-        index = self.session.cursor
+        index = shown.cursor
         images = {"raw": self.images.raw(index), "recovered": self.images.get("recovered", index),
                   "reference": self.images.get("reference", index)}
         self.triptych.set_images(images, self._messages())
         self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]))
-        self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
+        if self.session is not None:
+            self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
+        else:
+            self.bar.show_reading(index)
         if self.triptych.is_complete():
             self.triptychDrawn.emit(index)
 
@@ -239,7 +333,8 @@ class MainWindow(QMainWindow):
         return {"recovered": recovered, "reference": reference}
 
     def _on_updated(self, index: int) -> None:
-        if self.session is not None and index == self.session.cursor:
+        shown = self.shown()
+        if shown is not None and index == shown.cursor:
             self.refresh()
 
     def _on_ctf(self, on: bool) -> None:
@@ -268,6 +363,10 @@ class MainWindow(QMainWindow):
             if self.session is not None:
                 self.images.reset("recovered")
                 self.go(self.session.cursor)
+            elif self.preview is not None:
+                self.images.reset("recovered")
+                self.images.show(self.preview.cursor)
+                self.refresh()
 
     def _on_task_failed(self, request: Request, message: str) -> None:
         if request.kind == "task":

@@ -62,7 +62,7 @@ class ParticleImages(QObject):
                  reference: ReferenceMaker, prefetch: int = 8, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session, self.engine, self.reference = session, engine, reference
-        self.apix = _pixel_size(session)  # lets the generator resample particles to its own pixel size
+        self.apix = _pixel_sizes(session)  # (n,) or None: the generator resamples to its own pixel size
         self.workers = {"recovered": inference, "reference": projection}
         self.prefetch = prefetch
         self.ctf = False
@@ -132,12 +132,34 @@ class ParticleImages(QObject):
         if kind == "reference":
             ctf = self.ctf
             return lambda idx: self.reference(idx, ctf=ctf)
-        engine, apix = self.engine, self.apix
-
         def recover(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             raw = self.read(idx)
-            return raw, np.asarray(engine.denoise(raw, apix), np.float32)
+            return raw, self.denoise(raw, idx)
         return recover
+
+    def denoise(self, raw: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """The generator's output for particles ``idx`` (k,) whose images are ``raw`` (k, box, box),
+        run once per pixel size among them; in the inference thread only."""
+        if self.apix is None:
+            return np.asarray(self.engine.denoise(raw, None), np.float32)
+        apix = self.apix[idx]
+        out = np.empty(raw.shape, np.float32)
+        for value in np.unique(apix).tolist():
+            where = np.flatnonzero(apix == value)
+            out[where] = self.engine.denoise(raw[where], value)
+        return out
+
+    def adopt(self, other: ParticleImages) -> None:
+        """Take over the images ``other``, the preview of this set's first rows, has computed (row
+        ``i`` of a preview is row ``i`` of the whole set). What it still waits for is asked again:
+        a result on its way to ``other`` is not redirected."""
+        self.caches["raw"] = other.caches["raw"]
+        self.caches["recovered"] = other.caches["recovered"]
+        if other.ctf == self.ctf and self.reference.available:
+            self.caches["reference"] = other.caches["reference"]
+            for index in self.caches["reference"].keys():
+                self._score(index)
+        self.reference.adopt(other.reference)
 
     def reset(self, kind: str) -> None:
         """Forget ``kind`` images and drop every result still on its way (model, device or CTF changed)."""
@@ -205,13 +227,13 @@ class ParticleImages(QObject):
         """Score every particle in the background; False when there is no reference."""
         if not self.reference.available:
             return False
-        ctf, engine, reference, apix = self.ctf, self.engine, self.reference, self.apix
+        ctf, engine, reference = self.ctf, self.engine, self.reference
         mask = self.mask
 
         def score(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             raw = self.read(idx)
             ref = reference(idx, ctf=ctf)
-            rec = engine.denoise(raw, apix) if engine.denoise is not None else None
+            rec = self.denoise(raw, idx) if engine.denoise is not None else None
             rec_cc = np.full(len(idx), np.nan) if rec is None else correlation(rec, ref, mask)
             return rec_cc, correlation(raw, ref, mask)
 
@@ -250,9 +272,14 @@ class ParticleImages(QObject):
         self.workers["recovered"].bulkFinished.disconnect(self._on_bulk_finished)
 
 
-def _pixel_size(session: Session) -> float | None:
-    """The particles' pixel size in Angstrom, or None when unknown or unusable."""
+def _pixel_sizes(session: Session) -> np.ndarray | None:
+    """(n,) pixel size of each particle in Angstrom, or None when unknown or unusable."""
     try:
-        return session.source.pixel_size
+        table = getattr(session.source, "table", None)
+        apix = None if table is None else table.pixel_size()
+        if apix is not None:
+            return np.round(apix, 4)
+        first = session.source.pixel_size
     except InputError:
         return None
+    return None if first is None else np.full(len(session.source), float(first))

@@ -4,6 +4,7 @@
 made at all (a map, angles in the STAR, a known pixel size) and says why not in one line. The
 expensive part (resampling the map, building the projector, importing torch) happens on the
 first call, in whichever worker thread calls it; a lock makes it safe to share between threads.
+Particles of optics groups with different pixel sizes get the map resampled to their own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,9 @@ import numpy as np
 from gan_viewer.core.particles import ParticleSource
 
 log = logging.getLogger(__name__)
+
+#: projectors kept at once (one per pixel size; each holds the map's padded transform)
+MAX_PROJECTORS = 2
 
 
 class ReferenceMaker:
@@ -46,8 +51,8 @@ class ReferenceMaker:
         self.device = device
         self.ctf_reason: str | None = "no CTF parameters"
         self._lock = threading.Lock()
-        self._projector = None
-        self._apix: float | None = None
+        self._projectors: OrderedDict[float, object] = OrderedDict()  # pixel size -> Projector
+        self._apix: np.ndarray | None = None  # (n,) Angstrom per pixel
         self._ctf = None
         self.eulers: np.ndarray | None = None  # (n, 3)
         self.origins: np.ndarray | None = None  # (n, 2)
@@ -60,12 +65,14 @@ class ReferenceMaker:
         self.eulers = None if table is None else table.eulers()
         if self.eulers is None:
             return "no reference: the particles have no angles (rlnAngleRot/Tilt/Psi)"
-        self._apix = self.source.pixel_size
-        if self._apix is None:
-            return "no reference: the particles' pixel size is unknown"
         try:
-            self.origins = table.origins_px(default_apix=self._apix)
-        except Exception as exc:  # noqa: BLE001 - an InputError from odd origins
+            first = self.source.pixel_size
+            if first is None:
+                return "no reference: the particles' pixel size is unknown"
+            apix = table.pixel_size()
+            self._apix = np.full(len(self.source), first) if apix is None else np.round(apix, 4)
+            self.origins = table.origins_px(default_apix=first)
+        except Exception as exc:  # noqa: BLE001 - an InputError from odd origins or pixel sizes
             return f"no reference: {exc}"
         self.ctf_reason = self._check_ctf(table)
         return None
@@ -88,28 +95,43 @@ class ReferenceMaker:
         if self.reason is not None:
             raise RuntimeError(self.reason)
         idx = np.asarray(indices, np.int64)
+        apix = self._apix[idx]
+        out = np.empty((idx.size, self.source.box, self.source.box), np.float32)
         with self._lock:
-            projector = self._build()
-            images = projector.project(self.eulers[idx], self.origins[idx])
-            if ctf and self._ctf is not None:
-                images = self._apply_ctf(images, idx)
-        return np.asarray(images, np.float32)
+            for value in np.unique(apix).tolist():
+                where = np.flatnonzero(apix == value)
+                images = self._projector(value).project(self.eulers[idx[where]], self.origins[idx[where]])
+                if ctf and self._ctf is not None:
+                    images = self._apply_ctf(images, idx[where], value)
+                out[where] = images
+        return out
 
-    def _build(self):
-        if self._projector is None:
+    def adopt(self, other: ReferenceMaker) -> None:
+        """Reuse the projectors ``other`` built (same map and box), e.g. those of a preview."""
+        if other.map_path == self.map_path and other.source.box == self.source.box:
+            with other._lock:
+                for apix, projector in other._projectors.items():
+                    self._projectors.setdefault(apix, projector)
+
+    def _projector(self, apix: float):
+        projector = self._projectors.get(apix)
+        if projector is None:
             from gan_viewer.sim.project import Projector
             from gan_viewer.sim.reference import map_at
 
-            volume, _ = map_at(self.map_path, self._apix, self.source.box, allow_pad=True)
-            self._projector = Projector(volume, device=self.device)
-            log.info("reference projector for %s at %g A/px, %d px ready", self.map_path.name, self._apix,
+            volume, _ = map_at(self.map_path, apix, self.source.box, allow_pad=True)
+            projector = self._projectors[apix] = Projector(volume, device=self.device)
+            while len(self._projectors) > MAX_PROJECTORS:
+                self._projectors.popitem(last=False)
+            log.info("reference projector for %s at %g A/px, %d px ready", self.map_path.name, apix,
                      self.source.box)
-        return self._projector
+        self._projectors.move_to_end(apix)
+        return projector
 
-    def _apply_ctf(self, images: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    def _apply_ctf(self, images: np.ndarray, idx: np.ndarray, apix: float) -> np.ndarray:
         import torch
 
         from gan_viewer.sim.ctf import apply_ctf
 
         with torch.inference_mode():
-            return apply_ctf(torch.from_numpy(images), self._ctf.take(idx), self._apix).cpu().numpy()
+            return apply_ctf(torch.from_numpy(np.asarray(images)), self._ctf.take(idx), apix).cpu().numpy()

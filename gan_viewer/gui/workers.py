@@ -259,6 +259,9 @@ class LruCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def keys(self) -> list[int]:
+        return list(self._items)
+
     def get(self, index: int) -> np.ndarray | None:
         image = self._items.get(index)
         if image is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gan_viewer.core.curation import Label
-from gan_viewer.core.session import Session, default_journal_path, read_labels
+from gan_viewer.core.session import Session, default_journal_path, read_labels, saved_cursor
 from gan_viewer.errors import InputError
 
 
@@ -23,12 +23,19 @@ def test_decisions_are_journaled_and_resumed(tiny_set: Path) -> None:
     session.redo()
     session.decide(Label.UNDECIDED, [6])
     session.close()
+    assert saved_cursor(tiny_set) == 3  # read without opening the particles
     again = Session.open(tiny_set)
     assert again.cursor == 3
     assert again.curation.labels.tolist() == [0, 0, 0, 1, 0, 2, 0, 0, 0, 0]
     assert read_labels(again.journal.path).tolist() == again.curation.labels.tolist()
     kinds = [k for (k,) in again.journal._db.execute("SELECT kind FROM events ORDER BY seq")]
     assert kinds == ["set", "set", "undo", "redo", "set"]
+
+
+def test_saved_cursor_without_a_session(tiny_set: Path, tmp_path: Path) -> None:
+    assert saved_cursor(tiny_set) == 0
+    (tmp_path / "x.star.gan-viewer.sqlite").write_text("not a journal")
+    assert saved_cursor(tmp_path / "x.star") == 0
 
 
 def test_changed_particle_file_gets_a_new_session(tiny_set: Path) -> None:
@@ -92,3 +99,13 @@ def test_read_only_data_folder_keeps_no_session(shared_data: Path, tmp_path: Pat
     star = shared_data / "particles/real_relion31/relion31.star"  # a read-only folder (r-x), even for root
     path = default_journal_path(star)
     assert str(path).startswith(str(tmp_path / "xdg")) and not str(path).startswith(str(star.parent))
+
+
+def test_empty_set_has_nothing_to_curate(tiny_set: Path) -> None:
+    from gan_viewer.io.star import read_star, write_star
+
+    table = read_star(tiny_set)
+    table.blocks[table.particles_block] = table.particles.iloc[:0]
+    empty = write_star(table, tiny_set.parent / "empty.star")
+    with pytest.raises(InputError, match="empty.star: has no particles"):
+        Session.open(empty)

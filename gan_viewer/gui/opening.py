@@ -1,0 +1,133 @@
+"""Opening particle files without freezing the window.
+
+A large STAR file (over :data:`BACKGROUND_BYTES`) is read in a background thread in two steps.
+First the rows up to the saved cursor (:func:`~gan_viewer.io.star.read_star_head`: milliseconds)
+become a read-only :class:`Preview`, which the window shows at once; then the whole file and its
+session are opened, and the window switches to them, keeping the images it already has. Keys
+that decide or move wait for the session: a decision is only ever made where it is journaled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from gan_viewer.core.particles import StarParticles, open_particles
+from gan_viewer.core.session import Session, saved_cursor
+from gan_viewer.errors import InputError
+from gan_viewer.io.star import read_star_head
+
+log = logging.getLogger(__name__)
+
+#: STAR files larger than this (about 100,000 particles) are opened in the background
+BACKGROUND_BYTES = 8 << 20
+#: the preview holds at least this many rows (the cursor and the particles prefetched after it)
+PREVIEW_ROWS = 256
+#: no preview when the saved cursor is further into the file (its head would take long to parse)
+MAX_PREVIEW_CURSOR = 100_000
+
+
+def loads_in_background(path: str | Path, options: dict) -> bool:
+    """True for a particle STAR file large enough to be opened in the background."""
+    path = Path(path)
+    return (options.get("coords") is None and path.suffix.lower() == ".star" and path.is_file()
+            and path.stat().st_size > BACKGROUND_BYTES)
+
+
+@dataclass
+class Preview:
+    """The first particles of a file still being read: enough to show one (no labels, no journal).
+
+    Attributes
+    ----------
+    source
+        The particles of the file's first rows (row ``i`` here is row ``i`` of the whole file).
+    cursor
+        The particle to show: where the file's session was left.
+    """
+
+    source: StarParticles
+    cursor: int
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+def read_preview(path: str | Path, project_dir: str | Path | None = None, prefetch: int = 8) -> Preview | None:
+    """The preview of a STAR file, or None when its head cannot give one.
+
+    Raises
+    ------
+    InputError
+        When the head of the file is already malformed (the whole file would fail too).
+    """
+    cursor = saved_cursor(path)
+    if cursor > MAX_PREVIEW_CURSOR:
+        return None
+    table = read_star_head(path, max(PREVIEW_ROWS, cursor + prefetch + 2))
+    if table is None or cursor >= len(table):
+        return None
+    return Preview(StarParticles(table, project_dir), cursor)
+
+
+class FileOpener(QObject):
+    """Opens particle files in background threads; only the latest request's results are sent.
+
+    Signals
+    -------
+    previewReady(ticket, Preview)
+        The head of the file, to show while the rest is read.
+    opened(ticket, Session)
+        The whole file and its session. A session nobody receives is closed.
+    failed(ticket, message)
+        The file cannot be opened (one line, naming the file).
+    """
+
+    previewReady = pyqtSignal(int, object)
+    opened = pyqtSignal(int, object)
+    failed = pyqtSignal(int, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ticket = 0
+
+    def open(self, path: str | Path, options: dict, prefetch: int = 8) -> int:
+        """Start opening ``path`` (``options`` as for :func:`open_particles`); returns its ticket."""
+        self.ticket += 1
+        thread = threading.Thread(target=self._run, args=(self.ticket, Path(path), dict(options), prefetch),
+                                  name=f"open-{self.ticket}", daemon=True)
+        thread.start()
+        return self.ticket
+
+    def cancel(self) -> None:
+        """Drop whatever is still being opened."""
+        self.ticket += 1
+
+    def _run(self, ticket: int, path: Path, options: dict, prefetch: int) -> None:
+        try:
+            preview = read_preview(path, options.get("project_dir"), prefetch)
+            if preview is not None:
+                self._send(self.previewReady, ticket, preview)
+            session = Session(open_particles(path, **options))
+        except (InputError, OSError) as exc:
+            self._send(self.failed, ticket, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug must reach the user, not die with the thread
+            log.exception("opening %s failed", path)
+            self._send(self.failed, ticket, f"{path}: {type(exc).__name__}: {exc}")
+            return
+        if not self._send(self.opened, ticket, session):
+            session.close()
+
+    def _send(self, signal, ticket: int, value: object) -> bool:
+        if ticket != self.ticket:
+            return False
+        try:
+            signal.emit(ticket, value)
+        except RuntimeError:  # the window was closed while the file was read
+            return False
+        return True

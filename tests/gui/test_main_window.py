@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtTest import QTest
@@ -151,3 +152,38 @@ def test_score_all_fills_scores(make_window, qtbot, tiny_set, tiny_map):
     qtbot.waitUntil(lambda: window.images._bulk is None and not window.progress.isVisible(), timeout=10000)
     assert np.isfinite(window.images.scores).all()
     assert np.isfinite(window.images.raw_scores).all()
+
+
+def test_optics_groups_with_their_own_pixel_size(make_window, qtbot, tiny_set, tiny_map):
+    """Particles of a 3 A/px group are projected from the map resampled to 3 A/px, and the generator
+    is told 3 A/px for them (2 A/px for the others)."""
+    from gan_viewer.io.star import write_star
+    from gan_viewer.sim.project import Projector
+    from gan_viewer.sim.reference import map_at
+
+    table = read_star(tiny_set)
+    table.particles["rlnOpticsGroup"] = [1] * 5 + [2] * 5
+    optics = pd.concat([table.optics, table.optics], ignore_index=True)
+    optics["rlnOpticsGroup"] = [1, 2]
+    optics["rlnOpticsGroupName"] = ["opticsGroup1", "opticsGroup2"]
+    optics["rlnImagePixelSize"] = [2.0, 3.0]
+    table.blocks[table.optics_block] = optics
+    star = write_star(table, tiny_set.parent / "two_groups.star")
+    seen = []
+
+    def loader(model, device):
+        return (lambda images, apix=None: seen.append(apix) or -images), "fake"
+
+    window = make_window(star, tiny_map, loader=loader, prefetch=0)
+    reference = window.images.reference
+    eulers, origins = reference.eulers, reference.origins
+    for index, apix in ((1, 2.0), (7, 3.0)):
+        expected = Projector(map_at(tiny_map, apix, 16, allow_pad=True)[0]).project(eulers[[index]], origins[[index]])
+        np.testing.assert_allclose(reference(np.array([index])), expected, atol=1e-5)
+        assert origins[index] == pytest.approx(table.particles[["rlnOriginXAngst", "rlnOriginYAngst"]]
+                                               .to_numpy()[index] / apix)
+    both = reference(np.array([7, 1]))  # one call, two pixel sizes, in the order asked
+    np.testing.assert_allclose(both[1], reference(np.array([1]))[0], atol=1e-6)
+    window.go(7)
+    wait_complete(qtbot, window, 7)
+    assert 3.0 in seen and 2.0 in seen

@@ -323,6 +323,8 @@ class MainWindow(QMainWindow):
         else:
             self.bar.show_reading(index)
         if self.triptych.is_complete():
+            if self.preview is not None:
+                self.opener.proceed()
             self.triptychDrawn.emit(index)
 
     def _messages(self) -> dict[str, str]:

@@ -16,7 +16,6 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
-from scipy import ndimage
 
 from gan_viewer.core.curation import Label
 
@@ -44,6 +43,8 @@ def display_image(image: np.ndarray, lowpass_sigma: float = 1.0) -> tuple[np.nda
         h, w = (image.shape[0] // b) * b, (image.shape[1] // b) * b
         image = image[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3))
     if lowpass_sigma > 0:
+        from scipy import ndimage  # here, not at the top: 0.1 s of every window's start-up otherwise
+
         image = ndimage.gaussian_filter(np.nan_to_num(image), lowpass_sigma / b if b > 1 else lowpass_sigma)
     return image.astype(np.float32, copy=False), b
 

@@ -2,9 +2,11 @@
 
 A large STAR file (over :data:`BACKGROUND_BYTES`) is read in a background thread in two steps.
 First the rows up to the saved cursor (:func:`~gan_viewer.io.star.read_star_head`: milliseconds)
-become a read-only :class:`Preview`, which the window shows at once; then the whole file and its
-session are opened, and the window switches to them, keeping the images it already has. Keys
-that decide or move wait for the session: a decision is only ever made where it is journaled.
+become a read-only :class:`Preview`, which the window shows at once; then, once the window says
+the preview is on screen (:meth:`FileOpener.proceed`; the generator's start-up and the parser
+would otherwise share the CPU and both be late), the whole file and its session are opened, and
+the window switches to them, keeping the images it already has. Keys that decide or move wait
+for the session: a decision is only ever made where it is journaled.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ BACKGROUND_BYTES = 8 << 20
 PREVIEW_ROWS = 256
 #: no preview when the saved cursor is further into the file (its head would take long to parse)
 MAX_PREVIEW_CURSOR = 100_000
+#: the whole file is read at the latest this many seconds after its preview was sent
+MAX_PREVIEW_WAIT_S = 10.0
 
 
 def loads_in_background(path: str | Path, options: dict) -> bool:
@@ -94,24 +98,34 @@ class FileOpener(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ticket = 0
+        self._proceed = threading.Event()
 
     def open(self, path: str | Path, options: dict, prefetch: int = 8) -> int:
         """Start opening ``path`` (``options`` as for :func:`open_particles`); returns its ticket."""
         self.ticket += 1
+        self._proceed = threading.Event()
         thread = threading.Thread(target=self._run, args=(self.ticket, Path(path), dict(options), prefetch),
                                   name=f"open-{self.ticket}", daemon=True)
         thread.start()
         return self.ticket
 
+    def proceed(self) -> None:
+        """Read the whole file now (the preview is on screen)."""
+        self._proceed.set()
+
     def cancel(self) -> None:
         """Drop whatever is still being opened."""
         self.ticket += 1
+        self._proceed.set()
 
     def _run(self, ticket: int, path: Path, options: dict, prefetch: int) -> None:
+        proceed = self._proceed
         try:
             preview = read_preview(path, options.get("project_dir"), prefetch)
-            if preview is not None:
-                self._send(self.previewReady, ticket, preview)
+            if preview is not None and self._send(self.previewReady, ticket, preview):
+                proceed.wait(MAX_PREVIEW_WAIT_S)
+            if ticket != self.ticket:
+                return
             session = Session(open_particles(path, **options))
         except (InputError, OSError) as exc:
             self._send(self.failed, ticket, str(exc))

@@ -79,7 +79,7 @@ class ReferenceMaker:
 
     def _check_ctf(self, table) -> str | None:
         try:
-            from gan_viewer.sim.ctf import CtfParams
+            from gan_viewer.core.ctf_params import CtfParams
 
             self._ctf = CtfParams.from_table(table)
         except Exception as exc:  # noqa: BLE001

@@ -61,7 +61,10 @@ def parse_image_names(names: pd.Series | list[str], source: str | os.PathLike | 
         row = int(bad.argmax())
         raise InputError(f"row {row + 1}: image name {original[row].as_py()!r} is not N@stack with N >= 1", source)
     encoded = pc.dictionary_encode(pc.list_element(parts, 1))
-    return indices - 1, encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
+    result = indices - 1, encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
+    del column, original, has_at, parts, numbers, encoded
+    pa.default_memory_pool().release_unused()  # Arrow's allocator keeps what the temporaries used (150 MB per 10^6)
+    return result
 
 
 def _arrow_strings(names: pd.Series | list[str], source) -> pa.Array:

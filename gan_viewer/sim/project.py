@@ -3,8 +3,8 @@
 Conventions (checked against ``relion_project`` output, see ``tests/sim/test_project.py``):
 
 * A projection is ``P(x, y) = sum_z V(M r)`` with ``r = (x, y, z)`` measured from the centre
-  voxel ``n // 2`` and ``M = Rotation.from_euler("ZYZ", [rot, tilt, psi], degrees=True)``
-  (scipy), i.e. the transpose of RELION's ``Euler_angles2matrix``.
+  voxel ``n // 2`` and ``M = Rz(rot) Ry(tilt) Rz(psi)`` (:func:`~gan_viewer.core.euler.zyz_matrices`,
+  scipy's ``Rotation.from_euler("ZYZ", ...)``), i.e. the transpose of RELION's ``Euler_angles2matrix``.
 * The particle is the projection shifted by **minus** its origin (``rlnOriginX/Y`` in pixels),
   applied as a Fourier phase shift, so sub-pixel origins are exact.
 * The algorithm is RELION's ``Projector``: the map is divided by the radial sinc^2 of the
@@ -26,7 +26,8 @@ import time
 
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
+
+from gan_viewer.core.euler import zyz_matrices
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class Projector:
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         shifts = -origins + (1.0 if relion_odd_centre and d % 2 else 0.0)  # (n, 2) x, y
-        matrices = Rotation.from_euler("ZYZ", eulers, degrees=True).as_matrix()  # (n, 3, 3)
+        matrices = zyz_matrices(eulers)  # (n, 3, 3)
         out = np.empty((n, d, d), np.float32)
         with torch.inference_mode():
             for lo in range(0, n, int(batch_size)):

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_viewer.core.ctf_params import CtfParams
 from gan_viewer.core.particles import StarParticles
 from gan_viewer.errors import InputError
 from gan_viewer.io.mrc import StackWriter
 from gan_viewer.io.star import ParticleTable
-from gan_viewer.sim.ctf import CtfParams, apply_ctf
 from gan_viewer.sim.project import Projector
 from gan_viewer.sim.volume import load_map, resample_map
 
@@ -128,6 +128,8 @@ def project_table(map_path: str | os.PathLike, table: ParticleTable, out: str | 
                          "hold them (split the STAR by optics group)", table.path)
     origins = table.origins_px(default_apix=None if apix is None else float(apix[0]))
     params = CtfParams.from_table(table) if ctf else None
+    if params is not None:
+        from gan_viewer.sim.ctf import apply_ctf  # torch-ctf: imported only when a CTF is asked for
     if params is not None and apix is None:
         raise InputError("a CTF needs the pixel size, which neither the STAR nor its stacks give", table.path)
     keys = np.zeros(len(table)) if apix is None else apix

@@ -132,3 +132,30 @@ def test_cli_screenshot_of_a_large_file(tiny_set, tmp_path):
                          timeout=120)
     assert run.returncode == 2 and "bad.star" in run.stderr and "last row" in run.stderr
     assert not png.exists()
+
+
+UI_THREAD_IMPORTS = r"""
+import sys
+from gan_viewer.gui.app import create_app
+from gan_viewer.gui.main_window import MainWindow
+
+app = create_app()
+window = MainWindow(loader=lambda model, device: (lambda images, apix=None: -images, "fake"), device="cpu")
+window.projection.stop()  # nothing but the UI thread may import anything from here on
+window.show()
+assert window.open_path(sys.argv[1], sys.argv[2])
+app.processEvents()
+reference = window.images.reference
+print(reference.available, reference.ctf_reason, sorted(m for m in sys.modules if m.split(".")[0] == "torch")[:3])
+window.close()
+"""
+
+
+def test_the_ui_thread_never_imports_torch(tiny_set, tiny_map):
+    """torch takes a second or more to import: the generator's and the projector's threads do it. The
+    window's own checks (reference, CTF, pixel sizes) must not, or it freezes while they wait."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-c", UI_THREAD_IMPORTS, str(tiny_set), str(tiny_map)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "None", "[]"], run.stdout

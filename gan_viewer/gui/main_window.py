@@ -12,10 +12,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QSettings, pyqtSignal
+from PyQt6.QtCore import QSettings, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from gan_viewer.core.curation import Label
+from gan_viewer.core.memory import give_back_memory
 from gan_viewer.core.session import Session
 from gan_viewer.gui import files
 from gan_viewer.gui.actions import build_actions
@@ -238,6 +239,8 @@ class MainWindow(QMainWindow):
         self._detach()
         self.session.close()
         self.session = None
+        # once the event loop has deleted the session's widgets: its memory back to the system
+        QTimer.singleShot(100, lambda: give_back_memory(collect=True))
 
     def _detach(self) -> None:
         self.session.curation.changed.disconnect(self._on_labels)

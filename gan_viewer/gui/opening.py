@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from gan_viewer.core.memory import give_back_memory
 from gan_viewer.core.particles import StarParticles, open_particles
 from gan_viewer.core.session import Session, saved_cursor
 from gan_viewer.errors import InputError
@@ -126,7 +127,9 @@ class FileOpener(QObject):
                 proceed.wait(MAX_PREVIEW_WAIT_S)
             if ticket != self.ticket:
                 return
+            give_back_memory()  # what the previous set and the parser's temporaries used
             session = Session(open_particles(path, **options))
+            give_back_memory()
         except (InputError, OSError) as exc:
             self._send(self.failed, ticket, str(exc))
             return

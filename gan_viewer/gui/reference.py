@@ -4,7 +4,8 @@
 made at all (a map, angles in the STAR, a known pixel size) and says why not in one line. The
 expensive part (resampling the map, building the projector, importing torch) happens on the
 first call, in whichever worker thread calls it; a lock makes it safe to share between threads.
-Particles of optics groups with different pixel sizes get the map resampled to their own.
+Particles of optics groups with different pixel sizes get the map resampled to their own (sizes
+within :data:`SAME_APIX` of each other share one: the images differ by under a pixel).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from gan_viewer.core.particles import ParticleSource
 
 log = logging.getLogger(__name__)
 
-#: projectors kept at once (one per pixel size; each holds the map's padded transform)
+#: projectors kept at once (one per pixel size; each holds the map's padded transform, 0.5 GB at 196 px)
 MAX_PROJECTORS = 2
+#: pixel sizes closer than this (relative) share a projector: 1 % scales a 196 px image by 1 px at its edge
+SAME_APIX = 0.01
 
 
 class ReferenceMaker:
@@ -114,6 +117,7 @@ class ReferenceMaker:
                     self._projectors.setdefault(apix, projector)
 
     def _projector(self, apix: float):
+        apix = next((a for a in self._projectors if abs(a - apix) <= SAME_APIX * a), apix)
         projector = self._projectors.get(apix)
         if projector is None:
             from gan_viewer.sim.project import Projector

@@ -184,6 +184,15 @@ def test_optics_groups_with_their_own_pixel_size(make_window, qtbot, tiny_set, t
                                                .to_numpy()[index] / apix)
     both = reference(np.array([7, 1]))  # one call, two pixel sizes, in the order asked
     np.testing.assert_allclose(both[1], reference(np.array([1]))[0], atol=1e-6)
+    assert sorted(reference._projectors) == [2.0, 3.0]
     window.go(7)
     wait_complete(qtbot, window, 7)
     assert 3.0 in seen and 2.0 in seen
+
+    from gan_viewer.core.particles import StarParticles
+    from gan_viewer.gui.reference import ReferenceMaker
+
+    optics["rlnImagePixelSize"] = [2.0, 2.01]  # within 1 %: one projector serves both groups
+    close = ReferenceMaker(StarParticles(table, tiny_set.parent), tiny_map)
+    close(np.array([1, 7]))
+    assert list(close._projectors) == [2.0]

@@ -49,11 +49,13 @@ class CurationBar(QWidget):
         button.setMinimumHeight(40)
         if colour:
             button.setStyleSheet(f"QPushButton {{ background: {colour}; color: white; font-weight: bold; "
-                                 "font-size: 13pt; padding: 4px 18px; }")
+                                 "font-size: 13pt; padding: 4px 18px; } "
+                                 "QPushButton:disabled { background: #9e9e9e; color: #e0e0e0; }")
         return button
 
     def show_particle(self, index: int, total: int, label: Label) -> None:
         """The position ("particle 12 of 300") and the label badge of the current particle."""
+        self._enable(True)
         self.position.setText(f"particle {index + 1:,} of {total:,}")
         text, colour = BADGE[Label(label)]
         self.badge.setText(text)
@@ -62,10 +64,15 @@ class CurationBar(QWidget):
 
     def show_reading(self, index: int) -> None:
         """The position while the particle file is still being read (no decisions yet)."""
+        self._enable(False)
         self.position.setText(f"particle {index + 1:,}")
         self.badge.setText("reading the file…")
-        self.badge.setStyleSheet("QLabel { color: #cccccc; padding: 6px 10px; }")
+        self.badge.setStyleSheet("QLabel { color: #555555; font-style: italic; padding: 6px 10px; }")
         self.counter.setText("keep / reject open when every particle is read")
+
+    def _enable(self, on: bool) -> None:
+        for button in (self.prev_button, self.keep_button, self.reject_button, self.next_button):
+            button.setEnabled(on)
 
     def show_counts(self, counts: dict[Label, int], total: int) -> None:
         self.counter.setText(f"kept {counts[Label.KEEP]:,}  ·  rejected {counts[Label.REJECT]:,}  ·  "

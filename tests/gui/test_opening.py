@@ -44,7 +44,7 @@ def test_preview_first_then_decisions(make_window, qtbot, tiny_set, tiny_map, ga
     assert drawn[0] == 0 and window.session is None  # the first triptych before the file is read
     assert window.triptych.image("raw") is not None and window.triptych.image("reference") is not None
     preview_raw = window.images.caches["raw"]
-    assert "reading" in window.bar.badge.text()
+    assert "reading" in window.bar.badge.text() and not window.bar.keep_button.isEnabled()
     from PyQt6.QtCore import Qt
 
     for key in (Qt.Key.Key_K, Qt.Key.Key_X, Qt.Key.Key_Right):  # no decision nor move before the journal
@@ -56,7 +56,7 @@ def test_preview_first_then_decisions(make_window, qtbot, tiny_set, tiny_map, ga
         gated_open.set()
     assert window.preview is None and len(window.session) == 10
     assert window.images.caches["raw"] is preview_raw  # the preview's images are kept
-    assert window.triptych.is_complete()
+    assert window.triptych.is_complete() and window.bar.keep_button.isEnabled()
     qtbot.keyClick(window, Qt.Key.Key_K)
     assert window.session.curation.labels.tolist()[:2] == [Label.KEEP, Label.UNDECIDED]
     assert read_labels(window.session.journal.path)[0] == Label.KEEP

@@ -203,10 +203,7 @@ class MainWindow(QMainWindow):
         if self._opening is None or ticket != self._opening[0]:
             return
         self._opening = None
-        preview_images = self._take_preview()
-        if preview_images is not None:
-            preview_images.close()
-            preview_images.deleteLater()
+        self._drop_preview()
         self.triptych.set_images({}, {"raw": "could not open the particles (see the message)"})
         self.setWindowTitle("gan-viewer")
         self.statusBar().clearMessage()
@@ -221,6 +218,12 @@ class MainWindow(QMainWindow):
         images.updated.disconnect(self._on_updated)
         return images
 
+    def _drop_preview(self) -> None:
+        images = self._take_preview()
+        if images is not None:
+            images.close()
+            images.deleteLater()
+
     def set_map(self, map_path: str | Path | None) -> None:
         """Use ``map_path`` as the reference for the open session."""
         if self.session is not None:
@@ -230,10 +233,7 @@ class MainWindow(QMainWindow):
         if self._opening is not None:
             self.opener.cancel()
             self._opening = None
-        preview_images = self._take_preview()
-        if preview_images is not None:
-            preview_images.close()
-            preview_images.deleteLater()
+        self._drop_preview()
         if self.session is None:
             return
         self._detach()
@@ -382,7 +382,10 @@ class MainWindow(QMainWindow):
 
     # -- bulk work ----------------------------------------------------------------------------------
     def score_all(self) -> None:
-        if self.images is None or not self.images.score_all():
+        if self.session is None:
+            self.statusBar().showMessage("open particles first (a large file: wait until it is read)", 5000)
+            return
+        if not self.images.score_all():
             QMessageBox.information(self, "Score all", "Scores need a reference: open a map with angles in the STAR.")
             return
         self.progress.setRange(0, len(self.session))

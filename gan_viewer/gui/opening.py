@@ -105,8 +105,8 @@ class FileOpener(QObject):
         """Start opening ``path`` (``options`` as for :func:`open_particles`); returns its ticket."""
         self.ticket += 1
         self._proceed = threading.Event()
-        thread = threading.Thread(target=self._run, args=(self.ticket, Path(path), dict(options), prefetch),
-                                  name=f"open-{self.ticket}", daemon=True)
+        thread = threading.Thread(target=self._run, name=f"open-{self.ticket}", daemon=True,
+                                  args=(self.ticket, self._proceed, Path(path), dict(options), prefetch))
         thread.start()
         return self.ticket
 
@@ -119,8 +119,7 @@ class FileOpener(QObject):
         self.ticket += 1
         self._proceed.set()
 
-    def _run(self, ticket: int, path: Path, options: dict, prefetch: int) -> None:
-        proceed = self._proceed
+    def _run(self, ticket: int, proceed: threading.Event, path: Path, options: dict, prefetch: int) -> None:
         try:
             preview = read_preview(path, options.get("project_dir"), prefetch)
             if preview is not None and self._send(self.previewReady, ticket, preview):

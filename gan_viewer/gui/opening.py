@@ -68,7 +68,8 @@ def read_preview(path: str | Path, project_dir: str | Path | None = None, prefet
     Raises
     ------
     InputError
-        When the head of the file is already malformed (the whole file would fail too).
+        When the head of the file is already malformed, or the particle to show cannot be read
+        (e.g. its stack is missing), as opening the whole file would tell.
     """
     cursor = saved_cursor(path)
     if cursor > MAX_PREVIEW_CURSOR:
@@ -76,7 +77,9 @@ def read_preview(path: str | Path, project_dir: str | Path | None = None, prefet
     table = read_star_head(path, max(PREVIEW_ROWS, cursor + prefetch + 2))
     if table is None or cursor >= len(table):
         return None
-    return Preview(StarParticles(table, project_dir), cursor)
+    source = StarParticles(table, project_dir)
+    source.images([cursor])
+    return Preview(source, cursor)
 
 
 class FileOpener(QObject):

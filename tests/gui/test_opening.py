@@ -89,6 +89,19 @@ def test_unreadable_rest_of_file_is_reported(make_window, qtbot, tiny_set, monke
     assert window.session is None and window.preview is None and window.images is None
 
 
+def test_missing_stack_is_reported_before_anything_shows(make_window, qtbot, tiny_set, monkeypatch):
+    from gan_viewer.gui import files, opening
+
+    monkeypatch.setattr(opening, "BACKGROUND_BYTES", 0)
+    monkeypatch.setattr(files, "error_dialog", lambda *args: None)
+    (tiny_set.parent / "Extract" / "a.mrcs").unlink()
+    window = make_window()
+    with qtbot.waitSignal(window.openFailed, timeout=10000) as failed:
+        window.open_path(tiny_set)
+    assert "a.mrcs" in failed.args[0] and "not found" in failed.args[0]
+    assert window.preview is None and window.session is None
+
+
 def test_a_newer_open_wins(make_window, qtbot, tiny_set, tmp_path, gated_open):
     other = tmp_path / "other"
     other.mkdir()

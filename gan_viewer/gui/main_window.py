@@ -22,7 +22,7 @@ from gan_viewer.gui import files
 from gan_viewer.gui.actions import build_actions
 from gan_viewer.gui.controls import CurationBar, MetadataPanel, ViewBar
 from gan_viewer.gui.docks import Docks
-from gan_viewer.gui.opening import FileOpener, Preview, loads_in_background
+from gan_viewer.gui.opening import BackgroundOpening, Preview, loads_in_background
 from gan_viewer.gui.pipeline import ParticleImages
 from gan_viewer.gui.reference import ReferenceMaker
 from gan_viewer.gui.triptych import PENDING, Triptych
@@ -31,7 +31,7 @@ from gan_viewer.gui.workers import InferenceEngine, Loader, Request, Worker
 log = logging.getLogger(__name__)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(BackgroundOpening, QMainWindow):
     """The inspector window.
 
     Parameters
@@ -69,11 +69,7 @@ class MainWindow(QMainWindow):
         self.session: Session | None = None
         self.preview: Preview | None = None  # the head of a file still being read
         self.images: ParticleImages | None = None
-        self.opener = FileOpener(self)
-        self.opener.previewReady.connect(self._on_preview)
-        self.opener.opened.connect(self._on_opened)
-        self.opener.failed.connect(self._on_open_failed)
-        self._opening: tuple[int, Path, Path | None, dict] | None = None  # ticket, file, map, options
+        self._init_opening()
         self.engine = InferenceEngine(loader)
         self.generator_status = f"loading generator{PENDING}"
         self.inference, self.projection = Worker("inference"), Worker("projection")
@@ -122,12 +118,7 @@ class MainWindow(QMainWindow):
         from gan_viewer.core.particles import open_particles
 
         if loads_in_background(path, kwargs):
-            self.close_session()
-            ticket = self.opener.open(path, kwargs, self.prefetch)
-            self._opening = (ticket, Path(path), map_path, kwargs)
-            self.triptych.set_images({}, {"raw": f"reading {Path(path).name}{PENDING}"})
-            self.setWindowTitle(f"gan-viewer — {Path(path).name} (reading…)")
-            self.statusBar().showMessage(f"reading {path}…")
+            self.open_in_background(path, map_path, kwargs)
             return True
         try:
             source = open_particles(path, kwargs.get("project_dir"), coords=kwargs.get("coords"),
@@ -178,62 +169,13 @@ class MainWindow(QMainWindow):
         self.viewbar.ctf.setToolTip(reference.reason or reference.ctf_reason or "")
         return images
 
-    # -- files read in the background ----------------------------------------------------------------
-    def _on_preview(self, ticket: int, preview: Preview) -> None:
-        if self._opening is None or ticket != self._opening[0]:
-            return
-        self.preview = preview
-        self.images = self._make_images(preview, self._opening[2])
-        self.images.show(preview.cursor)
-        self.metadata.show_metadata(preview.source.metadata(preview.cursor))
-        self.refresh()
-
-    def _on_opened(self, ticket: int, session: Session) -> None:
-        if self._opening is None or ticket != self._opening[0]:
-            session.close()
-            return
-        _, path, map_path, options = self._opening
-        self._opening = None
-        self.statusBar().clearMessage()
-        self.set_session(session, map_path)
-        files.remember(self.settings, path, map_path, options)
-        self.actions_.refresh_recent()
-
-    def _on_open_failed(self, ticket: int, message: str) -> None:
-        if self._opening is None or ticket != self._opening[0]:
-            return
-        self._opening = None
-        self._drop_preview()
-        self.triptych.set_images({}, {"raw": "could not open the particles (see the message)"})
-        self.setWindowTitle("gan-viewer")
-        self.statusBar().clearMessage()
-        self.openFailed.emit(message)
-        files.error_dialog(self, "Cannot open particles", message)
-
-    def _take_preview(self) -> ParticleImages | None:
-        """End the preview, handing back its images (None when there was none)."""
-        if self.preview is None:
-            return None
-        images, self.images, self.preview = self.images, None, None
-        images.updated.disconnect(self._on_updated)
-        return images
-
-    def _drop_preview(self) -> None:
-        images = self._take_preview()
-        if images is not None:
-            images.close()
-            images.deleteLater()
-
     def set_map(self, map_path: str | Path | None) -> None:
         """Use ``map_path`` as the reference for the open session."""
         if self.session is not None:
             self.set_session(self.session, map_path)
 
     def close_session(self) -> None:
-        if self._opening is not None:
-            self.opener.cancel()
-            self._opening = None
-        self._drop_preview()
+        self._cancel_opening()
         if self.session is None:
             return
         self._detach()

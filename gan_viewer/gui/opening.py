@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -22,7 +23,12 @@ from gan_viewer.core.memory import give_back_memory
 from gan_viewer.core.particles import StarParticles, open_particles
 from gan_viewer.core.session import Session, saved_cursor
 from gan_viewer.errors import InputError
+from gan_viewer.gui import files
+from gan_viewer.gui.triptych import PENDING
 from gan_viewer.io.star import read_star_head
+
+if TYPE_CHECKING:
+    from gan_viewer.gui.pipeline import ParticleImages
 
 log = logging.getLogger(__name__)
 
@@ -150,3 +156,78 @@ class FileOpener(QObject):
         except RuntimeError:  # the window was closed while the file was read
             return False
         return True
+
+
+class BackgroundOpening:
+    """The window's side of opening a file in the background (mixed into the main window).
+
+    It shows the preview when it comes, switches to the session when the whole file is read
+    (keeping the preview's images), and reports a file that turns out unreadable.
+    """
+
+    def _init_opening(self) -> None:
+        self.opener = FileOpener(self)
+        self.opener.previewReady.connect(self._on_preview)
+        self.opener.opened.connect(self._on_opened)
+        self.opener.failed.connect(self._on_open_failed)
+        self._opening: tuple[int, Path, Path | None, dict] | None = None  # ticket, file, map, options
+
+    def open_in_background(self, path: str | Path, map_path: str | Path | None, options: dict) -> None:
+        """Close the open session and start reading ``path``; see :meth:`open_path`."""
+        self.close_session()
+        ticket = self.opener.open(path, options, self.prefetch)
+        self._opening = (ticket, Path(path), map_path, options)
+        self.triptych.set_images({}, {"raw": f"reading {Path(path).name}{PENDING}"})
+        self.setWindowTitle(f"gan-viewer — {Path(path).name} (reading…)")
+        self.statusBar().showMessage(f"reading {path}…")
+
+    def _cancel_opening(self) -> None:
+        if self._opening is not None:
+            self.opener.cancel()
+            self._opening = None
+        self._drop_preview()
+
+    def _on_preview(self, ticket: int, preview: Preview) -> None:
+        if self._opening is None or ticket != self._opening[0]:
+            return
+        self.preview = preview
+        self.images = self._make_images(preview, self._opening[2])
+        self.images.show(preview.cursor)
+        self.metadata.show_metadata(preview.source.metadata(preview.cursor))
+        self.refresh()
+
+    def _on_opened(self, ticket: int, session: Session) -> None:
+        if self._opening is None or ticket != self._opening[0]:
+            session.close()
+            return
+        _, path, map_path, options = self._opening
+        self._opening = None
+        self.statusBar().clearMessage()
+        self.set_session(session, map_path)
+        files.remember(self.settings, path, map_path, options)
+        self.actions_.refresh_recent()
+
+    def _on_open_failed(self, ticket: int, message: str) -> None:
+        if self._opening is None or ticket != self._opening[0]:
+            return
+        self._opening = None
+        self._drop_preview()
+        self.triptych.set_images({}, {"raw": "could not open the particles (see the message)"})
+        self.setWindowTitle("gan-viewer")
+        self.statusBar().clearMessage()
+        self.openFailed.emit(message)
+        files.error_dialog(self, "Cannot open particles", message)
+
+    def _take_preview(self) -> ParticleImages | None:
+        """End the preview, handing back its images (None when there was none)."""
+        if self.preview is None:
+            return None
+        images, self.images, self.preview = self.images, None, None
+        images.updated.disconnect(self._on_updated)
+        return images
+
+    def _drop_preview(self) -> None:
+        images = self._take_preview()
+        if images is not None:
+            images.close()
+            images.deleteLater()

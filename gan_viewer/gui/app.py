@@ -60,7 +60,7 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     from gan_viewer.core.particles import open_particles
     from gan_viewer.core.session import Session
     from gan_viewer.gui.opening import loads_in_background
-    from gan_viewer.io.star import read_star_head
+    from gan_viewer.io.star_head import read_star_head
 
     if file is None:
         from gan_viewer.gui.demo import demo_set

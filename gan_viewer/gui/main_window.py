@@ -266,7 +266,7 @@ class MainWindow(BackgroundOpening, QMainWindow):
         if self.session is not None:
             self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
         else:
-            self.bar.show_reading(index)
+            self.bar.show_reading(self.preview.offset + index)
         if self.triptych.is_complete():
             if self.preview is not None:
                 self.opener.proceed()

@@ -1,8 +1,8 @@
 """Opening particle files without freezing the window.
 
 A large STAR file (over :data:`BACKGROUND_BYTES`) is read in a background thread in two steps.
-First the rows up to the saved cursor (:func:`~gan_viewer.io.star.read_star_head`: milliseconds)
-become a read-only :class:`Preview`, which the window shows at once; then, once the window says
+First the rows at the saved cursor (:mod:`gan_viewer.io.star_head`: milliseconds, wherever they
+are in the file) become a read-only :class:`Preview`, which the window shows at once; then, once the window says
 the preview is on screen (:meth:`FileOpener.proceed`; the generator's start-up and the parser
 would otherwise share the CPU and both be late), the whole file and its session are opened, and
 the window switches to them, keeping the images it already has. Keys that decide or move wait
@@ -25,7 +25,7 @@ from gan_viewer.core.session import Session, saved_cursor
 from gan_viewer.errors import InputError
 from gan_viewer.gui import files
 from gan_viewer.gui.triptych import PENDING
-from gan_viewer.io.star import read_star_head
+from gan_viewer.io.star_head import read_star_head, read_star_rows
 
 if TYPE_CHECKING:
     from gan_viewer.gui.pipeline import ParticleImages
@@ -34,10 +34,8 @@ log = logging.getLogger(__name__)
 
 #: STAR files larger than this (about 100,000 particles) are opened in the background
 BACKGROUND_BYTES = 8 << 20
-#: the preview holds at least this many rows (the cursor and the particles prefetched after it)
+#: a saved cursor among the file's first rows gets a preview of this many rows from the start
 PREVIEW_ROWS = 256
-#: no preview when the saved cursor is further into the file (its head would take long to parse)
-MAX_PREVIEW_CURSOR = 100_000
 #: the whole file is read at the latest this many seconds after its preview was sent
 MAX_PREVIEW_WAIT_S = 10.0
 
@@ -56,13 +54,16 @@ class Preview:
     Attributes
     ----------
     source
-        The particles of the file's first rows (row ``i`` here is row ``i`` of the whole file).
+        A run of the file's particles: its row ``i`` is row ``offset + i`` of the whole file.
     cursor
-        The particle to show: where the file's session was left.
+        The particle to show (a row of ``source``): where the file's session was left.
+    offset
+        The file's row of ``source``'s first row.
     """
 
     source: StarParticles
     cursor: int
+    offset: int = 0
 
     def __len__(self) -> int:
         return len(self.source)
@@ -78,14 +79,15 @@ def read_preview(path: str | Path, project_dir: str | Path | None = None, prefet
         (e.g. its stack is missing), as opening the whole file would tell.
     """
     cursor = saved_cursor(path)
-    if cursor > MAX_PREVIEW_CURSOR:
-        return None
-    table = read_star_head(path, max(PREVIEW_ROWS, cursor + prefetch + 2))
-    if table is None or cursor >= len(table):
+    if cursor + prefetch < PREVIEW_ROWS:
+        offset, table = 0, read_star_head(path, PREVIEW_ROWS)
+    else:  # the rows before the cursor are counted, not parsed
+        offset, table = cursor, read_star_rows(path, cursor, prefetch + 1)
+    if table is None or cursor - offset >= len(table):
         return None
     source = StarParticles(table, project_dir)
-    source.images([cursor])
-    return Preview(source, cursor)
+    source.images([cursor - offset])
+    return Preview(source, cursor - offset, offset)
 
 
 class FileOpener(QObject):

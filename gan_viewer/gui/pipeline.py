@@ -150,15 +150,16 @@ class ParticleImages(QObject):
         return out
 
     def adopt(self, other: ParticleImages) -> None:
-        """Take over the images ``other``, the preview of this set's first rows, has computed (row
-        ``i`` of a preview is row ``i`` of the whole set). What it still waits for is asked again:
+        """Take over the images ``other``, a preview of some of this set's rows, has computed (a
+        preview's row ``i`` is row ``offset + i`` here). What it still waits for is asked again:
         a result on its way to ``other`` is not redirected."""
-        self.caches["raw"] = other.caches["raw"]
-        self.caches["recovered"] = other.caches["recovered"]
-        if other.ctf == self.ctf and self.reference.available:
-            self.caches["reference"] = other.caches["reference"]
-            for index in self.caches["reference"].keys():
-                self._score(index)
+        offset = getattr(other.session, "offset", 0)
+        kinds = ["raw", "recovered"] + (["reference"] if other.ctf == self.ctf and self.reference.available else [])
+        for kind in kinds:
+            for index in other.caches[kind].keys():
+                self.caches[kind].put(index + offset, other.caches[kind].get(index))
+        for index in self.caches["reference"].keys():
+            self._score(index)
         self.reference.adopt(other.reference)
 
     def reset(self, kind: str) -> None:

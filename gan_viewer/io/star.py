@@ -27,7 +27,7 @@ from starfile.writer import StarWriter
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_path, check_writable
-from gan_viewer.io.star_parse import block_spans, check_loops, parse_blocks, parse_head_blocks
+from gan_viewer.io.star_parse import block_spans, check_loops, parse_blocks
 
 log = logging.getLogger(__name__)
 
@@ -219,75 +219,6 @@ def read_star(path: str | os.PathLike, *, require_particles: bool = True) -> Par
         if require_particles:
             raise
         return ParticleTable(blocks, None, None, version, path, _header_comments(text[:spans[0][1]]))
-
-
-def read_star_head(path: str | os.PathLike, rows: int, *, first_read: int = 1 << 20,
-                   max_bytes: int = 64 << 20) -> ParticleTable | None:
-    """The first ``rows`` particles of a STAR file, without reading the rest of it.
-
-    What the inspector shows while a large file is read in full: the blocks before the particle
-    loop are read whole, the loop is cut after ``rows`` data lines. The file is read from its
-    start in growing pieces (``first_read`` bytes, doubling up to ``max_bytes``).
-
-    Returns
-    -------
-    A table whose particle loop holds the file's first ``rows`` particles (fewer if the file
-    has fewer), or None when the head alone cannot be trusted: the optics block comes after the
-    particles, or the first ``rows`` rows are not within ``max_bytes``.
-
-    Raises
-    ------
-    InputError
-        When the file is missing, or its head is not a STAR file or is malformed.
-    """
-    path = Path(path)
-    size = _check_file(path).st_size
-    if size <= first_read:
-        return _first_rows(read_star(path), rows)
-    with open(path, "rb") as fh:
-        length = first_read
-        while length <= max_bytes:
-            data = os.pread(fh.fileno(), length, 0)
-            whole = len(data) >= size
-            try:
-                text = (data if whole else data[:data.rfind(b"\n") + 1]).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError("not a STAR file (binary content)", path) from exc
-            spans = block_spans(text)
-            try:
-                blocks = parse_head_blocks(text, spans, rows, whole=whole)
-            except Exception as exc:  # noqa: BLE001 - pandas' and shlex's errors, made one line
-                raise InputError(f"malformed STAR file ({_one_line(exc)})", path) from exc
-            table = None if blocks is None else _head_table(blocks, text, spans, path, whole)
-            if whole:
-                return _first_rows(table, rows)
-            if table is not None:
-                return table
-            length *= 2
-    return None
-
-
-def _first_rows(table: ParticleTable, rows: int) -> ParticleTable:
-    table.blocks[table.particles_block] = table.particles.iloc[:rows]
-    return table
-
-
-def _head_table(blocks: dict, text: str, spans: list, path: Path, whole: bool) -> ParticleTable | None:
-    """The table of a head's blocks, or None (unless ``whole``: the head is the whole file) when
-    its particles are not its last block or lack the optics block they name (it may come later)."""
-    if not spans:
-        raise InputError("not a STAR file (no data_ block)", path)
-    try:
-        table = _table_from_blocks(blocks, _version(text, spans), path, _header_comments(text[:spans[0][1]]))
-    except InputError:
-        if whole:
-            raise
-        return None
-    if whole:
-        return table
-    if table.particles_block != spans[-1][0] or (table.optics is None and "rlnOpticsGroup" in table.columns):
-        return None
-    return table
 
 
 def table_from_dataframe(particles: pd.DataFrame, optics: pd.DataFrame | None = None,

@@ -43,7 +43,7 @@ def test_preview_first_then_decisions(make_window, qtbot, tiny_set, tiny_map, ga
     qtbot.waitUntil(lambda: window.preview is not None and bool(drawn), timeout=10000)
     assert drawn[0] == 0 and window.session is None  # the first triptych before the file is read
     assert window.triptych.image("raw") is not None and window.triptych.image("reference") is not None
-    preview_raw = window.images.caches["raw"]
+    preview_raw = window.images.get("raw", 0)
     assert "reading" in window.bar.badge.text() and not window.bar.keep_button.isEnabled()
     from PyQt6.QtCore import Qt
 
@@ -55,23 +55,33 @@ def test_preview_first_then_decisions(make_window, qtbot, tiny_set, tiny_map, ga
     with qtbot.waitSignal(window.sessionOpened, timeout=10000):
         gated_open.set()
     assert window.preview is None and len(window.session) == 10
-    assert window.images.caches["raw"] is preview_raw  # the preview's images are kept
+    assert window.images.get("raw", 0) is preview_raw  # the preview's images are kept
     assert window.triptych.is_complete() and window.bar.keep_button.isEnabled()
     qtbot.keyClick(window, Qt.Key.Key_K)
     assert window.session.curation.labels.tolist()[:2] == [Label.KEEP, Label.UNDECIDED]
     assert read_labels(window.session.journal.path)[0] == Label.KEEP
 
 
-def test_preview_starts_at_the_saved_cursor(make_window, qtbot, tiny_set, gated_open):
+@pytest.mark.parametrize("preview_rows, offset", [(256, 0), (4, 7)])  # from the head / rows counted to
+def test_preview_starts_at_the_saved_cursor(make_window, qtbot, tiny_set, gated_open, monkeypatch,
+                                            preview_rows, offset):
+    from gan_viewer.gui import opening
+
+    monkeypatch.setattr(opening, "PREVIEW_ROWS", preview_rows)
     session = Session.open(tiny_set)
     session.move_to(7)
     session.close()
-    window = make_window(tiny_set)
-    qtbot.waitUntil(lambda: window.preview is not None, timeout=10000)
-    assert window.preview.cursor == 7
+    window = make_window(tiny_set, prefetch=2)
+    qtbot.waitUntil(lambda: window.preview is not None and window.triptych.is_complete(), timeout=10000)
+    assert (window.preview.offset, window.preview.cursor) == (offset, 7 - offset)
+    assert window.bar.position.text() == "particle 8"
+    raw = window.triptych.image("raw")
+    assert np.allclose(window.images.get("raw", 7 - offset), 8, atol=0.5)  # particle i holds i + 1
     gated_open.set()
     qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
     assert window.session.cursor == 7
+    assert window.images.get("raw", 7) is not None and window.images.get("recovered", 7) is not None
+    np.testing.assert_array_equal(window.triptych.image("raw"), raw)
 
 
 def test_unreadable_rest_of_file_is_reported(make_window, qtbot, tiny_set, monkeypatch):

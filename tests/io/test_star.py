@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gan_viewer.errors import InputError
-from gan_viewer.io.star import read_star, table_from_dataframe, write_star
+from gan_viewer.io.star import read_star, write_star
 
 
 def assert_same_blocks(a, b) -> None:
@@ -178,51 +178,3 @@ def test_large_file_path_catches_bad_rows(tmp_path: Path, monkeypatch, content: 
     with pytest.raises(InputError, match=message):
         read_star(path)
 
-
-@pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_head_is_the_first_rows(path: Path) -> None:
-    from gan_viewer.io.star import read_star_head
-
-    try:
-        full = read_star(path)
-    except InputError:
-        full = None
-    if full is None or "rlnImageName" not in full.columns:
-        pytest.skip("not a particle file")
-    for rows in (1, 3, 10_000):
-        head = read_star_head(path, rows, first_read=256)  # small pieces: the growing path
-        if head is None:  # only when blocks follow the particles (their optics, or other loops)
-            assert list(full.blocks)[-1] != full.particles_block
-            continue
-        assert (head.version, head.particles_block, head.optics_block) == (
-            full.version, full.particles_block, full.optics_block)
-        expected = full.particles.iloc[:rows]
-        # as text: a column of numbers and words is read as numbers when its first rows are numbers
-        pd.testing.assert_frame_equal(head.particles.reset_index(drop=True).astype(str),
-                                      expected.reset_index(drop=True).astype(str))
-        if full.optics is not None:
-            pd.testing.assert_frame_equal(head.optics, full.optics, check_dtype=False)
-
-
-def test_head_of_a_large_file_reads_only_its_start(tmp_path: Path) -> None:
-    from gan_viewer.io.star import read_star_head
-
-    n = 200_000
-    particles = pd.DataFrame({"rlnImageName": [f"{i + 1:06d}@s.mrcs" for i in range(n)],
-                              "rlnAngleRot": np.arange(n) * 0.5, "rlnOpticsGroup": np.ones(n, int)})
-    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [1.5], "rlnImageSize": [64]})
-    path = write_star(table_from_dataframe(particles, optics), tmp_path / "big.star")
-    assert path.stat().st_size > 2 << 20
-    head = read_star_head(path, 50)
-    assert len(head) == 50 and head.particles["rlnImageName"].iloc[-1] == "000050@s.mrcs"
-    assert head.pixel_size().tolist() == [1.5] * 50
-    assert read_star_head(path, n, max_bytes=2 << 20) is None  # the rows asked for lie beyond max_bytes
-    cut = tmp_path / "cut.star"  # a head that breaks off mid-way is malformed only where it is read
-    cut.write_bytes(path.read_bytes()[: 3 << 20])
-    assert len(read_star_head(cut, 10)) == 10
-    bad = tmp_path / "bad.star"
-    bad.write_bytes(path.read_bytes()[:2000].replace(b"000003@s.mrcs", b"000003@s.mrcs 7") + path.read_bytes()[2000:])
-    with pytest.raises(InputError, match="bad.star.*malformed"):
-        read_star_head(bad, 10)
-    with pytest.raises(InputError, match="no such file"):
-        read_star_head(tmp_path / "nope.star", 10)

@@ -31,6 +31,7 @@ import importlib.util  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -113,7 +114,7 @@ def wait_until(app, predicate, timeout: float = 60.0, poll: float = 0.0005) -> f
 
 def complete(window, index: int) -> bool:
     shown = window.shown()
-    if shown is None or shown.cursor != index:
+    if shown is None or shown.cursor + getattr(shown, "offset", 0) != index:  # a preview counts from its offset
         return False
     window.refresh()
     return window.triptych.is_complete()
@@ -128,6 +129,8 @@ def main() -> int:
     parser.add_argument("--dwell", type=float, default=0.15, help="seconds the user looks at each particle")
     parser.add_argument("--prefetch", type=int, default=8)
     parser.add_argument("--no-map", action="store_true", help="no reference map (the third panel says so)")
+    parser.add_argument("--resume-at", type=int, default=0, metavar="K",
+                        help="open a session left at particle K (0-based) instead of a new one")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     t = time.perf_counter()
@@ -140,21 +143,28 @@ def main() -> int:
     from gan_viewer.gui.app import create_app
     from gan_viewer.gui.main_window import MainWindow
 
-    app = create_app()
     (args.workdir / f"{star.name}.gan-viewer.sqlite").unlink(missing_ok=True)
+    setup = time.perf_counter()
+    if args.resume_at:  # in another process: this one stays bare until the clock starts
+        subprocess.run([sys.executable, "-c", "import sys; from gan_viewer.core.session import Session; "
+                        "s = Session.open(sys.argv[1]); s.move_to(int(sys.argv[2])); s.close()",
+                        str(star), str(args.resume_at)], check=True)
+    setup = time.perf_counter() - setup
+    app = create_app()
     t0 = time.perf_counter()
     window = MainWindow(loader=loader, model=args.model, device="cpu", prefetch=args.prefetch)
     window.resize(1500, 950)
     window.show()
     assert window.open_path(star, map_path)
-    wait_until(app, lambda: complete(window, 0), poll=0.005)  # not a busy loop: the workers need the GIL
+    start = args.resume_at
+    wait_until(app, lambda: complete(window, start), poll=0.005)  # not a busy loop: the workers need the GIL
     first = time.perf_counter() - t0
-    from_start = time.perf_counter() - PROCESS_START
+    from_start = time.perf_counter() - PROCESS_START - setup
     built = " (the dataset was built in this run: run again for a bare process)" if dataset_s > 1 else ""
     print(f"time to first triptych: {first:.2f} s from the window's creation, {from_start:.2f} s from the "
           f"process start{built}   target < 2 s")
     print(f"reference: {map_path.name if map_path else 'none (--no-map)'}")
-    wait_until(app, lambda: window.session is not None and complete(window, 0), poll=0.01)
+    wait_until(app, lambda: window.session is not None and complete(window, start), poll=0.01)
     ready = time.perf_counter() - t0
     print(f"keep/reject open (all {len(window.session):,} particles read, session journal open): {ready:.2f} s")
     print(f"generator: {window.engine.description}")

@@ -269,7 +269,7 @@ class MainWindow(BackgroundOpening, QMainWindow):
             self.bar.show_reading(self.preview.offset + index)
         if self.triptych.is_complete():
             if self.preview is not None:
-                self.opener.proceed()
+                self._preview_drawn()
             self.triptychDrawn.emit(index)
 
     def _messages(self) -> dict[str, str]:

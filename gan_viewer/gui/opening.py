@@ -125,6 +125,9 @@ class FileOpener(QObject):
         """Read the whole file now (the preview is on screen)."""
         self._proceed.set()
 
+    def proceeding(self) -> bool:
+        return self._proceed.is_set()
+
     def cancel(self) -> None:
         """Drop whatever is still being opened."""
         self.ticket += 1
@@ -182,6 +185,12 @@ class BackgroundOpening:
         self.triptych.set_images({}, {"raw": f"reading {Path(path).name}{PENDING}"})
         self.setWindowTitle(f"gan-viewer — {Path(path).name} (reading…)")
         self.statusBar().showMessage(f"reading {path}…")
+
+    def _preview_drawn(self) -> None:
+        """The preview is on screen: let the whole file be read, the previous set's memory freed first."""
+        if not self.opener.proceeding():
+            give_back_memory(collect=True)  # the closed session's widgets are gone by now
+            self.opener.proceed()
 
     def _cancel_opening(self) -> None:
         if self._opening is not None:

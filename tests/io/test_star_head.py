@@ -12,14 +12,28 @@ from gan_viewer.io.star_head import read_star_head, read_star_rows
 from tests.io.test_star import real_star_files
 
 
-@pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_head_is_the_first_rows(path: Path) -> None:
+def particle_file(path: Path, min_rows: int = 1):
+    """The full table of a real particle STAR with at least ``min_rows`` rows, else skip the test."""
     try:
         full = read_star(path)
     except InputError:
         full = None
-    if full is None or "rlnImageName" not in full.columns:
-        pytest.skip("not a particle file")
+    if full is None or "rlnImageName" not in full.columns or len(full) < min_rows:
+        pytest.skip(f"not a particle file with {min_rows} row(s)")
+    return full
+
+
+def big_star(folder: Path, n: int) -> Path:
+    """A RELION 3.1 STAR of ``n`` particles named ``000001@s.mrcs`` ..., rlnAngleRot = row / 2."""
+    particles = pd.DataFrame({"rlnImageName": [f"{i + 1:06d}@s.mrcs" for i in range(n)],
+                              "rlnAngleRot": np.arange(n) * 0.5, "rlnOpticsGroup": np.ones(n, int)})
+    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [1.5], "rlnImageSize": [64]})
+    return write_star(table_from_dataframe(particles, optics), folder / "big.star")
+
+
+@pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_head_is_the_first_rows(path: Path) -> None:
+    full = particle_file(path)
     for rows in (1, 3, 10_000):
         head = read_star_head(path, rows, first_read=256)  # small pieces: the growing path
         if head is None:  # only when blocks follow the particles (their optics, or other loops)
@@ -37,10 +51,7 @@ def test_head_is_the_first_rows(path: Path) -> None:
 
 def test_head_of_a_large_file_reads_only_its_start(tmp_path: Path) -> None:
     n = 200_000
-    particles = pd.DataFrame({"rlnImageName": [f"{i + 1:06d}@s.mrcs" for i in range(n)],
-                              "rlnAngleRot": np.arange(n) * 0.5, "rlnOpticsGroup": np.ones(n, int)})
-    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [1.5], "rlnImageSize": [64]})
-    path = write_star(table_from_dataframe(particles, optics), tmp_path / "big.star")
+    path = big_star(tmp_path, n)
     assert path.stat().st_size > 2 << 20
     head = read_star_head(path, 50)
     assert len(head) == 50 and head.particles["rlnImageName"].iloc[-1] == "000050@s.mrcs"
@@ -59,12 +70,7 @@ def test_head_of_a_large_file_reads_only_its_start(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_rows_from_the_middle(path: Path) -> None:
-    try:
-        full = read_star(path)
-    except InputError:
-        full = None
-    if full is None or "rlnImageName" not in full.columns or len(full) < 3:
-        pytest.skip("not a particle file with 3 rows")
+    full = particle_file(path, min_rows=3)
     for first in (1, len(full) - 2):
         got = read_star_rows(path, first, 2, first_read=256, skip_chunk=64)  # the counting and growing paths
         if got is None:
@@ -78,10 +84,7 @@ def test_rows_from_the_middle(path: Path) -> None:
 
 def test_rows_of_a_large_file(tmp_path: Path) -> None:
     n = 150_000
-    particles = pd.DataFrame({"rlnImageName": [f"{i + 1:06d}@s.mrcs" for i in range(n)],
-                              "rlnAngleRot": np.arange(n) * 0.5, "rlnOpticsGroup": np.ones(n, int)})
-    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [1.5], "rlnImageSize": [64]})
-    path = write_star(table_from_dataframe(particles, optics), tmp_path / "big.star")
+    path = big_star(tmp_path, n)
     rows = read_star_rows(path, 123_456, 5)
     assert rows.particles["rlnImageName"].tolist() == [f"{i + 1:06d}@s.mrcs" for i in range(123_456, 123_461)]
     assert rows.particles["rlnAngleRot"].tolist() == [i * 0.5 for i in range(123_456, 123_461)]

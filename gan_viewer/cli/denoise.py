@@ -1,14 +1,22 @@
 """Recover particles with a trained generator: IN.mrcs or IN.star -> OUT.mrcs, in input order.
 
 Uses the bundled default generator unless --model names another (a .safetensors file with its
-.json card). Any box works (padded to the U-Net's multiple and cropped back); when the input's
-pixel size is known and differs from the model's by more than 10 %, particles are resampled to
-the model's pixel size and back (and a line says so). Streams in chunks, so memory stays bounded
-for any stack size; the output has the input's pixel size. Output images are standardised
-(zero mean, unit variance per particle).
+.json card). Each particle is resampled to the model's pixel size (from its own optics group in
+a STAR file, else the stack header, else --apix), normalised as in training, recovered and
+resampled back, so any box and pixel size work; an unknown or absurd pixel size, or a box far
+outside what the model was trained on, is refused. Streams in chunks, so memory stays bounded for
+any stack size; the output has the input's box and pixel size.
+
+Units: the recovered particle without noise or CTF, in standard deviations of the input's
+background noise at the model's pixel size (an empty box comes out near 0, not at full contrast).
+
+--spread SPREAD.mrcs also writes, per pixel, how much the recovery changes when the particle is
+shown rotated or flipped (--samples of the 8 rotations and flips; the recovered image is then
+their mean): high where the generator is unsure. A per-particle confidence (the share of the
+recovered image that is stable, 0-1) is summarised at the end.
 
 example:
-  gan-viewer denoise particles.star --out recovered.mrcs --device auto
+  gan-viewer denoise particles.star --out recovered.mrcs --spread spread.mrcs --device auto
 """
 
 from __future__ import annotations
@@ -20,30 +28,40 @@ from pathlib import Path
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="particle stack (.mrcs) or STAR file")
     parser.add_argument("--out", type=Path, required=True, help="output stack (.mrcs)")
+    parser.add_argument("--spread", type=Path, metavar="SPREAD.mrcs", help="also write the per-pixel spread")
+    parser.add_argument("--samples", type=int, default=4, help="rotations/flips for the spread (2-8, default 4)")
     parser.add_argument("--model", help="model file or bundled name (default: the bundled default)")
+    parser.add_argument("--apix", type=float, help="pixel size in A (default: from the STAR optics or MRC header)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     parser.add_argument("--batch-size", type=int, default=32, help="particles per forward pass")
     parser.add_argument("--chunk", type=int, default=1024, help="particles read and written at a time")
     parser.add_argument("--project-dir", type=Path, help="RELION project folder for a STAR's stacks")
-    parser.add_argument("--force", action="store_true", help="overwrite the output file")
+    parser.add_argument("--force", action="store_true", help="overwrite the output file(s)")
 
 
 def main(args: argparse.Namespace) -> int:
+    import contextlib
     import logging
 
     import numpy as np
     from tqdm import tqdm
 
-    from gan_viewer.core.particles import open_particles
+    from gan_viewer.core.particles import open_particles, pixel_sizes
     from gan_viewer.errors import InputError
     from gan_viewer.io.atomic import check_writable
     from gan_viewer.io.mrc import StackWriter
-    from gan_viewer.ml.inference import Denoiser
+    from gan_viewer.ml.inference import Denoiser, check_pixel_size
 
     log = logging.getLogger("gan_viewer.denoise")
     if args.batch_size < 1 or args.chunk < 1:
         raise InputError("--batch-size and --chunk must be positive")
-    check_writable(args.out, args.force)
+    if args.spread is not None and not 2 <= args.samples <= 8:
+        raise InputError(f"--samples must be 2..8, got {args.samples}")
+    outputs = [args.out] + ([args.spread] if args.spread else [])
+    if len(outputs) == 2 and args.out.resolve() == args.spread.resolve():
+        raise InputError("--out and --spread are the same file", args.out)
+    for path in outputs:
+        check_writable(path, args.force)
     source = open_particles(args.input, args.project_dir)
     if len(source) == 0:
         raise InputError("holds no particles", args.input)
@@ -51,20 +69,43 @@ def main(args: argparse.Namespace) -> int:
     if missing:  # say so before loading the model, not at the first chunk that needs them
         raise InputError(f"{len(missing)} stack(s) named in it were not found, e.g. {missing[0]!r} "
                          "(try --project-dir)", args.input)
+    apix = pixel_sizes(source, args.apix)
     denoiser = Denoiser.load(args.model, args.device, args.batch_size)
-    apix = source.pixel_size
-    scale = denoiser.scale_for(apix)
-    if scale != 1:
-        log.info("input %.3g A/px vs model %.3g A/px: resampling each particle by %.3f and back",
-                 apix, denoiser.pixel_size, scale)
-    elif apix is None:
-        log.info("input pixel size unknown: particles go to the model (%s A/px) as they are", denoiser.pixel_size)
     n, box = len(source), source.box
-    with StackWriter(args.out, (n, box, box), apix, overwrite=args.force) as out, \
-            tqdm(total=n, unit="particle", disable=None) as bar:
+    groups = np.unique(apix) if apix is not None else [None]
+    for value in groups:  # every pixel size and box is checked before anything is written
+        if denoiser.format >= 2:
+            check_pixel_size(value)
+        denoiser.model_box(box, value)
+        scale = denoiser.scale_for(value)
+        if scale != 1:
+            log.info("%g A/px particles go to the model's %g A/px (x %.3f) and back", value, denoiser.pixel_size, scale)
+    header_apix = None if apix is None else float(apix[0])
+    confidences = np.full(n, np.nan)
+    amplitudes = np.empty(n)
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(StackWriter(args.out, (n, box, box), header_apix, overwrite=args.force))
+        spread_out = None if args.spread is None else stack.enter_context(
+            StackWriter(args.spread, (n, box, box), header_apix, overwrite=args.force))
+        bar = stack.enter_context(tqdm(total=n, unit="particle", disable=None))
         for lo in range(0, n, args.chunk):
             rows = np.arange(lo, min(n, lo + args.chunk))
-            out.write(lo, denoiser(source.images(rows), apix))
+            images = source.images(rows)
+            chunk_apix = np.full(len(rows), np.nan) if apix is None else apix[rows]
+            for value in np.unique(chunk_apix):
+                part = np.flatnonzero(chunk_apix == value) if np.isfinite(value) else np.arange(len(rows))
+                result = denoiser.recover(images[part], None if not np.isfinite(value) else float(value),
+                                          spread=spread_out is not None, samples=args.samples)
+                out.write_at(rows[part], result.images)
+                amplitudes[rows[part]] = result.amplitude
+                if spread_out is not None:
+                    spread_out.write_at(rows[part], result.spread)
+                    confidences[rows[part]] = result.confidence
             bar.update(len(rows))
-    print(f"{n} particles -> {args.out} ({denoiser.name} on {denoiser.device})")
+    print(f"{n} particles -> {args.out} ({denoiser.name} on {denoiser.device}; units: {denoiser.units})")
+    print(f"amplitude (rms inside the particle circle): median {np.median(amplitudes):.3g}")
+    if args.spread is not None:
+        low = int((confidences < 0.5).sum())
+        print(f"spread -> {args.spread}; confidence median {np.nanmedian(confidences):.2f}, "
+              f"{low} of {n} below 0.5 (the generator is mostly unsure: they may be noise)")
     return 0

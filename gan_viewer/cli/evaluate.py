@@ -262,7 +262,7 @@ def _hallucination(args: argparse.Namespace) -> int:
     rng = np.random.default_rng([args.seed, 1])
     volume, apix = volume_from(map_path, card.get("pixel_size") or args.apix, int(box))
     references = Projector(volume).project(random_views(args.references, rng).eulers)
-    result = hallucination_report(denoiser, references, args.n, int(box), rng)
+    result = hallucination_report(lambda x: denoiser(x, apix), references, args.n, int(box), rng)
     arrays = result.pop("arrays")
     result = {"command": _command_line(args), "model": denoiser.name, "map": str(Path(map_path).resolve()),
               "pixel_size": apix, **result}

@@ -1,17 +1,24 @@
 """Train a pix2pix generator that recovers particles from noisy images.
 
 Three sources of training pairs:
-  --map MAP | --model PDB  (repeatable)  pairs simulated on the fly: random views, optional CTF,
-                                         noise at --snr S (or a log-uniform range --snr MIN MAX)
+  --map MAP | --model PDB  (repeatable)  scenes simulated on the fly: random views, optional CTF,
+  --models-dir DIR, --phantoms N,        noise at --snr S (or a log-uniform range --snr MIN MAX);
+  --assemblies N                         --scenes realistic adds neighbours, ice gradients, both
+                                         contrasts, B-factors, coloured noise (and --micrograph
+                                         noise) for a general generator
   --noisy N.mrcs --clean C.mrcs          given pairs (same particles, same order)
   --star P.star --map MAP                real particles paired with reference projections at
                                          their STAR angles and origins
 Stops after --steps or --minutes. Writes OUT.safetensors + OUT.json (model card), OUT.train.pt
-(for --resume), OUT_examples.png and OUT_curves.png.
+(for --resume), OUT_examples.png and OUT_curves.png. Inputs are RELION-normalised (background
+ring mean 0, std 1) and targets are in the same units (model card format 2): an empty box
+recovers as flat, a faint particle as faint.
 
 examples:
   gan-viewer train --map emd_1234.mrc --snr 0.03 --box 96 --minutes 15 --out betagal
   gan-viewer train --model 5a1a.cif.gz --model 1WCM.pdb --snr 0.01 0.1 --ctf 0.5 --steps 20000 --out mix
+  gan-viewer train --models-dir corpus/ --assemblies 200 --scenes realistic --box 64 96 128 --apix 3 \
+      --micrograph epu.mrc --snr 0.003 0.6 --ctf 0.8 --minutes 600 --out general
   gan-viewer train --noisy sim/particles.mrcs --clean sim/clean.mrcs --steps 2000 --out pairs
 """
 
@@ -25,8 +32,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("training data")
     data.add_argument("--map", type=Path, action="append", default=[], help="3D map (repeatable)")
     data.add_argument("--model", type=Path, action="append", default=[], help="atomic model (repeatable)")
+    data.add_argument("--models-dir", type=Path, action="append", default=[], metavar="DIR",
+                      help="every atomic model and map under DIR (repeatable)")
     data.add_argument("--phantoms", type=int, default=0, metavar="N",
                       help="add N procedural protein-like phantoms to the simulated volumes")
+    data.add_argument("--assemblies", type=int, default=0, metavar="N",
+                      help="add N procedural assemblies (oligomers, shells, rings, filaments, membrane proteins, ...)")
     data.add_argument("--noisy", type=Path, help="noisy stack of given pairs")
     data.add_argument("--clean", type=Path, help="clean stack of given pairs")
     data.add_argument("--star", type=Path, help="real particles with angles (with --map)")
@@ -37,8 +48,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                      help="apply a CTF (to this fraction of batches; 1 when given alone)")
     sim.add_argument("--defocus", type=float, nargs=2, default=(10000.0, 25000.0), metavar=("MIN", "MAX"))
     sim.add_argument("--shift", type=float, default=0.0, metavar="PX", help="sd of random origins in pixels")
-    sim.add_argument("--box", type=int, default=96, help="box in pixels (default 96)")
-    sim.add_argument("--apix", type=float, help="pixel size in A (default: the first map's; 2 for models)")
+    sim.add_argument("--box", type=int, nargs="+", default=[96], help="box(es) in pixels (default 96; one per batch)")
+    sim.add_argument("--apix", type=float, help="pixel size in A (default: the first map's; 3 for models)")
+    sim.add_argument("--scenes", choices=("simple", "realistic"), default="simple",
+                     help="simple: one particle and noise; realistic: neighbours, ice gradients, both contrasts, "
+                          "B-factors, astigmatism, coloured noise")
+    sim.add_argument("--micrograph", type=Path, action="append", default=[],
+                     help="real micrograph whose patches serve as noise (repeatable)")
+    sim.add_argument("--empty", type=float, metavar="FRACTION", help="fraction of empty boxes (default 0.05 / 0.08)")
+    sim.add_argument("--fill", type=float, nargs=2, metavar=("MIN", "MAX"),
+                     help="particle diameter / box (default 0.3 0.9)")
     run = parser.add_argument_group("run")
     run.add_argument("--steps", type=int, help="stop after this many steps")
     run.add_argument("--minutes", type=float, help="stop after this much time")
@@ -46,7 +65,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--validate-every", type=int, default=200)
     run.add_argument("--depth", type=int, default=5, help="U-Net depth (boxes: multiples of 2**depth)")
     run.add_argument("--base-channels", type=int, default=32)
-    run.add_argument("--lambda-l1", type=float, default=100.0)
+    run.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the reconstruction term")
+    run.add_argument("--loss", choices=("l1", "l2"), default="l1", help="reconstruction term (default l1, pix2pix)")
+    run.add_argument("--gan-weight", type=float, default=1.0, help="weight of the adversarial term (default 1)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--resume", action="store_true", help="continue from OUT.train.pt")
@@ -79,12 +100,14 @@ def main(args: argparse.Namespace) -> int:
     train_source, val_source = sources_from_args(args, device)
     try:
         generator = GeneratorConfig(depth=args.depth, base_channels=args.base_channels)
-        training = TrainConfig(lambda_l1=args.lambda_l1, batch_size=args.batch_size)
+        training = TrainConfig(lambda_l1=args.lambda_l1, batch_size=args.batch_size, gan_weight=args.gan_weight,
+                               reconstruction=args.loss)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    if train_source.box % generator.multiple:
-        raise InputError(f"box {train_source.box} is not a multiple of {generator.multiple} (2**depth); "
-                         "choose another --box or --depth")
+    for box in getattr(train_source, "boxes", (train_source.box,)):
+        if box % generator.multiple:
+            raise InputError(f"box {box} is not a multiple of {generator.multiple} (2**depth); "
+                             "choose another --box or --depth")
     run = RunSpec(steps=args.steps, minutes=args.minutes, validate_every=args.validate_every, seed=args.seed,
                   extra_card={"name": out.name, "command": "gan-viewer train " + " ".join(_argv(args))})
     card = train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,

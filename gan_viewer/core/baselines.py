@@ -188,8 +188,8 @@ def best_match(images: np.ndarray, references: np.ndarray, mask: np.ndarray) -> 
 
 def hallucination_report(denoise: Callable[[np.ndarray], np.ndarray], references: np.ndarray, n: int = 64,
                          box: int | None = None, rng: np.random.Generator | None = None,
-                         control_sigma: float | None = None) -> dict:
-    """Feed pure Gaussian noise to ``denoise`` and measure how particle-like its output is.
+                         control_sigma: float | None = None, noise: np.ndarray | None = None) -> dict:
+    """Feed pure noise to ``denoise`` and measure how particle-like its output is.
 
     Parameters
     ----------
@@ -206,6 +206,9 @@ def hallucination_report(denoise: Callable[[np.ndarray], np.ndarray], references
     control_sigma
         Low-pass sigma (px) for the control; default the one matching the output's spectral
         centroid (:func:`matched_sigma`), so that output and control are equally smooth.
+    noise
+        (n, box, box) noise images to use (e.g. patches of a real micrograph) instead of white
+        Gaussian noise; the control low-passes the same images.
 
     Returns
     -------
@@ -221,7 +224,13 @@ def hallucination_report(denoise: Callable[[np.ndarray], np.ndarray], references
     if references.ndim != 3 or references.shape[1:] != (box, box):
         raise ValueError(f"references must be (m, {box}, {box}), got shape {references.shape}")
     rng = np.random.default_rng(0) if rng is None else rng
-    noise = rng.standard_normal((n, box, box), dtype=np.float32)
+    if noise is None:
+        noise = rng.standard_normal((n, box, box), dtype=np.float32)
+    else:
+        noise = np.asarray(noise, np.float32)
+        n = len(noise)
+        if noise.shape[1:] != (box, box):
+            raise ValueError(f"noise must be (n, {box}, {box}), got shape {noise.shape}")
     output = np.asarray(denoise(noise), np.float32)
     if output.shape != noise.shape or not np.isfinite(output).all():
         raise ValueError(f"the denoiser returned shape {output.shape} (want {noise.shape}) or non-finite values")

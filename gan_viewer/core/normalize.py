@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: radius of RELION's default background circle as a fraction of the box (its diameter: 75 %)
+BACKGROUND_RADIUS = 0.375
+
 
 def display_limits(image: np.ndarray, sigmas: float = 3.0) -> tuple[float, float]:
     """Contrast limits mean -/+ ``sigmas`` standard deviations of a (h, w) image (finite pixels)."""
@@ -22,3 +25,44 @@ def standardize(images: np.ndarray) -> np.ndarray:
     mean = images.mean(axis=(-2, -1), keepdims=True)
     std = images.std(axis=(-2, -1), keepdims=True)
     return (images - mean) / np.where(std > 0, std, 1.0)
+
+
+def background_mask(box: int, radius_fraction: float = BACKGROUND_RADIUS) -> np.ndarray:
+    """(box, box) bool: the pixels outside RELION's background circle (radius ``radius_fraction * box``)
+    around the centre pixel ``box // 2``."""
+    y, x = np.indices((box, box))
+    c = box // 2
+    return (y - c) ** 2 + (x - c) ** 2 > (radius_fraction * box) ** 2
+
+
+def relion_normalize(images: np.ndarray, radius_fraction: float = BACKGROUND_RADIUS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RELION's particle normalisation: the background ring gets mean 0 and standard deviation 1.
+
+    ``relion_preprocess --norm`` with its default background circle (diameter 75 % of the box):
+    each image is shifted by the mean and divided by the standard deviation of its pixels outside
+    that circle. A flat background (std 0) is only shifted.
+
+    Parameters
+    ----------
+    images
+        (n, box, box) or (box, box).
+    radius_fraction
+        Radius of the background circle as a fraction of the box.
+
+    Returns
+    -------
+    normalised : float32 array of the input's shape
+    mean, std : (n,) float64 (shape () for one image)
+    """
+    stack = np.asarray(images, np.float32)
+    single = stack.ndim == 2
+    if single:
+        stack = stack[None]
+    if stack.ndim != 3 or stack.shape[1] != stack.shape[2]:
+        raise ValueError(f"need (n, box, box) images, got shape {np.shape(images)}")
+    ring = stack[:, background_mask(stack.shape[-1], radius_fraction)]  # (n, m)
+    mean = ring.mean(axis=1, dtype=np.float64)
+    std = ring.std(axis=1, dtype=np.float64)
+    std = np.where(std > 0, std, 1.0)
+    out = ((stack - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    return (out[0], mean[0], std[0]) if single else (out, mean, std)

@@ -211,3 +211,21 @@ def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | Non
     if suffix == ".cs":
         return StarParticles(read_cryosparc(path), project_dir)
     raise InputError("unknown particle file type (expected .star, .mrcs, .mrc or .cs)", path)
+
+
+def pixel_sizes(source: ParticleSource, override: float | None = None) -> np.ndarray | None:
+    """(n,) pixel size of every particle in Angstrom: ``override`` when given, else each
+    particle's optics group (RELION 3.1+) or row, else the stack header's; None when nothing says.
+
+    Optics groups can differ (a data set of 1.24 and 1.25 A/px is common): values are rounded to
+    1e-4 A so that equal sizes group exactly.
+    """
+    n = len(source)
+    if override is not None:
+        return np.full(n, float(override))
+    table = getattr(source, "table", None)
+    apix = None if table is None else table.pixel_size()
+    if apix is not None:
+        return np.round(apix, 4)
+    first = source.pixel_size
+    return None if first is None else np.full(n, round(float(first), 4))

@@ -47,7 +47,7 @@ def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict
                for k, v in generator.state_dict().items()}
     with atomic_path(path, overwrite=overwrite) as tmp:
         save_file(tensors, str(tmp), metadata={"format": "gan-viewer generator"})
-    card = dict(card, generator=generator.config.to_dict(), normalisation=NORMALISATION,
+    card = dict({"normalisation": NORMALISATION}, **card, generator=generator.config.to_dict(),
                 weights=path.name, weights_dtype="float16" if half else "float32", sha256=sha256(path))
     with atomic_path(card_path(path), overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(card, indent=2, default=str) + "\n")

@@ -1,112 +1,70 @@
-"""Training pairs (noisy, clean) for the generator, from three kinds of source.
+"""Training pairs (noisy, target) for the generator, from three kinds of source.
 
-* :class:`SimulatedPairs`: random views of one or more volumes, optional CTF, noise at an SNR
-  drawn per particle (the paper's synthetic workflow; fresh pairs at every step).
+* :class:`ScenePairs`: simulated scenes of one or many structures (:mod:`gan_viewer.sim.scenes`),
+  fresh at every step (the paper's synthetic workflow, and the general generator's data).
 * :class:`StackPairs`: given noisy and clean stacks of the same particles.
 * :class:`StarPairs`: real particles from a STAR file paired with reference projections of a
   map at their STAR angles and origins (the paper's experimental workflow).
 
-Every source hands out standardised pairs: each image shifted and scaled to zero mean and unit
-standard deviation over the box (:func:`gan_viewer.core.normalize.standardize`), the same
-normalisation the denoiser applies at inference.
+Every source hands out pairs as the denoiser sees them (model card format 2): the noisy image
+RELION-normalised (background ring mean 0, standard deviation 1,
+:func:`gan_viewer.core.normalize.relion_normalize`), and the target, the particle without noise
+or CTF, in the same units, so that an empty box's target is flat and a faint particle's faint.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gan_viewer.core.normalize import standardize
+from gan_viewer.core.normalize import relion_normalize
 from gan_viewer.core.particles import StarParticles
 from gan_viewer.errors import InputError
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable
-from gan_viewer.sim.pairs import add_noise, random_views, render
 from gan_viewer.sim.project import Projector
+from gan_viewer.sim.scenes import SceneSampler
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class SimulationRecipe:
-    """How simulated pairs vary: SNR range (log-uniform), CTF probability and defocus, shifts."""
-
-    snr: tuple[float, float] = (0.03, 0.03)
-    ctf_probability: float = 0.0
-    defocus: tuple[float, float] = (10000.0, 25000.0)
-    shift_sigma_px: float = 0.0
-
-    def __post_init__(self) -> None:
-        low, high = self.snr
-        if not (0 < low <= high and math.isfinite(high)):
-            raise InputError(f"SNR must be positive (and min <= max), got {self.snr}")
-        if not 0 <= self.ctf_probability <= 1:
-            raise InputError(f"CTF probability must be in [0, 1], got {self.ctf_probability}")
-
-
-@dataclass
-class SimulatedPairs:
-    """Fresh simulated pairs from volumes of one box and pixel size.
+class ScenePairs:
+    """Fresh simulated scenes (:mod:`gan_viewer.sim.scenes`): particles with neighbours, CTF,
+    white, coloured or real micrograph noise, RELION-normalised; targets in the input's units.
 
     Parameters
     ----------
-    volumes
-        name -> (box, box, box) map indexed [z, y, x], all at ``apix``.
-    apix
-        Pixel size in Angstrom.
-    recipe
-        SNR, CTF and shift distributions.
+    sampler
+        The volume bank, noise bank and recipe.
+    validation_box
+        The box of validation batches (default: the recipe's middle box).
     """
 
-    volumes: dict[str, np.ndarray]
-    apix: float
-    recipe: SimulationRecipe = field(default_factory=SimulationRecipe)
-    device: str = "cpu"
+    def __init__(self, sampler: SceneSampler, validation_box: int | None = None) -> None:
+        self.sampler = sampler
+        boxes = sorted(sampler.recipe.boxes)
+        self.box = validation_box or boxes[len(boxes) // 2]
+        self.boxes = tuple(boxes)
+        self.apix = sampler.recipe.apix
 
-    def __post_init__(self) -> None:
-        if not self.volumes:
-            raise InputError("no volumes to simulate from")
-        sizes = {v.shape[0] for v in self.volumes.values()}
-        if len(sizes) != 1:
-            raise InputError(f"volumes must share one box, got {sorted(sizes)}")
-        self.box = sizes.pop()
-        self._projectors = [Projector(v, device=self.device) for v in self.volumes.values()]
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(noisy, clean), each (n, box, box) float32 standardised."""
-        which = rng.integers(0, len(self._projectors), n)
-        noisy = np.empty((n, self.box, self.box), np.float32)
-        clean = np.empty_like(noisy)
-        for k in np.unique(which):
-            rows = np.flatnonzero(which == k)
-            noisy[rows], clean[rows] = self._render(self._projectors[k], len(rows), rng)
-        return standardize(noisy), standardize(clean)
-
-    def _render(self, projector: Projector, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        r = self.recipe
-        with_ctf = rng.random() < r.ctf_probability
-        views = random_views(n, rng, shift_sigma_px=r.shift_sigma_px, defocus_range=r.defocus if with_ctf else None,
-                             astigmatism=500.0)
-        truth, observed = render(projector, views, self.apix)
-        snrs = np.exp(rng.uniform(np.log(r.snr[0]), np.log(r.snr[1]), n))
-        noisy = np.stack([add_noise(observed[i:i + 1], float(s), rng)[0] for i, s in enumerate(snrs)])
-        return noisy, truth
+    def sample(self, n: int, rng: np.random.Generator, box: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(noisy, target), each (n, box, box) float32; one of the recipe's boxes unless given."""
+        scenes = self.sampler.sample(n, rng, box)
+        return scenes.noisy, scenes.target
 
     def describe(self) -> dict:
-        r = self.recipe
-        real = [k for k in self.volumes if not k.startswith("phantom ")]
-        return {"kind": "simulated", "sources": real, "phantoms": len(self.volumes) - len(real),
-                "apix": self.apix, "box": self.box,
-                "snr": list(r.snr), "ctf_probability": r.ctf_probability, "defocus_A": list(r.defocus),
-                "shift_sigma_px": r.shift_sigma_px}
+        return {**self.sampler.describe(), "box": self.box, "boxes": list(self.boxes)}
 
 
 class StackPairs:
-    """Pairs from given noisy and clean stacks (same count, box and order)."""
+    """Pairs from given noisy and clean stacks (same count, box and order).
+
+    The clean images must be in the units of the noisy ones (``noisy = CTF * clean + noise``, as
+    ``gan-viewer simulate`` writes them): both are divided by the noisy image's background
+    standard deviation.
+    """
 
     def __init__(self, noisy: str | Path, clean: str | Path, rows: np.ndarray | None = None) -> None:
         self.noisy, self.clean = MrcStack(noisy), MrcStack(clean)
@@ -120,7 +78,7 @@ class StackPairs:
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         idx = np.sort(rng.choice(self.rows, n, replace=len(self.rows) < n))
-        return _checked_pair(self.noisy.read(idx), self.clean.read(idx), self.noisy.path)
+        return _checked_pair(self.noisy.read(idx), self.clean.read(idx), self.noisy.path, 1.0)
 
     def split(self, n_val: int, seed: int = 0) -> tuple[StackPairs, StackPairs]:
         """Disjoint training and validation pairs (at most a fifth for validation)."""
@@ -137,13 +95,43 @@ class StackPairs:
 class StarPairs:
     """Real particles paired with reference projections at their STAR angles and origins.
 
-    Build with :meth:`from_table`; :meth:`split` shares the particles and the projector.
+    The map's units are not the particles': the projections are scaled by one factor, fitted by
+    least squares to the RELION-normalised particles (with each particle's CTF applied for the
+    fit when the STAR file has CTF parameters), so targets are in the particles' noise units.
+    Build with :meth:`from_table`; :meth:`split` shares the particles, projector and factor.
     """
 
     def __init__(self, source: StarParticles, eulers: np.ndarray, origins: np.ndarray, projector: Projector,
-                 apix: float | None, map_name: str, rows: np.ndarray) -> None:
+                 apix: float | None, map_name: str, rows: np.ndarray, scale: float | None = None) -> None:
         self.source, self.eulers, self.origins, self.projector = source, eulers, origins, projector
         self.box, self.apix, self.map_name, self.rows = source.box, apix, map_name, rows
+        self.scale = self._fit_scale() if scale is None else scale
+
+    def _fit_scale(self, n: int = 256) -> float:
+        """Least-squares factor from projections (CTF-modulated when known) to normalised particles."""
+        idx = np.sort(np.random.default_rng(0).choice(self.rows, min(n, len(self.rows)), replace=False))
+        particles = relion_normalize(self.source.images(idx))[0]
+        model = self.projector.project(self.eulers[idx], self.origins[idx])
+        try:
+            from gan_viewer.core.ctf_params import CtfParams
+            from gan_viewer.sim.ctf import apply_ctf
+
+            params = CtfParams.from_table(self.source.table).take(idx)
+            model = apply_ctf(model, params, self.apix or 1.0).numpy()
+        except InputError:
+            log.info("no CTF parameters: the projections are scaled to the particles without a CTF")
+        p = particles - particles.mean(axis=(1, 2), keepdims=True)
+        m = model - model.mean(axis=(1, 2), keepdims=True)
+        denominator = float((m * m).sum())
+        if not denominator > 0:
+            raise InputError("the reference projections are empty at these angles", self.source.path)
+        scale = float((p * m).sum()) / denominator
+        if scale <= 0:
+            log.warning("the particles correlate negatively with the reference (inverted contrast?); "
+                        "targets keep the reference's contrast")
+            scale = abs(scale) or 1.0
+        log.info("reference projections scaled by %.4g to the particles' noise units", scale)
+        return scale
 
     @classmethod
     def from_table(cls, table: ParticleTable, volume: np.ndarray, apix: float | None, map_name: str,
@@ -160,26 +148,33 @@ class StarPairs:
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         idx = np.sort(rng.choice(self.rows, n, replace=len(self.rows) < n))
         clean = self.projector.project(self.eulers[idx], self.origins[idx])
-        return _checked_pair(self.source.images(idx), clean, self.source.path)
+        return _checked_pair(self.source.images(idx), clean, self.source.path, self.scale)
 
     def split(self, n_val: int, seed: int = 0) -> tuple[StarPairs, StarPairs]:
         """Disjoint training and validation particles (at most a fifth for validation)."""
         order = np.random.default_rng(seed).permutation(self.rows)
         n_val = min(n_val, max(1, len(order) // 5))
         shared = (self.source, self.eulers, self.origins, self.projector, self.apix, self.map_name)
-        return StarPairs(*shared, np.sort(order[n_val:])), StarPairs(*shared, np.sort(order[:n_val]))
+        return (StarPairs(*shared, np.sort(order[n_val:]), self.scale),
+                StarPairs(*shared, np.sort(order[:n_val]), self.scale))
 
     def describe(self) -> dict:
         return {"kind": "star", "star": str(self.source.path), "map": self.map_name, "n": int(len(self.rows)),
-                "apix": self.apix, "box": self.box}
+                "apix": self.apix, "box": self.box, "reference_scale": self.scale}
 
 
-def _checked_pair(noisy: np.ndarray, clean: np.ndarray, path) -> tuple[np.ndarray, np.ndarray]:
+def _checked_pair(noisy: np.ndarray, clean: np.ndarray, path, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """RELION-normalised noisy images and ``scale * clean`` in the same units, (n, box, box) each."""
     if not (np.isfinite(noisy).all() and np.isfinite(clean).all()):
         raise InputError("training images contain NaN or infinite values", path)
-    return standardize(noisy), standardize(clean)
+    normalised, _, std = relion_normalize(noisy)
+    return normalised, (clean * (scale / std)[:, None, None]).astype(np.float32)
 
 
 def fixed_batch(source, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A reproducible batch (for validation): the same ``n`` pairs for the same seed."""
-    return source.sample(n, np.random.default_rng([seed, 99]))
+    """A reproducible batch (for validation): the same ``n`` pairs for the same seed (scenes: at
+    the source's validation box)."""
+    rng = np.random.default_rng([seed, 99])
+    if isinstance(source, ScenePairs):
+        return source.sample(n, rng, source.box)
+    return source.sample(n, rng)

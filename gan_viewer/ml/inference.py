@@ -1,23 +1,40 @@
 """Run a trained generator on particles of any box and pixel size, on the CPU or a GPU.
 
-:class:`Denoiser` standardises each particle as in training, resamples it to the model's pixel
-size when the two differ by more than 10 %, pads it to a multiple of the U-Net's ``2 ** depth``
-(reflecting the edges), runs the generator in batches and undoes the padding and resampling.
-Outputs are standardised images (zero mean, unit variance), in input order.
+:class:`Denoiser` feeds the generator what it was trained on, then maps the result back:
+
+1. resample each particle to the model's pixel size (Fourier crop or pad), so the generator
+   sees particles at the scale it learned, whatever the data's sampling;
+2. normalise *after* resampling, as in training (format 2: RELION's background ring, mean 0 and
+   standard deviation 1; format 1: mean 0 and standard deviation 1 over the box);
+3. pad to a multiple of the U-Net's ``2 ** depth`` (reflecting the edges), run, crop;
+4. resample back to the data's pixel size and box.
+
+Format-2 models return the recovered particle **in the units of their training target**: the
+standard deviation of the background noise at the model's pixel size. An empty box comes out
+near 0 and a faint particle faint; nothing is re-standardised to full contrast. Format-1 models
+(trained on standardised pairs) return standardised images.
+
+With ``spread=True`` the generator runs on several copies of each particle (rotated and flipped:
+test-time augmentation, and/or with fresh noise added) and returns their mean and per-pixel
+standard deviation (the *spread*: where the recovery depends on how the particle was shown or
+on its particular noise, the generator is unsure), plus one confidence per particle
+(:func:`confidence`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_viewer.core.normalize import standardize
+from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize, standardize
 from gan_viewer.errors import InputError
 from gan_viewer.ml.checkpoint import load_generator
 from gan_viewer.resources import resource_path
@@ -26,6 +43,18 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "models/default.safetensors"
 RESAMPLE_TOLERANCE = 0.10
+#: pixel sizes (A) a particle may have: outside this, the number is a mistake, not a sampling
+PIXEL_SIZE_RANGE = (0.3, 20.0)
+#: a box (after resampling to the model's pixel size) may be this much smaller / larger than
+#: the smallest / largest box the model was trained on
+BOX_SLACK = (0.25, 4.0)
+#: the dihedral transforms used for the spread: (quarter turns, flip)
+TRANSFORMS = tuple((k, f) for f in (False, True) for k in range(4))
+#: ways to make the samples of a spread: rotations and flips of the particle ("tta"), fresh noise
+#: added to it ("noise": how much the recovery hangs on this particular noise), or both
+SPREAD_METHODS = ("tta", "noise", "both")
+#: standard deviation of the noise added for the "noise" spread, in background standard deviations
+NOISE_SPREAD = 0.5
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -63,6 +92,72 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
     return path
 
 
+def check_pixel_size(apix: float | None, what: str = "particles") -> float:
+    """``apix`` as a float, or InputError when it is unknown or absurd (0, NaN, < 0.3 A, > 20 A)."""
+    if apix is None:
+        raise InputError(f"the {what}' pixel size is unknown (no STAR optics value, no MRC header value); "
+                         "give it with --apix")
+    value = float(apix)
+    low, high = PIXEL_SIZE_RANGE
+    if not (math.isfinite(value) and low <= value <= high):
+        raise InputError(f"the {what}' pixel size {apix!r} A is impossible (expected {low:g}-{high:g} A)")
+    return value
+
+
+@dataclass
+class Recovery:
+    """What the generator made of n particles.
+
+    Attributes
+    ----------
+    images : (n, box, box) float32
+        The recovered particles (the mean over transforms when a spread was asked for).
+    spread : (n, box, box) float32 or None
+        Per-pixel standard deviation over the transforms, in the units of ``images``.
+    amplitude : (n,) float64
+        Root-mean-square of each recovered image inside the particle circle (format 2: in noise
+        standard deviations; a box with nothing in it is near 0).
+    confidence : (n,) float64 or None
+        :func:`confidence` of each particle, with the spread.
+    """
+
+    images: np.ndarray
+    spread: np.ndarray | None
+    amplitude: np.ndarray
+    confidence: np.ndarray | None
+
+
+def particle_circle(box: int) -> np.ndarray:
+    """(box, box) bool: inside RELION's background circle (the particle's region)."""
+    y, x = np.indices((box, box))
+    c = box // 2
+    return (y - c) ** 2 + (x - c) ** 2 <= (BACKGROUND_RADIUS * box) ** 2
+
+
+def confidence(images: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """How much of each recovered image is stable under rotations and flips, in [0, 1].
+
+    ``A^2 / (A^2 + S^2)`` with ``A`` the root-mean-square of the recovered image and ``S`` that
+    of its spread, both inside the particle circle: 1 when every transform gives the same
+    particle, near 0 when the output is mostly what changes from one transform to the next (the
+    generator is drawing noise, not a particle).
+
+    Parameters
+    ----------
+    images, spread
+        (n, box, box).
+
+    Returns
+    -------
+    (n,) float64
+    """
+    mask = particle_circle(images.shape[-1])
+    a2 = (np.asarray(images, np.float64)[:, mask] ** 2).mean(axis=1)
+    s2 = (np.asarray(spread, np.float64)[:, mask] ** 2).mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(a2 + s2 > 0, a2 / (a2 + s2), 0.0)
+
+
 class Denoiser:
     """A loaded generator that maps (n, h, w) particles to (n, h, w) recovered images.
 
@@ -71,15 +166,21 @@ class Denoiser:
     generator
         The U-Net in eval mode.
     card
-        Its model card (``pixel_size``, ``box``, ``generator`` config, ...).
+        Its model card (``format_version``, ``pixel_size``, ``generator`` config, ...).
     device
         Where it runs.
     batch_size
         Images per forward pass.
     """
 
+    FORMATS = (1, 2)
+
     def __init__(self, generator: torch.nn.Module, card: dict, device: torch.device, batch_size: int = 32,
                  name: str = "") -> None:
+        self.format = int(card.get("format_version", 1)) if isinstance(card.get("format_version", 1), int) else -1
+        if self.format not in self.FORMATS:
+            raise InputError(f"model card format {card.get('format_version')!r} is not one this version reads "
+                             f"({', '.join(map(str, self.FORMATS))}); update gan-viewer or retrain the model")
         self.generator = generator.to(device).eval()
         self.card = card
         self.device = device
@@ -87,6 +188,8 @@ class Denoiser:
         self.name = name or card.get("name", "generator")
         self.multiple = int(2 ** card["generator"]["depth"])
         self.pixel_size: float | None = card.get("pixel_size")
+        boxes = card.get("boxes") or [card.get("box") or 96] * 2
+        self.trained_boxes = (int(min(boxes)), int(max(boxes)))
         self._lock = threading.Lock()  # one forward pass at a time per device
 
     @classmethod
@@ -98,44 +201,158 @@ class Denoiser:
         log.info("generator %s on %s", path.name, dev)
         return cls(generator, card, dev, batch_size, name=path.stem)
 
+    @property
+    def units(self) -> str:
+        """What the numbers of a recovered image mean."""
+        if self.format == 1:
+            return "standardised (mean 0, standard deviation 1 per particle)"
+        return f"standard deviations of the background noise at {self.pixel_size:g} A/px"
+
     def __call__(self, images: np.ndarray, apix: float | None = None) -> np.ndarray:
-        """Recover (n, h, w) images (any square box); ``apix`` enables pixel-size matching."""
+        """Recover (n, h, w) images (any square box) at pixel size ``apix``; see :meth:`recover`."""
+        return self.recover(images, apix).images
+
+    def recover(self, images: np.ndarray, apix: float | None = None, *, spread: bool = False,
+                samples: int = 4, method: str = "tta") -> Recovery:
+        """Recover (n, box, box) images at pixel size ``apix`` (Angstrom).
+
+        Parameters
+        ----------
+        images
+            (n, box, box) particles, any square box.
+        apix
+            Their pixel size. Format-2 models need it (an unknown or absurd value raises
+            InputError); format-1 models run at the input's sampling without it.
+        spread
+            Also return the per-pixel spread over ``samples`` rotations and flips (2 to 8) and
+            a confidence per particle; costs ``samples`` forward passes.
+        samples
+            How many samples make the spread (2 to 8).
+        method
+            How the samples differ (:data:`SPREAD_METHODS`): "tta", the rotations and flips of the
+            square; "noise", fresh noise added to the input (the first sample has none); "both".
+
+        Returns
+        -------
+        Recovery
+        """
         images = np.asarray(images, np.float32)
         if images.ndim != 3 or images.shape[1] != images.shape[2]:
             raise ValueError(f"need (n, box, box) images, got shape {images.shape}")
         if not np.isfinite(images).all():
             raise InputError("images contain NaN or infinite values")
-        out = np.empty_like(images)
-        for lo in range(0, len(images), self.batch_size):
-            out[lo:lo + self.batch_size] = self._batch(images[lo:lo + self.batch_size], apix)
-        return out
+        if spread and not 2 <= samples <= len(TRANSFORMS):
+            raise ValueError(f"samples must be 2..{len(TRANSFORMS)}, got {samples}")
+        if method not in SPREAD_METHODS:
+            raise ValueError(f"method must be one of {SPREAD_METHODS}, got {method!r}")
+        size = self.model_box(images.shape[-1], apix)
+        n = len(images)
+        mean = np.empty_like(images)
+        dev = np.empty_like(images) if spread else None
+        for lo in range(0, n, self.batch_size):
+            rows = slice(lo, lo + self.batch_size)
+            m, s = self._batch(images[rows], size, samples if spread else 1, method)
+            mean[rows] = m
+            if dev is not None:
+                dev[rows] = s
+        mask = particle_circle(images.shape[-1])
+        amplitude = np.sqrt((mean[:, mask].astype(np.float64) ** 2).mean(axis=1))
+        return Recovery(mean, dev, amplitude, None if dev is None else confidence(mean, dev))
 
     def scale_for(self, apix: float | None) -> float:
-        """Resampling factor input -> model pixels (1 when unknown or within 10 %)."""
-        if not apix or not self.pixel_size:
-            return 1.0
-        ratio = apix / self.pixel_size
-        return 1.0 if abs(ratio - 1) <= RESAMPLE_TOLERANCE else ratio
+        """Resampling factor input -> model pixels (format 1: 1 when unknown or within 10 %)."""
+        if self.format == 1:
+            if not apix or not self.pixel_size:
+                return 1.0
+            ratio = apix / self.pixel_size
+            return 1.0 if abs(ratio - 1) <= RESAMPLE_TOLERANCE else ratio
+        return check_pixel_size(apix) / float(self.pixel_size)
 
-    def _batch(self, images: np.ndarray, apix: float | None) -> np.ndarray:
-        box = images.shape[-1]
-        x = torch.from_numpy(standardize(images))[:, None].to(self.device)  # (b, 1, box, box)
+    def model_box(self, box: int, apix: float | None) -> int:
+        """The box a ``box`` px particle at ``apix`` has at the model's pixel size.
+
+        Raises
+        ------
+        InputError
+            When that box lies far outside the boxes the model was trained on.
+        """
         scale = self.scale_for(apix)
-        size = max(self.multiple, round(box * scale)) if scale != 1 else box
+        size = max(2, round(box * scale)) if scale != 1 else box
+        if self.format >= 2:
+            low, high = self.trained_boxes[0] * BOX_SLACK[0], self.trained_boxes[1] * BOX_SLACK[1]
+            if not low <= size <= high:
+                raise InputError(
+                    f"a {box} px box at {apix:g} A/px is {size} px at the model's {self.pixel_size:g} A/px, far "
+                    f"outside the {self.trained_boxes[0]}-{self.trained_boxes[1]} px it was trained on")
+        return size
+
+    def _pad(self, x: torch.Tensor, pad: int) -> torch.Tensor:
+        """Pad (b, 1, s, s) to a multiple of the U-Net's stride. Format 2: with background noise
+        (normalised: standard deviation 1), which the generator knows as empty surroundings;
+        reflected edges would show it mirrored copies of the particle's neighbourhood."""
+        sides = (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)
+        if self.format == 1:
+            return F.pad(x, sides, mode="reflect" if pad < x.shape[-1] else "constant")
+        generator = torch.Generator(device="cpu").manual_seed(0)
+        noise = torch.randn(x.shape[:-2] + (x.shape[-2] + pad, x.shape[-1] + pad), generator=generator)
+        noise = noise.to(x.device)
+        noise[..., sides[2]:sides[2] + x.shape[-2], sides[0]:sides[0] + x.shape[-1]] = x
+        return noise
+
+    @staticmethod
+    def _perturb(x: torch.Tensor, k: int, method: str) -> torch.Tensor:
+        """Sample ``k`` of a spread: the input itself, or (method "noise"/"both", k > 0) the input with
+        fresh noise of half the background's standard deviation added."""
+        if k == 0 or method == "tta":
+            return x
+        generator = torch.Generator(device="cpu").manual_seed(1000 + k)
+        return x + NOISE_SPREAD * torch.randn(x.shape, generator=generator).to(x.device)
+
+    def _batch(self, images: np.ndarray, size: int, samples: int,
+               method: str = "tta") -> tuple[np.ndarray, np.ndarray | None]:
+        box = images.shape[-1]
+        x = torch.from_numpy(images)[:, None].to(self.device)  # (b, 1, box, box)
         if size != box:
             x = fourier_resize_2d(x, size)
+        if self.format == 1:
+            x = torch.from_numpy(standardize(x[:, 0].cpu().numpy()))[:, None].to(self.device)
+        else:
+            x = torch.from_numpy(relion_normalize(x[:, 0].cpu().numpy(), BACKGROUND_RADIUS)[0])[:, None]
+            x = x.to(self.device)
         padded = -(-size // self.multiple) * self.multiple
         pad = padded - size
         if pad:
-            mode = "reflect" if pad < size else "constant"
-            x = F.pad(x, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2), mode=mode)
+            x = self._pad(x, pad)
+        outputs = []
         with self._lock, torch.inference_mode():
-            y = self.generator(x)
+            for k, (quarter, flip) in enumerate(TRANSFORMS[:samples]):
+                if method == "noise":
+                    quarter, flip = 0, False
+                y = self.generator(_transform(self._perturb(x, k, method), quarter, flip))
+                outputs.append(_untransform(y, quarter, flip))
+        y = torch.stack(outputs)  # (samples, b, 1, padded, padded)
         if pad:
             y = y[..., pad // 2:pad // 2 + size, pad // 2:pad // 2 + size]
+        mean = y.mean(dim=0)
+        spread = y.std(dim=0, unbiased=False) if samples > 1 else None
         if size != box:
-            y = fourier_resize_2d(y, box)
-        return standardize(y[:, 0].float().cpu().numpy())
+            mean = fourier_resize_2d(mean, box)
+            if spread is not None:
+                spread = F.interpolate(spread, size=(box, box), mode="bilinear", align_corners=False).clamp_(min=0)
+        mean_np = mean[:, 0].float().cpu().numpy()
+        if self.format == 1:
+            mean_np = standardize(mean_np)
+        return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy()
+
+
+def _transform(x: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:
+    x = torch.flip(x, dims=(-1,)) if flip else x
+    return torch.rot90(x, quarter, dims=(-2, -1)) if quarter else x
+
+
+def _untransform(y: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:
+    y = torch.rot90(y, -quarter, dims=(-2, -1)) if quarter else y
+    return torch.flip(y, dims=(-1,)) if flip else y
 
 
 def fourier_resize_2d(images: torch.Tensor, size: int) -> torch.Tensor:

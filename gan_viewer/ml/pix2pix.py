@@ -1,4 +1,5 @@
-"""The pix2pix update: discriminator on the detached fake, then generator with GAN + lambda * L1."""
+"""The pix2pix update: discriminator on the detached fake, then generator with
+``gan_weight * GAN + lambda * reconstruction`` (L1 as in pix2pix, or L2)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ class TrainConfig:
     Attributes
     ----------
     lambda_l1
-        Weight of the L1 term against the GAN term.
+        Weight of the reconstruction term (L1 or L2, see ``reconstruction``).
+    gan_weight
+        Weight of the adversarial term (pix2pix: 1; 0 trains the generator alone).
+    reconstruction
+        "l1" (pix2pix) or "l2" (mean squared error: the posterior mean, which shrinks towards
+        what the data support).
     lr, beta1, beta2
         Adam settings for both networks.
     batch_size
@@ -28,6 +34,8 @@ class TrainConfig:
     """
 
     lambda_l1: float = 100.0
+    gan_weight: float = 1.0
+    reconstruction: str = "l1"
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
@@ -35,7 +43,8 @@ class TrainConfig:
     gan_loss: str = "vanilla"
 
     def __post_init__(self) -> None:
-        if self.gan_loss not in ("vanilla", "lsgan") or self.batch_size < 1 or self.lr <= 0:
+        if (self.gan_loss not in ("vanilla", "lsgan") or self.reconstruction not in ("l1", "l2")
+                or self.batch_size < 1 or self.lr <= 0 or self.gan_weight < 0 or self.lambda_l1 < 0):
             raise ValueError(f"bad training config {self}")
 
     to_dict = asdict
@@ -69,6 +78,8 @@ class Pix2Pix:
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=training.lr, betas=betas)
         self.gan_criterion = nn.BCEWithLogitsLoss() if training.gan_loss == "vanilla" else nn.MSELoss()
         self.lambda_l1 = training.lambda_l1
+        self.gan_weight = training.gan_weight
+        self.reconstruction = nn.functional.l1_loss if training.reconstruction == "l1" else nn.functional.mse_loss
         self.step_count = 0
 
     def _gan_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -80,20 +91,23 @@ class Pix2Pix:
         self.G.train()
         self.D.train()
         fake = self.G(noisy)
-        # discriminator: real pairs vs the generator's output, detached so G is not updated here
-        self.opt_D.zero_grad(set_to_none=True)
-        loss_d_fake = self._gan_loss(self.D(torch.cat([noisy, fake.detach()], 1)), real=False)
-        loss_d_real = self._gan_loss(self.D(torch.cat([noisy, clean], 1)), real=True)
-        loss_d = 0.5 * (loss_d_fake + loss_d_real)
-        loss_d.backward()
-        self.opt_D.step()
+        adversarial = self.gan_weight > 0
+        loss_d = loss_g_gan = torch.zeros((), device=noisy.device)
+        if adversarial:  # discriminator: real pairs vs the generator's output, detached (G not updated here)
+            self.opt_D.zero_grad(set_to_none=True)
+            loss_d_fake = self._gan_loss(self.D(torch.cat([noisy, fake.detach()], 1)), real=False)
+            loss_d_real = self._gan_loss(self.D(torch.cat([noisy, clean], 1)), real=True)
+            loss_d = 0.5 * (loss_d_fake + loss_d_real)
+            loss_d.backward()
+            self.opt_D.step()
         # generator: fool the (just updated) discriminator and stay close to the truth
         self.opt_G.zero_grad(set_to_none=True)
         for p in self.D.parameters():
             p.requires_grad_(False)
-        loss_g_gan = self._gan_loss(self.D(torch.cat([noisy, fake], 1)), real=True)
-        loss_g_l1 = nn.functional.l1_loss(fake, clean)
-        loss_g = loss_g_gan + self.lambda_l1 * loss_g_l1
+        if adversarial:
+            loss_g_gan = self._gan_loss(self.D(torch.cat([noisy, fake], 1)), real=True)
+        loss_g_l1 = self.reconstruction(fake, clean)
+        loss_g = self.gan_weight * loss_g_gan + self.lambda_l1 * loss_g_l1
         loss_g.backward()
         self.opt_G.step()
         for p in self.D.parameters():

@@ -30,6 +30,12 @@ from gan_viewer.ml.pix2pix import Pix2Pix, TrainConfig
 
 log = logging.getLogger(__name__)
 
+#: model card format: 2 = RELION-normalised input, target in the input's noise units
+FORMAT_VERSION = 2
+INPUT_NORMALISATION = ("resampled to the model's pixel size, then RELION's normalisation: the background "
+                       "outside a circle of 75 % of the box has mean 0 and standard deviation 1")
+OUTPUT_UNITS = "the particle without noise or CTF, in standard deviations of the input's background noise"
+
 
 @dataclass
 class RunSpec:
@@ -75,7 +81,8 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
         log.info("resumed at step %d", model.step_count)
     val_noisy, val_clean = fixed_batch(val_source, run.n_validation, run.seed)
     mask = circular_mask(val_clean.shape[-1])
-    input_psnr = float(np.mean(psnr(val_noisy, val_clean, mask)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        input_psnr = float(np.nanmean(psnr(val_noisy, val_clean, mask)))
     deadline = None if run.minutes is None else time.monotonic() + 60 * run.minutes
     total = run.steps if run.steps is not None else None
     bar = tqdm(total=total, initial=model.step_count, unit="step", dynamic_ncols=True, disable=None)
@@ -124,8 +131,13 @@ def _predict(model: Pix2Pix, noisy: np.ndarray, device: torch.device) -> np.ndar
 
 
 def _validate(model: Pix2Pix, noisy: np.ndarray, clean: np.ndarray, mask: np.ndarray, device) -> dict:
+    """PSNR and CC (after per-image normalisation; flat targets left out) and the mean squared
+    error in the target's units (all pairs)."""
     pred = _predict(model, noisy, device)
-    return {"psnr": float(np.nanmean(psnr(pred, clean, mask))), "cc": float(np.nanmean(correlation(pred, clean, mask)))}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"psnr": float(np.nanmean(psnr(pred, clean, mask))),
+                "cc": float(np.nanmean(correlation(pred, clean, mask))),
+                "mse": float(np.mean((pred - clean)[:, mask] ** 2))}
 
 
 def _checkpoint(model: Pix2Pix, history: dict, out: Path) -> None:
@@ -135,17 +147,21 @@ def _checkpoint(model: Pix2Pix, history: dict, out: Path) -> None:
 def _card(model: Pix2Pix, train_source, val_source, metrics: dict, input_psnr: float, run: RunSpec) -> dict:
     data = train_source.describe()
     return {
+        "format_version": FORMAT_VERSION,
         "name": Path(str(run.extra_card.get("name", "generator"))).name,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "gan_viewer_version": __version__,
         "torch_version": torch.__version__,
         "pixel_size": data.get("apix"),
         "box": data.get("box"),
-        "snr": data.get("snr"),
+        "boxes": data.get("boxes") or [data.get("box")] * 2,
+        "snr": data.get("snr") or (data.get("recipe") or {}).get("snr"),
+        "normalisation": INPUT_NORMALISATION,
+        "output_units": OUTPUT_UNITS,
         "training": {"data": data, "steps": model.step_count, "seed": run.seed,
                      **{k: v.to_dict() for k, v in model.configs.items() if k != "generator"}},
         "validation": {"data": val_source.describe(), "n": run.n_validation, "psnr_db": metrics["psnr"],
-                       "cc": metrics["cc"], "input_psnr_db": input_psnr,
+                       "cc": metrics["cc"], "mse": metrics["mse"], "input_psnr_db": input_psnr,
                        "metric": "mean over held-out pairs, inside a circular mask, after per-image normalisation"},
         **{k: v for k, v in run.extra_card.items() if k != "name"},
     }

@@ -111,7 +111,8 @@ def test_hallucination(capsys, monkeypatch, tmp_path: Path) -> None:
         card = {"box": 24, "pixel_size": 2.0, "training": {"data": {"sources": [str(map_path)]}}}
         name = "fake"
 
-        def __call__(self, images: np.ndarray) -> np.ndarray:
+        def __call__(self, images: np.ndarray, apix: float | None = None) -> np.ndarray:
+            assert apix == 2.0  # told the pixel size of the noise images
             return images  # an honest (useless) denoiser
 
     monkeypatch.setattr(inference.Denoiser, "load", classmethod(lambda cls, model=None, device="auto": Fake()))

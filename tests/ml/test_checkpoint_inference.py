@@ -96,3 +96,80 @@ def test_nan_input_is_refused(saved_model: Path) -> None:
     images[0, 3, 3] = np.nan
     with pytest.raises(InputError, match="NaN"):
         Denoiser.load(saved_model, "cpu")(images)
+
+
+class Recorder(torch.nn.Module):
+    """An identity 'generator' that keeps what it was fed (optionally adding a fixed pattern)."""
+
+    def __init__(self, pattern: torch.Tensor | None = None, gain: float = 1.0) -> None:
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+        self.pattern, self.gain = pattern, gain
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.clone())
+        y = x * self.gain
+        return y if self.pattern is None else y + self.pattern[..., :x.shape[-2], :x.shape[-1]]
+
+
+def format2(generator: torch.nn.Module, **card) -> Denoiser:
+    base = {"format_version": 2, "pixel_size": 3.0, "boxes": [64, 128], "generator": {"depth": 3}, "name": "fake"}
+    return Denoiser(generator, {**base, **card}, torch.device("cpu"), batch_size=8)
+
+
+def test_the_model_sees_relion_normalised_particles_at_its_own_pixel_size() -> None:
+    from gan_viewer.core.normalize import background_mask
+
+    recorder = Recorder()
+    images = np.random.default_rng(0).normal(3.0, 5.0, (4, 192, 192)).astype(np.float32)
+    format2(recorder).recover(images, 1.0)  # 1 A/px -> the model's 3 A/px: 192 px -> 64 px
+    seen = recorder.seen[0][:, 0].numpy()
+    assert seen.shape == (4, 64, 64)
+    ring = seen[:, background_mask(64)]
+    # normalised after resampling: standardising first and then cropping the spectrum left the
+    # model a third of the noise it was trained on
+    np.testing.assert_allclose(ring.std(axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(ring.mean(axis=1), 0.0, atol=1e-4)
+
+
+def test_outputs_keep_their_units_so_an_empty_box_looks_empty() -> None:
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[:96, :96] - 48
+    blob = np.exp(-(x ** 2 + y ** 2) / 60.0).astype(np.float32)
+    noise = rng.standard_normal((2, 96, 96)).astype(np.float32)
+    images = np.stack([noise[0] + 10 * blob, noise[1]])  # a particle, and nothing
+    den = format2(Recorder(gain=0.1))  # a generator that draws little where it sees little
+    rec = den.recover(images, 3.0)
+    assert rec.amplitude[1] < 0.12 and rec.amplitude[0] > 1.3 * rec.amplitude[1]  # re-standardised: both 1
+    assert np.abs(rec.images[1]).max() < 0.6
+    np.testing.assert_allclose(den.recover(images * 40 + 7, 3.0).images, rec.images, atol=1e-3)  # units: noise sd
+    assert "background noise" in den.units
+
+
+def test_spread_is_zero_for_a_symmetric_generator_and_not_otherwise() -> None:
+    images = np.random.default_rng(2).standard_normal((3, 64, 64)).astype(np.float32)
+    rec = format2(Recorder()).recover(images, 3.0, spread=True, samples=8)
+    assert rec.spread.shape == images.shape and np.abs(rec.spread).max() < 1e-5
+    np.testing.assert_allclose(rec.confidence, 1.0, atol=1e-6)
+    pattern = torch.zeros(1, 1, 64, 64)
+    pattern[..., 5:20, 40:60] = 3.0  # an output that depends on how the particle is turned
+    rec = format2(Recorder(pattern)).recover(images, 3.0, spread=True, samples=4)
+    assert rec.spread.max() > 0.5 and np.all(rec.confidence < 0.99) and np.all(rec.confidence > 0)
+    with pytest.raises(ValueError, match="samples"):
+        format2(Recorder()).recover(images, 3.0, spread=True, samples=9)
+
+
+@pytest.mark.parametrize("apix, message", [(None, "unknown"), (0.0, "impossible"), (float("nan"), "impossible"),
+                                           (0.1, "impossible"), (25.0, "impossible"), (0.5, "far outside")])
+def test_unknown_or_absurd_pixel_sizes_and_boxes_are_refused(apix, message) -> None:
+    images = np.zeros((1, 256, 256), np.float32)  # at 0.5 A/px: 43 px at 3 A/px, far below 64 * 0.25?
+    if apix == 0.5:
+        images = np.zeros((1, 40, 40), np.float32)  # 7 px at the model's pixel size
+    with pytest.raises(InputError, match=message):
+        format2(Recorder()).recover(images, apix)
+
+
+@pytest.mark.parametrize("version", [3, "2", None])
+def test_cards_of_another_format_are_refused(version) -> None:
+    with pytest.raises(InputError, match="model card format"):
+        format2(Recorder(), format_version=version)

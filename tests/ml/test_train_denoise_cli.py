@@ -34,9 +34,10 @@ def test_train_writes_model_card_and_figures(trained: Path) -> None:
     assert Path(f"{trained}_examples.png").is_file() and Path(f"{trained}_curves.png").is_file()
     card = json.loads(trained.with_suffix(".json").read_text())
     assert card["pixel_size"] == 2.0 and card["box"] == 32 and card["training"]["steps"] == 4
-    assert card["training"]["data"]["snr"] == [0.05, 0.2]
+    assert card["snr"] == [0.05, 0.2] and card["training"]["data"]["recipe"]["snr"] == [0.05, 0.2]
     assert card["training"]["training"]["lambda_l1"] == 100.0
-    assert "psnr_db" in card["validation"] and "normalisation" in card
+    assert card["format_version"] == 2 and card["boxes"] == [32] and "background" in card["normalisation"]
+    assert "psnr_db" in card["validation"] and "mse" in card["validation"]
 
 
 def test_resume_continues(capsys, trained: Path, tiny_map: Path) -> None:
@@ -110,3 +111,62 @@ def test_denoise_missing_stacks_fail_before_any_work(capsys, tiny_set: Path, tmp
                        tmp_path / "never-loaded.safetensors")
     assert code == 2 and "Extract/b.mrcs" in err and "not found" in err
     assert not (tmp_path / "o.mrcs").exists()
+
+
+def two_pixel_sizes(tmp_path: Path) -> Path:
+    """A STAR of 6 particles (30 px) in two optics groups: rows 1-3 at 2 A/px, rows 4-6 at 4 A/px."""
+    import pandas as pd
+
+    from gan_viewer.io.star import table_from_dataframe, write_star
+
+    images = np.random.default_rng(3).standard_normal((6, 30, 30)).astype(np.float32)
+    with mrcfile.new(tmp_path / "p.mrcs") as mrc:
+        mrc.set_data(images)
+        mrc.voxel_size = 2.0
+    particles = pd.DataFrame({"rlnImageName": [f"{i + 1:06d}@p.mrcs" for i in range(6)],
+                              "rlnOpticsGroup": [1, 1, 1, 2, 2, 2]})
+    optics = pd.DataFrame({"rlnOpticsGroup": [1, 2], "rlnOpticsGroupName": ["a", "b"],
+                           "rlnImagePixelSize": [2.0, 4.0], "rlnImageSize": [30, 30],
+                           "rlnVoltage": [300.0, 300.0], "rlnSphericalAberration": [2.7, 2.7],
+                           "rlnAmplitudeContrast": [0.1, 0.1], "rlnImageDimensionality": [2, 2]})
+    return write_star(table_from_dataframe(particles, optics), tmp_path / "two.star")
+
+
+def test_denoise_uses_each_optics_groups_pixel_size_and_writes_the_spread(capsys, trained: Path,
+                                                                          tmp_path: Path) -> None:
+    star = two_pixel_sizes(tmp_path)
+    model = trained.with_suffix(".safetensors")
+    code, stdout, _ = run(capsys, "denoise", star, "--out", tmp_path / "all.mrcs", "--spread", tmp_path / "sd.mrcs",
+                          "--model", model, "--device", "cpu")
+    assert code == 0 and "confidence median" in stdout and "background noise" in stdout
+    both = mrcfile.read(tmp_path / "all.mrcs")
+    spread = mrcfile.read(tmp_path / "sd.mrcs")
+    assert both.shape == spread.shape == (6, 30, 30) and spread.min() >= 0 and spread.max() > 0
+    # the same particles as a bare stack, told their pixel size: group 2 must have been run at 4 A/px
+    for apix, rows in ((2.0, slice(0, 3)), (4.0, slice(3, 6))):
+        with mrcfile.new(tmp_path / f"g{apix}.mrcs") as mrc:
+            mrc.set_data(mrcfile.read(tmp_path / "p.mrcs")[rows])
+        code, _, _ = run(capsys, "denoise", tmp_path / f"g{apix}.mrcs", "--out", tmp_path / f"o{apix}.mrcs",
+                         "--apix", apix, "--model", model, "--device", "cpu", "--spread", tmp_path / f"s{apix}.mrcs")
+        assert code == 0
+        np.testing.assert_allclose(mrcfile.read(tmp_path / f"s{apix}.mrcs"), spread[rows], atol=1e-4)
+    # and the pixel size matters: the same particles run at 2 A/px come out otherwise
+    for apix in ("2.0", "4.0"):
+        code, _, _ = run(capsys, "denoise", tmp_path / "g4.0.mrcs", "--out", tmp_path / f"one{apix}.mrcs", "--apix",
+                         apix, "--model", model, "--device", "cpu")
+        assert code == 0
+    assert not np.allclose(mrcfile.read(tmp_path / "one2.0.mrcs"), mrcfile.read(tmp_path / "one4.0.mrcs"), atol=1e-3)
+
+
+def test_denoise_needs_a_pixel_size(capsys, trained: Path, tmp_path: Path) -> None:
+    with mrcfile.new(tmp_path / "in.mrcs") as mrc:
+        mrc.set_data(np.zeros((2, 32, 32), np.float32))  # no pixel size in the header
+    model = trained.with_suffix(".safetensors")
+    code, _, err = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "o.mrcs", "--model", model)
+    assert code == 2 and "pixel size is unknown" in err and not (tmp_path / "o.mrcs").exists()
+    code, _, err = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "o.mrcs", "--model", model,
+                       "--apix", "0")
+    assert code == 2 and "impossible" in err and not (tmp_path / "o.mrcs").exists()
+    code, _, _ = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "o.mrcs", "--model", model,
+                     "--apix", "2", "--device", "cpu")
+    assert code == 0

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gan_viewer.core.normalize import background_mask
+from gan_viewer.errors import InputError
+from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler, VolumeBank, support_radius
+
+
+def sphere(side: int, radius: float) -> np.ndarray:
+    z, y, x = np.indices((side,) * 3) - side // 2
+    return (x ** 2 + y ** 2 + z ** 2 <= radius ** 2).astype(np.float32) * 5.0
+
+
+@pytest.fixture
+def bank() -> VolumeBank:
+    bank = VolumeBank(3.0)
+    bank.add_volume("small", sphere(40, 6), 3.0, "test")
+    bank.add_volume("large", sphere(48, 12), 3.0, "test")
+    return bank
+
+
+def quiet(**changes) -> SceneRecipe:
+    """A recipe with nothing random but what a test asks for."""
+    base = dict(boxes=(32,), snr=(1e6, 1e6), empty_probability=0.0, neighbour_probability=0.0, shift_px=0.0,
+                ctf_probability=0.0, gradient_probability=0.0, invert_probability=0.0, noise_mix=(1, 0, 0))
+    return SceneRecipe(**{**base, **changes})
+
+
+def test_bank_crops_each_structure_to_its_support_and_scales_it(bank: VolumeBank) -> None:
+    small, large = bank.entries
+    assert small.volume.shape[0] < 40 and large.volume.shape[0] < 48
+    assert abs(small.diameter - 2 * 6 * 3.0) < 2 * 3.0 and abs(large.diameter - 2 * 12 * 3.0) < 2 * 3.0
+    for entry in bank.entries:
+        dense = entry.volume > 0.2 * entry.volume.max()
+        assert abs(float(entry.volume[dense].mean()) - 1.0) < 1e-4
+    assert bank.pick(np.random.default_rng(0), (60, 80)).name == "large"
+    assert support_radius(sphere(40, 6)) == pytest.approx(6.5, abs=1.0)
+
+
+def test_resampled_maps_and_negative_density(tmp_path) -> None:
+    bank = VolumeBank(3.0)
+    volume = sphere(60, 12) - 0.5  # a filtered map: negative solvent
+    entry = bank.add_volume("fine", volume, 1.5, "map")  # 1.5 A/px -> 3 A/px: half the voxels
+    assert entry.volume.min() >= 0
+    assert abs(entry.diameter - 2 * 12 * 1.5) < 2 * 3.0
+    assert bank.add_volume("empty", np.zeros((20, 20, 20)), 3.0) is None
+
+
+def test_noise_free_scene_target_is_the_input_in_its_own_units(bank: VolumeBank) -> None:
+    sampler = SceneSampler(bank, NoiseBank(3.0), quiet())
+    scenes = sampler.sample(6, np.random.default_rng(1))
+    assert scenes.noisy.shape == scenes.target.shape == (6, 32, 32)
+    ring = background_mask(32)
+    for noisy, target in zip(scenes.noisy, scenes.target):
+        assert abs(float(noisy[ring].std()) - 1) < 1e-3
+        # no CTF, almost no noise: the normalised input is the target shifted by the ring mean
+        offset = float((noisy - target)[ring].mean())
+        assert np.abs(noisy - target - offset).max() < 0.05 * np.abs(target).max()
+
+
+def test_snr_is_what_was_asked_and_empty_boxes_have_flat_targets(bank: VolumeBank) -> None:
+    rng = np.random.default_rng(2)
+    sampler = SceneSampler(bank, NoiseBank(3.0), quiet(snr=(0.05, 0.05)))
+    scenes = sampler.sample(200, np.random.default_rng(3))
+    # no CTF: the signal in the input is the target itself, in the same units
+    signal_var = scenes.target.reshape(200, -1).var(axis=1)
+    noise_var = (scenes.noisy - scenes.target).reshape(200, -1).var(axis=1)
+    assert abs(float(np.median(signal_var / noise_var)) - 0.05) < 0.01
+    empty = SceneSampler(bank, NoiseBank(3.0), quiet(empty_probability=1.0, snr=(0.05, 0.05))).sample(4, rng)
+    assert empty.empty.all() and np.all(empty.target == 0) and np.isnan(empty.snr).all()
+    assert np.allclose(empty.noisy[:, background_mask(32)].std(axis=1), 1, atol=1e-3)
+
+
+def test_realistic_parts_take_effect(bank: VolumeBank) -> None:
+    rng = np.random.default_rng(4)
+    inverted = SceneSampler(bank, NoiseBank(3.0), quiet(invert_probability=1.0)).sample(4, rng)
+    assert np.all(inverted.target.sum(axis=(1, 2)) < 0)
+    small = VolumeBank(3.0)
+    small.add_volume("small", sphere(40, 6), 3.0, "test")
+    crowded = SceneSampler(small, NoiseBank(3.0), quiet(boxes=(64,), neighbour_probability=1.0, max_neighbours=3))
+    single = SceneSampler(small, NoiseBank(3.0), quiet(boxes=(64,)))
+    edges = np.ones((64, 64), bool)
+    edges[4:-4, 4:-4] = False
+
+    def edge_share(sampler: SceneSampler) -> float:
+        target = np.abs(sampler.sample(16, np.random.default_rng(5)).target)
+        return float(target[:, edges].sum() / target.sum())
+
+    assert edge_share(single) < 1e-3 < 0.02 < edge_share(crowded)  # neighbours are cut by the box edge
+    with_ctf = SceneSampler(bank, NoiseBank(3.0), quiet(ctf_probability=1.0)).sample(4, np.random.default_rng(6))
+    without = SceneSampler(bank, NoiseBank(3.0), quiet()).sample(4, np.random.default_rng(6))
+    corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(with_ctf.noisy, without.noisy)]
+    assert max(corr) < 0.95  # the CTF changed the images, the targets did not
+    np.testing.assert_allclose(with_ctf.target / np.abs(with_ctf.target).max(axis=(1, 2), keepdims=True),
+                               without.target / np.abs(without.target).max(axis=(1, 2), keepdims=True), atol=1e-5)
+
+
+def test_scenes_are_reproducible(bank: VolumeBank) -> None:
+    recipe = SceneRecipe(boxes=(32,), snr=(0.01, 0.5), neighbour_probability=0.5)
+    a = SceneSampler(bank, NoiseBank(3.0), recipe).sample(5, np.random.default_rng(7))
+    b = SceneSampler(bank, NoiseBank(3.0), recipe).sample(5, np.random.default_rng(7))
+    np.testing.assert_array_equal(a.noisy, b.noisy)
+
+
+def test_noise_kinds_have_unit_variance_and_micrographs_are_resampled(tmp_path) -> None:
+    from gan_viewer.io.mrc import write_stack
+
+    rng = np.random.default_rng(8)
+    write_stack(tmp_path / "mic.mrc", rng.standard_normal((1, 200, 240)).astype(np.float32), 1.0)
+    noise = NoiseBank(2.0, [(tmp_path / "mic.mrc", None)])
+    assert noise.micrographs[0].shape == (100, 120)  # 1 A/px -> 2 A/px halves each side
+    for kind in ("white", "coloured", "micrograph"):
+        fields = noise.sample(kind, 8, 48, rng)
+        assert fields.shape == (8, 48, 48)
+        np.testing.assert_allclose(fields.std(axis=(1, 2)), 1, atol=0.05)
+    with pytest.raises(ValueError):
+        noise.sample("pink", 1, 8, rng)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"snr": (-1.0, 0.1)}, "SNR must be positive"),
+    ({"boxes": (8,)}, "boxes must be"),
+    ({"empty_probability": 1.5}, "probabilities"),
+    ({"fill": (0.9, 0.3)}, "fill must be"),
+])
+def test_impossible_recipes_are_refused(change, message) -> None:
+    with pytest.raises(InputError, match=message):
+        SceneRecipe(**change)

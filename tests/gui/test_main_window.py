@@ -96,10 +96,10 @@ def test_export_equals_labels(make_window, tiny_set, tmp_path):
     labels = window.session.curation.labels.copy()
     kept, rejected = tmp_path / "out_kept.star", tmp_path / "out_rejected.star"
     result = files.export_to(window, kept, rejected)
-    assert (result.kept, result.rejected, result.undecided) == (2, 2, 6)
+    assert (result.kept, result.rejected, result.undecided) == (2, 8, 6)
     names = read_star(tiny_set).particles["rlnImageName"].to_numpy()
     assert read_star(kept).particles["rlnImageName"].tolist() == names[labels == Label.KEEP].tolist()
-    assert read_star(rejected).particles["rlnImageName"].tolist() == names[labels == Label.REJECT].tolist()
+    assert read_star(rejected).particles["rlnImageName"].tolist() == names[labels != Label.KEEP].tolist()
     before = kept.read_text()
     assert files.export_to(window, kept, rejected) is None  # exists: refused, not overwritten
     assert kept.read_text() == before

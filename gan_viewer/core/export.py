@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_viewer import __version__
-from gan_viewer.core.curation import Label
+from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.errors import InputError
 from gan_viewer.io.star import ParticleTable, write_star
 
@@ -49,7 +49,7 @@ def parse_rows(text: str, n: int) -> np.ndarray:
         if first < 1 or last > n or first > last:
             raise InputError(f"row list {text!r}: {part!r} is outside 1..{n}")
         rows.append(np.arange(first - 1, last))
-    return np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+    return unique_indices(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
 
 
 def labels_from_rows(n: int, keep: np.ndarray | None, reject: np.ndarray | None) -> np.ndarray:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_viewer import __version__
+from gan_viewer.core.curation import present_labels
 from gan_viewer.core.journal_schema import (BLOCK, CREATE, JournalInfo, block_rows, connect_read_only, inspect,
                                             read_checked_labels, upgrade)
 from gan_viewer.errors import InputError
@@ -169,9 +170,9 @@ class Journal:
         lab = np.asarray(labels, np.int8)
         after = self._labels.copy()
         after[idx] = lab
-        rows = block_rows(after, np.unique(idx // BLOCK) * BLOCK)
+        rows = block_rows(after, np.flatnonzero(np.bincount(idx // BLOCK)) * BLOCK)
         now = time.time()
-        events = [(now, kind, int(label), encode_indices(idx[lab == label])) for label in np.unique(lab)]
+        events = [(now, kind, label, encode_indices(idx[lab == label])) for label in present_labels(lab)]
 
         def write(db: sqlite3.Connection) -> None:
             db.executemany("INSERT OR REPLACE INTO label_blocks VALUES (?, ?)", rows)
@@ -293,12 +294,15 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
 
 
 def encode_indices(indices: np.ndarray) -> bytes:
-    """(k,) int64 indices as a compact blob: zlib of their little-endian int64 differences."""
-    return zlib.compress(np.diff(np.asarray(indices, np.int64), prepend=0).astype("<i8").tobytes(), 1)
+    """(k,) int64 indices as a compact blob: one byte giving the width (4 or 8), then zlib of their
+    little-endian differences (a run of consecutive indices compresses to almost nothing)."""
+    deltas = np.diff(np.asarray(indices, np.int64), prepend=0)
+    width = 4 if not deltas.size or np.abs(deltas).max() < 2**31 else 8
+    return bytes([width]) + zlib.compress(deltas.astype(f"<i{width}").tobytes(), 1)
 
 
 def decode_indices(value: bytes | str) -> np.ndarray:
     """An event's indices (k,) int64, from :func:`encode_indices` or a schema-1 JSON list."""
     if isinstance(value, str):
         return np.asarray(json.loads(value), np.int64)
-    return np.cumsum(np.frombuffer(zlib.decompress(value), "<i8"))
+    return np.cumsum(np.frombuffer(zlib.decompress(value[1:]), f"<i{value[0]}"), dtype=np.int64)

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 from PyQt6 import QtCore, QtWidgets
 
-from gan_viewer.core.curation import Label
+from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.core.journal import SaveError
 from gan_viewer.gui.gallery_filter import SCORE, Columns, ViewSpec, compute_view
 from gan_viewer.gui.gallery_histogram import HistogramFilter
@@ -82,7 +82,7 @@ class GalleryWidget(QtWidgets.QWidget):
         """(k,) int64 particle indices of the selected rows, in display order."""
         ranges = self.view.selectionModel().selection()
         rows = [np.arange(r.top(), r.bottom() + 1) for r in ranges]
-        rows = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+        rows = unique_indices(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
         return self.model.rows[rows]
 
     def set_fetch(self, fetch: Fetch) -> None:

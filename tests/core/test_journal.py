@@ -94,7 +94,8 @@ def test_legacy_session_file_is_read_and_converted(tiny_set: Path) -> None:
     assert session.curation.labels.tolist() == [0, 1, 0, 0, 2, 0, 0, 0, 0, 0] and session.cursor == 4
     tables = {name for (name,) in session.journal._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "label_blocks" in tables and "labels" not in tables
-    assert [decode_indices(v).tolist() for (v,) in session.journal._db.execute("SELECT indices FROM events")] == [[1], [4]]
+    events = session.journal._db.execute("SELECT indices FROM events").fetchall()
+    assert [decode_indices(v).tolist() for (v,) in events] == [[1], [4]]
     session.decide(Label.KEEP, [9])
     session.close()
     assert read_labels(path).tolist() == [0, 1, 0, 0, 2, 0, 0, 0, 0, 1]
@@ -159,7 +160,8 @@ def test_hostile_file_with_the_current_schema(tiny_set: Path) -> None:
     with pytest.raises(InputError, match="label block -1"):
         Session.open(tiny_set)
     db = sqlite3.connect(path, isolation_level=None)
-    db.executescript("DELETE FROM label_blocks WHERE block = -1; UPDATE label_blocks SET labels = x'07010101010101010101';")
+    db.executescript("DELETE FROM label_blocks WHERE block = -1; "
+                     "UPDATE label_blocks SET labels = x'07010101010101010101';")
     db.close()
     with pytest.raises(InputError, match="label 7"):
         Session.open(tiny_set)
@@ -181,3 +183,11 @@ def test_cursor_moves_cost_no_transaction_until_a_decision_or_flush(session: Ses
     assert "PRAGMA synchronous=NORMAL" in statements and any("COMMIT" in s for s in statements)
     assert dict(other.execute("SELECT key, value FROM meta").fetchall())["cursor"] == "7"
     other.close()
+
+
+def test_event_indices_round_trip() -> None:
+    from gan_viewer.core.journal import encode_indices
+
+    for indices in (np.arange(1_000_000), np.array([5, 2, 2**40, 0]), np.zeros(0, np.int64), np.array([7])):
+        assert decode_indices(encode_indices(indices)).tolist() == indices.tolist()
+    assert len(encode_indices(np.arange(1_000_000))) < 50_000  # JSON: 6.9 MB

@@ -164,6 +164,7 @@ def gallery_views(app, window) -> None:
     gallery.set_filter(None)
     gallery.set_label_filter(None)
     gallery.set_sort("index")
+    longest_step(app, 3.0)  # the relayout of 1,000,000 rows, before the next figure
     release = threading.Event()
     read = window.images.read
     gallery.set_fetch(lambda idx: (release.wait(0.5), read(idx))[1])

@@ -34,27 +34,27 @@ class SessionLock:
     ----------
     acquired : bool
         True when this object holds the lock (until :meth:`release`).
-    holder : str
-        Who holds it when it was not acquired: "process 1234" or "another process".
+    why_not : str
+        Why it was not acquired: "another gan-viewer (process 1234) has it open", or "the lock
+        file cannot be created (...)"; empty when acquired.
     """
 
     def __init__(self, journal_path: str | os.PathLike) -> None:
         self.path = Path(f"{journal_path}.lock")
-        self.acquired, self.holder = False, ""
+        self.acquired, self.why_not = False, ""
         self._fd: int | None = None
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:  # e.g. a read-only folder: nobody can write the session here either
-            log.debug("cannot create %s: %s", self.path, exc)
-            self.holder = f"nobody (cannot create {self.path.name}: {exc.strerror or exc})"
+        except OSError as exc:  # e.g. a read-only folder: the session cannot be written there either
+            self.why_not = f"its lock file cannot be created ({exc.strerror or exc})"
             return
         if _try_lock(self._fd):
             self.acquired = True
             os.ftruncate(self._fd, 0)
             os.write(self._fd, f"{os.getpid()}\n".encode())
         else:
-            pid = os.pread(self._fd, 32, 0).decode(errors="replace").strip()
-            self.holder = f"process {pid}" if pid.isdigit() else "another process"
+            pid = _read_pid(self._fd) or "unknown"
+            self.why_not = f"another gan-viewer window or process (process {pid}) has it open"
             os.close(self._fd)
             self._fd = None
 
@@ -67,6 +67,16 @@ class SessionLock:
 
     def __del__(self) -> None:
         self.release()
+
+
+def _read_pid(fd: int) -> str:
+    """The process id the holder wrote, or "" (Windows refuses reads of a locked byte)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        pid = os.read(fd, 32).decode(errors="replace").strip()
+    except OSError:
+        return ""
+    return pid if pid.isdigit() else ""
 
 
 def _try_lock(fd: int) -> bool:

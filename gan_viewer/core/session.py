@@ -98,8 +98,7 @@ class Session:
             journal_path = _default_path(source, set_id, mounts)
         self.lock = SessionLock(journal_path)
         self.read_only_reason = None if self.lock.acquired else (
-            f"{journal_path} is open in another gan-viewer window or process ({self.lock.holder}), "
-            "so this one shows it read-only")
+            f"{journal_path}: {self.lock.why_not}")
         try:
             self.journal = Journal(journal_path, len(source), set_id, str(source.path or ""),
                                    read_only=not self.lock.acquired)

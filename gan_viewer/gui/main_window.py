@@ -25,7 +25,7 @@ from gan_viewer.gui import files
 from gan_viewer.gui.actions import build_actions
 from gan_viewer.gui.controls import CurationBar, MetadataPanel, SessionBanner, ViewBar
 from gan_viewer.gui.docks import Docks
-from gan_viewer.gui.opening import BackgroundOpening, Preview, loads_in_background
+from gan_viewer.gui.opening import BackgroundOpening, Preview, check_readable, loads_in_background
 from gan_viewer.gui.pipeline import ParticleImages
 from gan_viewer.gui.reference import ReferenceMaker
 from gan_viewer.gui.saving import SaveGuard
@@ -132,25 +132,28 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
         if loads_in_background(path, kwargs):
             self.open_in_background(path, map_path, kwargs)
             return True
-        session = None
         try:
             source = open_particles(path, kwargs.get("project_dir"), coords=kwargs.get("coords"),
                                     box=kwargs.get("box"))
-            if source.path is not None and len(source):  # the particle to show must be readable (stacks gone?) ...
-                source.images([min(saved_cursor(source.path), len(source) - 1)])
-            if self.session is not None and _same_file(self.session.source.path, path):
-                self.close_session()  # the same file again: its session must be free to open
-            session = Session(source)
-            source.images([session.cursor])  # ... also where its session (if another) was left
+            session = self._new_session(source)
         except Exception as exc:  # noqa: BLE001 - InputError, OSError: told to the user
-            if session is not None:
-                session.close()
             files.error_dialog(self, "Cannot open particles", str(exc))
             return False  # the previous particles stay open, untouched
         self.set_session(session, map_path)
         files.remember(self.settings, path, map_path, kwargs)
         self.actions_.refresh_recent()
         return True
+
+    def _new_session(self, source) -> Session:
+        """The session of ``source``, once the particle it opens at is known to be readable (a
+        stack may be missing): until then nothing changes."""
+        if source.path is not None and len(source):
+            source.images([min(saved_cursor(source.path), len(source) - 1)])
+        if self.session is not None and _same_file(self.session.source.path, source.path):
+            self.close_session()  # the same file again: its session must be free to open
+        session = Session(source)
+        check_readable(session)  # where its session was left, if that is another one
+        return session
 
     def set_session(self, session: Session, map_path: str | Path | None = None) -> None:
         """Show ``session`` (closing the previous one) from its saved cursor."""
@@ -431,5 +434,5 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
         super().closeEvent(event)
 
 
-def _same_file(a: str | Path | None, b: str | Path) -> bool:
-    return a is not None and Path(a).resolve() == Path(b).resolve()
+def _same_file(a: str | Path | None, b: str | Path | None) -> bool:
+    return a is not None and b is not None and Path(a).resolve() == Path(b).resolve()

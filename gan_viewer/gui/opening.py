@@ -143,7 +143,7 @@ class FileOpener(QObject):
             give_back_memory()  # what the previous set and the parser's temporaries used
             session = Session(open_particles(path, **options))
             give_back_memory()
-            _check_readable(session)
+            check_readable(session)
         except (InputError, OSError) as exc:
             self._send(self.failed, ticket, str(exc))
             return
@@ -164,8 +164,8 @@ class FileOpener(QObject):
         return True
 
 
-def _check_readable(session: Session) -> None:
-    """Raise (closing ``session``) unless the particle it opens at can be read."""
+def check_readable(session: Session) -> None:
+    """Raise (closing ``session``) unless the particle it opens at can be read (a stack may be missing)."""
     try:
         session.source.images([session.cursor])
     except BaseException:

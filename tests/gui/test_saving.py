@@ -88,7 +88,7 @@ def test_a_second_window_on_the_same_session_is_read_only(make_window, qtbot, ti
     second = make_window(tiny_set)
     assert second.session.read_only and not first.session.read_only
     assert second.banner.isVisible() and second.banner.text.text().startswith("Read-only:")
-    assert "open in another gan-viewer window or process" in second.banner.text.text()
+    assert "another gan-viewer window or process (process" in second.banner.text.text()
     assert not second.banner.retry_button.isVisible()
     assert "read-only" in second.statusBar().currentMessage()
     assert not second.actions_["keep"].isEnabled() and not second.bar.keep_button.isEnabled()

@@ -2,11 +2,13 @@
 
 FILE is a particle STAR file (with its stacks), a bare .mrcs stack, a cryoSPARC .cs file, or a
 micrograph with --coords and --box. Without FILE a bundled demo set opens (simulated once from
-the bundled map, which serves as its reference). Decisions are saved as they are made, in a
-session file beside FILE; opening FILE again resumes where you left off.
+the bundled map, which serves as its reference). Decisions are saved before they show, in a
+session file beside FILE (in the user data folder when FILE's folder is read-only or on a network
+filesystem); opening FILE again resumes where you left off. A second window on the same FILE is
+read-only. File > Export writes the particles labelled keep, and optionally all the others.
 
 keys: K keep, R or X reject, Space/Right next, Backspace/Left previous, N next undecided,
-      U undo, Ctrl+Shift+Z redo
+      U or Ctrl+Z undo, Ctrl+Shift+Z redo
 
 examples:
   gan-viewer gui particles.star --map reference.mrc

@@ -1,5 +1,11 @@
 """Curated subsets of a particle table: kept and rejected STAR files.
 
+What "kept" means, everywhere (the inspector's export, ``gan-viewer export``), as in RELION's
+Select job: the kept file holds the particles labelled keep, and nothing else; the rejected file
+is its complement, every other particle (labelled reject, and undecided), so the two files
+together are the input. Undecided particles are not kept unless asked (``undecided=Label.KEEP``,
+``--undecided keep``), and then they go to the kept file instead.
+
 The subsets keep the input's version, blocks, optics table, columns, row order and values
 exactly; only the particle rows are filtered. Provenance goes in ``#`` comment lines, which
 RELION ignores. Nothing is written unless every destination can be written.
@@ -17,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_viewer import __version__
-from gan_viewer.core.curation import Label
+from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.errors import InputError
 from gan_viewer.io.star import ParticleTable, write_star
 
@@ -43,17 +49,15 @@ def parse_rows(text: str, n: int) -> np.ndarray:
         if first < 1 or last > n or first > last:
             raise InputError(f"row list {text!r}: {part!r} is outside 1..{n}")
         rows.append(np.arange(first - 1, last))
-    return np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+    return unique_indices(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
 
 
 def labels_from_rows(n: int, keep: np.ndarray | None, reject: np.ndarray | None) -> np.ndarray:
-    """Labels (n,) int8 from row lists: with only ``keep`` every other row is rejected, and
-    with only ``reject`` every other row is kept; with both the rest stay undecided."""
+    """Labels (n,) int8 from row lists: ``keep`` rows keep, ``reject`` rows reject, every other
+    row undecided (where undecided rows go is :func:`export_curated`'s ``undecided``)."""
     if keep is not None and reject is not None and np.intersect1d(keep, reject).size:
         raise InputError(f"row {int(np.intersect1d(keep, reject)[0]) + 1} is both kept and rejected")
-    default = Label.UNDECIDED if (keep is not None and reject is not None) else (
-        Label.REJECT if keep is not None else Label.KEEP)
-    labels = np.full(n, default, np.int8)
+    labels = np.full(n, Label.UNDECIDED, np.int8)
     if keep is not None:
         labels[keep] = Label.KEEP
     if reject is not None:
@@ -63,17 +67,37 @@ def labels_from_rows(n: int, keep: np.ndarray | None, reject: np.ndarray | None)
 
 @dataclass
 class ExportResult:
+    """What an export wrote.
+
+    Attributes
+    ----------
+    kept, rejected
+        Rows in the kept file and in its complement (the rejected file, when written).
+    undecided
+        How many particles had no label; they are in the rejected file unless ``undecided_kept``.
+    """
+
     kept: int
     rejected: int
     undecided: int
     kept_path: Path
     rejected_path: Path | None
+    undecided_kept: bool = False
+
+
+def kept_mask(labels: np.ndarray, undecided: Label = Label.REJECT) -> np.ndarray:
+    """(n,) bool: the particles that go to the kept file (see the module docstring)."""
+    labels = np.asarray(labels)
+    if undecided not in (Label.KEEP, Label.REJECT):
+        raise ValueError(f"undecided particles are kept or rejected, not {undecided!r}")
+    kept = labels == Label.KEEP
+    return kept | (labels == Label.UNDECIDED) if undecided == Label.KEEP else kept
 
 
 def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os.PathLike,
-                   rejected_path: str | os.PathLike | None = None, *, overwrite: bool = False,
-                   provenance: dict[str, str] | None = None) -> ExportResult:
-    """Write the kept (and optionally rejected) particles of ``table`` as STAR files.
+                   rejected_path: str | os.PathLike | None = None, *, undecided: Label = Label.REJECT,
+                   overwrite: bool = False, provenance: dict[str, str] | None = None) -> ExportResult:
+    """Write the kept particles of ``table`` (and, optionally, all the others) as STAR files.
 
     Parameters
     ----------
@@ -82,7 +106,10 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
     labels
         (n,) int8 labels (:class:`~gan_viewer.core.curation.Label`) in table row order.
     kept_path, rejected_path
-        Destinations. Both are checked before either is written.
+        Destinations: the particles labelled keep, and every other particle. Both are checked
+        before either is written.
+    undecided
+        Where undecided particles go: ``Label.REJECT`` (not kept, the default) or ``Label.KEEP``.
     overwrite
         Replace existing files; otherwise an existing destination raises InputError.
     provenance
@@ -102,27 +129,30 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
         if not target.parent.resolve().is_dir():
             raise InputError("folder does not exist", target.parent)
     counts = {lab: int((labels == lab).sum()) for lab in Label}
+    kept = kept_mask(labels, undecided)
     written: list[Path] = []
     try:
-        for target, label in zip(targets, (Label.KEEP, Label.REJECT)):
-            rows = np.flatnonzero(labels == label)
-            comments = _provenance(table, label, len(rows), counts, provenance or {})
+        for target, rows in zip(targets, (np.flatnonzero(kept), np.flatnonzero(~kept))):
+            comments = _provenance(table, target is targets[0], len(rows), counts, undecided, provenance or {})
             written.append(write_star(table.subset(rows), target, overwrite=overwrite, comments=comments))
     except BaseException:
         for path in written:  # all or nothing
             path.unlink(missing_ok=True)
         raise
-    log.info("kept %d, rejected %d, undecided %d of %d", counts[Label.KEEP], counts[Label.REJECT],
-             counts[Label.UNDECIDED], len(table))
-    return ExportResult(counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED], targets[0],
-                        targets[1] if len(targets) == 2 else None)
+    log.info("kept %d of %d (labelled keep %d, reject %d, undecided %d: %s)", int(kept.sum()), len(table),
+             counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED],
+             "kept" if undecided == Label.KEEP else "not kept")
+    return ExportResult(int(kept.sum()), int((~kept).sum()), counts[Label.UNDECIDED], targets[0],
+                        targets[1] if len(targets) == 2 else None, undecided == Label.KEEP)
 
 
-def _provenance(table: ParticleTable, label: Label, n_rows: int, counts: dict, extra: dict[str, str]) -> list[str]:
-    what = "kept" if label == Label.KEEP else "rejected"
+def _provenance(table: ParticleTable, kept: bool, n_rows: int, counts: dict, undecided: Label,
+                extra: dict[str, str]) -> list[str]:
+    what = "kept" if kept else "not kept (rejected or undecided)" if undecided == Label.REJECT else "rejected"
     lines = [
         f"gan-viewer {__version__}: {n_rows} {what} particles of {len(table)} "
-        f"(kept {counts[Label.KEEP]}, rejected {counts[Label.REJECT]}, undecided {counts[Label.UNDECIDED]})",
+        f"(labelled keep {counts[Label.KEEP]}, reject {counts[Label.REJECT]}, undecided {counts[Label.UNDECIDED]}; "
+        f"undecided are {'kept' if undecided == Label.KEEP else 'not kept'})",
         f"source: {table.path}" if table.path else "source: (in memory)",
         f"time: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
     ]

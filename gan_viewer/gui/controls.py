@@ -1,4 +1,5 @@
-"""Small widgets around the triptych: the keep/reject bar, the view toolbar and the metadata table."""
+"""Small widgets around the triptych: the keep/reject bar, the session banner, the view toolbar and
+the metadata table."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ class CurationBar(QWidget):
     """Previous / keep / reject / next buttons, the current particle's badge and the counter.
 
     The buttons do nothing themselves; the window connects them to its actions (which also
-    carry the keyboard shortcuts).
+    carry the keyboard shortcuts). Keep and reject are on only while decisions can be saved
+    (:meth:`set_decisions_enabled`).
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.decisions_enabled = True
         self.prev_button = self._button("◀ previous", "Backspace / Left")
         self.keep_button = self._button("Keep  (K)", "K", "#2e7d32")
         self.reject_button = self._button("Reject  (R / X)", "R or X", "#c62828")
@@ -53,6 +56,12 @@ class CurationBar(QWidget):
                                  "QPushButton:disabled { background: #9e9e9e; color: #e0e0e0; }")
         return button
 
+    def set_decisions_enabled(self, on: bool) -> None:
+        """Keep and reject on or off (off: read-only session, or the journal cannot be written)."""
+        self.decisions_enabled = on
+        for button in (self.keep_button, self.reject_button):
+            button.setEnabled(on and self.prev_button.isEnabled())
+
     def show_particle(self, index: int, total: int, label: Label) -> None:
         """The position ("particle 12 of 300") and the label badge of the current particle."""
         self._enable(True)
@@ -71,12 +80,59 @@ class CurationBar(QWidget):
         self.counter.setText("keep / reject open when every particle is read")
 
     def _enable(self, on: bool) -> None:
-        for button in (self.prev_button, self.keep_button, self.reject_button, self.next_button):
+        for button in (self.prev_button, self.next_button):
             button.setEnabled(on)
+        for button in (self.keep_button, self.reject_button):
+            button.setEnabled(on and self.decisions_enabled)
 
     def show_counts(self, counts: dict[Label, int], total: int) -> None:
         self.counter.setText(f"kept {counts[Label.KEEP]:,}  ·  rejected {counts[Label.REJECT]:,}  ·  "
                              f"undecided {counts[Label.UNDECIDED]:,}  of {total:,}")
+
+
+class SessionBanner(QWidget):
+    """A coloured bar above the triptych that says why decisions are off, with an optional action.
+
+    Hidden while everything is normal. ``retry_button`` is shown only with :meth:`show_not_saved`.
+    """
+
+    STYLES = {"read-only": "#8a6d00", "not saved": "#b71c1c"}
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.retry_button.setToolTip("Try to write the session file again; keep and reject come back if it works")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.retry_button)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.kind = ""
+        self.hide()
+
+    def show_read_only(self, message: str) -> None:
+        self._show("read-only", f"Read-only: {message}. Keep and reject are off in this window.", retry=False)
+
+    def show_not_saved(self, message: str) -> None:
+        self._show("not saved", f"Decisions paused: {message}. Keep and reject are off until the session file "
+                   "can be written again.", retry=True)
+
+    def clear(self) -> None:
+        self.kind = ""
+        self.text.clear()
+        self.hide()
+
+    def _show(self, kind: str, text: str, retry: bool) -> None:
+        self.kind = kind
+        self.text.setText(text)
+        self.setStyleSheet(f"SessionBanner {{ background: {self.STYLES[kind]}; }} "
+                           "QLabel { color: white; font-weight: bold; font-size: 11pt; }")
+        self.retry_button.setVisible(retry)
+        self.show()
 
 
 class ViewBar(QWidget):

@@ -13,8 +13,10 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from gan_viewer.core.curation import Label
 from gan_viewer.core.export import ExportResult, export_curated
 from gan_viewer.errors import InputError
+from gan_viewer.gui.export_dialog import ExportDialog
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +99,18 @@ def default_outputs(source_path: Path) -> tuple[Path, Path]:
 
 
 def export_dialog(window) -> ExportResult | None:
-    """Ask where to write, confirm before replacing files, export, and show the counts."""
+    """Ask where to write and where undecided particles go (the dialog says what kept means),
+    confirm before replacing files, export, and show the counts."""
     session = window.session
     if session is None or session.source.table is None:
         error_dialog(window, "Export", "Export needs particles read from a STAR (or .cs) file.")
         return None
-    kept, rejected = default_outputs(Path(session.source.path))
-    path, _ = QFileDialog.getSaveFileName(window, "Export kept particles", str(kept), "STAR (*.star)")
-    if not path:
+    kept, _ = default_outputs(Path(session.source.path))
+    dialog = ExportDialog(session.curation.counts(), kept, window)
+    if dialog.exec() != ExportDialog.DialogCode.Accepted:
         return None
-    kept = Path(path)
-    rejected = kept.with_name(kept.name.replace("_kept", "_rejected")) if "_kept" in kept.name else \
-        kept.with_name(f"{kept.stem}_rejected.star")
-    existing = [p for p in (kept, rejected) if p.exists()]
+    kept, rejected, undecided = dialog.choice()
+    existing = [p for p in (kept, rejected) if p is not None and p.exists()]
     overwrite = False
     if existing:
         names = "\n".join(str(p) for p in existing)
@@ -117,21 +118,26 @@ def export_dialog(window) -> ExportResult | None:
         if answer != QMessageBox.StandardButton.Yes:
             return None
         overwrite = True
-    result = export_to(window, kept, rejected, overwrite=overwrite)
+    result = export_to(window, kept, rejected, overwrite=overwrite, undecided=undecided)
     if result is not None:
         QMessageBox.information(window, "Exported", summary(result))
     return result
 
 
-def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False) -> ExportResult | None:
-    """Export the session's labels (no dialog but the error one); None when it failed."""
+def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False,
+              undecided: Label = Label.REJECT) -> ExportResult | None:
+    """Export the session's labels (no dialog but the error one); None when it failed.
+
+    ``kept`` gets the particles labelled keep (and the undecided ones with ``undecided=Label.KEEP``),
+    ``rejected`` every other particle; see :mod:`gan_viewer.core.export`.
+    """
     session = window.session
     provenance = {"labels": f"session {session.journal.path}"}
     if window.engine.description:
         provenance["generator"] = window.engine.description
     try:
         result = export_curated(session.source.table, session.curation.labels, kept, rejected,
-                                overwrite=overwrite, provenance=provenance)
+                                undecided=undecided, overwrite=overwrite, provenance=provenance)
     except (InputError, OSError) as exc:
         error_dialog(window, "Export failed", str(exc))
         return None
@@ -142,7 +148,7 @@ def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False
 def summary(result: ExportResult) -> str:
     lines = [f"kept {result.kept:,} → {result.kept_path}"]
     if result.rejected_path is not None:
-        lines.append(f"rejected {result.rejected:,} → {result.rejected_path}")
+        lines.append(f"not kept {result.rejected:,} → {result.rejected_path}")
     if result.undecided:
-        lines.append(f"undecided {result.undecided:,} (in neither file)")
+        lines.append(f"undecided {result.undecided:,}: {'kept' if result.undecided_kept else 'not kept'}")
     return "\n".join(lines)

@@ -13,7 +13,8 @@ import logging
 import numpy as np
 from PyQt6 import QtCore, QtWidgets
 
-from gan_viewer.core.curation import Label
+from gan_viewer.core.curation import Label, unique_indices
+from gan_viewer.core.journal import SaveError
 from gan_viewer.gui.gallery_filter import SCORE, Columns, ViewSpec, compute_view
 from gan_viewer.gui.gallery_histogram import HistogramFilter
 from gan_viewer.gui.gallery_loader import Fetch, ThumbnailLoader
@@ -44,9 +45,12 @@ class GalleryWidget(QtWidgets.QWidget):
     -------
     particleActivated(int)
         A particle was clicked (no modifier), double-clicked or chosen with Enter.
+    decisionFailed(SaveError)
+        A bulk decision could not be saved, so it was not made.
     """
 
     particleActivated = QtCore.pyqtSignal(int)
+    decisionFailed = QtCore.pyqtSignal(object)
     _labelsChanged = QtCore.pyqtSignal()  # bridges psygnal (any thread) to the UI thread
 
     def __init__(self, session, fetch: Fetch, parent: QtWidgets.QWidget | None = None, *,
@@ -56,6 +60,7 @@ class GalleryWidget(QtWidgets.QWidget):
         table = getattr(getattr(session.source, "table", None), "particles", None)
         self.columns = Columns(len(session.source), table)
         self.spec = ViewSpec()
+        self.decisions_enabled = True
         self.view = GridView(self)
         self.loader = ThumbnailLoader(fetch, self._visible_particles, thumb_size, cache_size, batch_size, self)
         self.model = ParticleListModel(np.arange(len(session.source)), self._labels, self)
@@ -77,7 +82,7 @@ class GalleryWidget(QtWidgets.QWidget):
         """(k,) int64 particle indices of the selected rows, in display order."""
         ranges = self.view.selectionModel().selection()
         rows = [np.arange(r.top(), r.bottom() + 1) for r in ranges]
-        rows = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+        rows = unique_indices(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
         return self.model.rows[rows]
 
     def set_fetch(self, fetch: Fetch) -> None:
@@ -120,12 +125,25 @@ class GalleryWidget(QtWidgets.QWidget):
         self._apply()
 
     def decide_selected(self, label: Label | int) -> bool:
-        """Label every selected particle (one undo step); True if anything changed."""
+        """Label every selected particle (one undo step); True if anything changed.
+
+        A decision that cannot be saved is not made: ``decisionFailed`` says why.
+        """
         indices = self.selected_indices()
-        if not indices.size:
+        if not indices.size or not self.decisions_enabled:
             return False
         log.info("gallery: %d particles -> %s", indices.size, Label(label).name.lower())
-        return self.session.decide(Label(label), indices)
+        try:
+            return self.session.decide(Label(label), indices)
+        except SaveError as exc:
+            self.decisionFailed.emit(exc)
+            return False
+
+    def set_decisions_enabled(self, on: bool) -> None:
+        """Bulk keep / reject / undecide on or off (off while the session cannot be saved)."""
+        self.decisions_enabled = on
+        for button in self.buttons.values():
+            button.setEnabled(on)
 
     def count_text(self) -> str:
         return self.counts.text()

@@ -2,8 +2,10 @@
 
 The window holds one :class:`~gan_viewer.core.session.Session` at a time and the two workers that
 outlive sessions (inference, which owns the device, and projection). Every decision goes
-through the session, which journals it before the call returns. A large STAR file is read in
-the background (:mod:`gan_viewer.gui.opening`); its first rows are shown, read-only, meanwhile.
+through the session, which journals it before it is applied; one that cannot be saved is not
+shown and pauses decisions (:mod:`gan_viewer.gui.saving`). Only a particle whose raw image is on
+screen can be decided. A large STAR file is read in the background (:mod:`gan_viewer.gui.opening`);
+its first rows are shown, read-only, meanwhile.
 """
 
 from __future__ import annotations
@@ -17,21 +19,26 @@ from PyQt6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QPushButton,
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.memory import give_back_memory
-from gan_viewer.core.session import Session
+from gan_viewer.core.session import SaveError, Session, saved_cursor
+from gan_viewer.errors import InputError
 from gan_viewer.gui import files
 from gan_viewer.gui.actions import build_actions
-from gan_viewer.gui.controls import CurationBar, MetadataPanel, ViewBar
+from gan_viewer.gui.controls import CurationBar, MetadataPanel, SessionBanner, ViewBar
 from gan_viewer.gui.docks import Docks
-from gan_viewer.gui.opening import BackgroundOpening, Preview, loads_in_background
+from gan_viewer.gui.opening import BackgroundOpening, Preview, check_readable, loads_in_background
 from gan_viewer.gui.pipeline import ParticleImages
 from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.gui.saving import SaveGuard
 from gan_viewer.gui.triptych import PENDING, Triptych
 from gan_viewer.gui.workers import InferenceEngine, Loader, Request, Worker
 
 log = logging.getLogger(__name__)
 
+#: the cursor is saved this long after the last move (decisions save it at once)
+CURSOR_SAVE_MS = 500
 
-class MainWindow(BackgroundOpening, QMainWindow):
+
+class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
     """The inspector window.
 
     Parameters
@@ -69,6 +76,7 @@ class MainWindow(BackgroundOpening, QMainWindow):
         self.session: Session | None = None
         self.preview: Preview | None = None  # the head of a file still being read
         self.images: ParticleImages | None = None
+        self.shown_index: int | None = None  # the session's particle whose raw image is on screen
         self._init_opening()
         self.engine = InferenceEngine(loader)
         self.generator_status = f"loading generator{PENDING}"
@@ -80,16 +88,20 @@ class MainWindow(BackgroundOpening, QMainWindow):
         self._build_ui()
         self.actions_ = build_actions(self)
         self.docks = Docks(self)
+        self._init_saving()
+        self.refresh_decisions()
+        self.cursor_timer = QTimer(self, singleShot=True, interval=CURSOR_SAVE_MS)
+        self.cursor_timer.timeout.connect(lambda: self.session is not None and self.session.flush_cursor())
         self.setAcceptDrops(True)
         self.load_generator(model, device)
 
     def _build_ui(self) -> None:
         self.triptych, self.bar, self.viewbar = Triptych(), CurationBar(), ViewBar()
-        self.metadata = MetadataPanel()
+        self.metadata, self.banner = MetadataPanel(), SessionBanner()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widget, stretch in ((self.viewbar, 0), (self.triptych, 1), (self.bar, 0)):
+        for widget, stretch in ((self.viewbar, 0), (self.banner, 0), (self.triptych, 1), (self.bar, 0)):
             layout.addWidget(widget, stretch)
         self.setCentralWidget(central)
         self.progress, self.cancel_button = QProgressBar(), QPushButton("Cancel")
@@ -123,14 +135,25 @@ class MainWindow(BackgroundOpening, QMainWindow):
         try:
             source = open_particles(path, kwargs.get("project_dir"), coords=kwargs.get("coords"),
                                     box=kwargs.get("box"))
-            session = Session(source)
+            session = self._new_session(source)
         except Exception as exc:  # noqa: BLE001 - InputError, OSError: told to the user
             files.error_dialog(self, "Cannot open particles", str(exc))
-            return False
+            return False  # the previous particles stay open, untouched
         self.set_session(session, map_path)
         files.remember(self.settings, path, map_path, kwargs)
         self.actions_.refresh_recent()
         return True
+
+    def _new_session(self, source) -> Session:
+        """The session of ``source``, once the particle it opens at is known to be readable (a
+        stack may be missing): until then nothing changes."""
+        if source.path is not None and len(source):
+            source.images([min(saved_cursor(source.path), len(source) - 1)])
+        if self.session is not None and _same_file(self.session.source.path, source.path):
+            self.close_session()  # the same file again: its session must be free to open
+        session = Session(source)
+        check_readable(session)  # where its session was left, if that is another one
+        return session
 
     def set_session(self, session: Session, map_path: str | Path | None = None) -> None:
         """Show ``session`` (closing the previous one) from its saved cursor."""
@@ -146,6 +169,10 @@ class MainWindow(BackgroundOpening, QMainWindow):
         name = Path(session.source.path).name if session.source.path else "particles"
         self.setWindowTitle(f"gan-viewer — {name} ({len(session):,} particles)")
         self.docks.attach(session, self.images)
+        self.save_error = None
+        self.refresh_decisions()
+        if session.read_only:
+            self.statusBar().showMessage("read-only: another gan-viewer window or process has this session open")
         self.bar.show_counts(session.curation.counts(), len(session))
         self.go(session.cursor)
         self.sessionOpened.emit()
@@ -162,7 +189,7 @@ class MainWindow(BackgroundOpening, QMainWindow):
             previous.close()
             previous.deleteLater()
         images.updated.connect(self._on_updated)
-        images.failed.connect(lambda kind, msg: self.statusBar().showMessage(f"{kind}: {msg}", 10000))
+        images.failed.connect(self._on_images_failed)
         images.progress.connect(self._on_progress)
         images.bulkFinished.connect(self._on_bulk_finished)
         self.viewbar.ctf.setEnabled(reference.available and reference.ctf_reason is None)
@@ -179,8 +206,12 @@ class MainWindow(BackgroundOpening, QMainWindow):
         if self.session is None:
             return
         self._detach()
+        self.cursor_timer.stop()
         self.session.close()
         self.session = None
+        self.shown_index = None
+        self.save_error = None
+        self.refresh_decisions()
         # once the event loop has deleted the session's widgets: its memory back to the system
         QTimer.singleShot(100, lambda: give_back_memory(collect=True))
 
@@ -198,6 +229,7 @@ class MainWindow(BackgroundOpening, QMainWindow):
         if self.session is None:
             return
         index = self.session.move_to(index)
+        self.cursor_timer.start()
         self.images.show(index)
         self.metadata.show_metadata(self.session.source.metadata(index))
         self.docks.set_current(index)
@@ -220,30 +252,47 @@ class MainWindow(BackgroundOpening, QMainWindow):
                 self.go(index)
 
     def decide(self, label: Label, advance: bool = True) -> None:
-        """Label the current particle (journaled at once) and move to the next one."""
-        if self.session is None:
+        """Label the current particle (or the gallery's selection, when it has the focus), saved
+        before it shows, and move to the next one."""
+        if not self.decisions_allowed():
             return
-        if self.docks.decide_selection(label):
+        if self.docks.decide_selection(label):  # the gallery reports its own failures (decisionFailed)
             return
-        self.session.decide(label)
+        if self.shown_index != self.session.cursor:
+            self.statusBar().showMessage(f"particle {self.session.cursor + 1} could not be shown, so it cannot "
+                                         "be decided", 10000)
+            return
+        try:
+            self.session.decide(label)
+        except SaveError as exc:
+            self.save_failed(exc)
+            return
         if advance and self.session.cursor < len(self.session) - 1:
             self.next()
 
     def undo(self) -> None:
-        if self.docks.decide_selection(Label.UNDECIDED):  # "U" in the gallery: undecide the selection
-            return
-        self._history(self.session.undo if self.session else None)
+        """Undo the last decision (whatever has the focus: Ctrl+Z is never "undecide the selection")."""
+        self._history(self.session.undo if self.decisions_allowed() else None)
 
     def redo(self) -> None:
-        self._history(self.session.redo if self.session else None)
+        self._history(self.session.redo if self.decisions_allowed() else None)
 
     def _history(self, step) -> None:
         self._last_changed: np.ndarray | None = None
-        if step is not None and step() and self._last_changed is not None and len(self._last_changed) == 1:
+        try:
+            changed = step is not None and step()
+        except SaveError as exc:
+            self.save_failed(exc)
+            return
+        if changed and self._last_changed is not None and len(self._last_changed) == 1:
             self.go(int(self._last_changed[0]))
 
     def _on_labels(self, indices: np.ndarray, labels: np.ndarray) -> None:
         self._last_changed = indices
+        self._on_labels_redraw()
+
+    def _on_labels_redraw(self) -> None:
+        """Counters, badge and micrograph boxes from the session's (saved) labels."""
         self.bar.show_counts(self.session.curation.counts(), len(self.session))
         self.bar.show_particle(self.session.cursor, len(self.session), self.session.curation.label(self.session.cursor))
         self.docks.set_labels(self.session.curation.labels)
@@ -259,9 +308,15 @@ class MainWindow(BackgroundOpening, QMainWindow):
         if shown is None:
             return
         index = shown.cursor
-        images = {"raw": self.images.raw(index), "recovered": self.images.get("recovered", index),
+        try:
+            raw, unreadable = self.images.raw(index), ""
+        except (InputError, OSError) as exc:  # e.g. its stack went missing: say so, and allow no decision
+            raw, unreadable = None, f"cannot show this particle: {exc}"
+        if self.session is not None:
+            self.shown_index = index if raw is not None else None
+        images = {"raw": raw, "recovered": self.images.get("recovered", index),
                   "reference": self.images.get("reference", index)}
-        self.triptych.set_images(images, self._messages())
+        self.triptych.set_images(images, {**self._messages(index), "raw": unreadable})
         self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]))
         if self.session is not None:
             self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
@@ -272,12 +327,23 @@ class MainWindow(BackgroundOpening, QMainWindow):
                 self._preview_drawn()
             self.triptychDrawn.emit(index)
 
-    def _messages(self) -> dict[str, str]:
+    def _messages(self, index: int) -> dict[str, str]:
+        """What the recovered and reference panels say while they have no image of ``index``."""
         ref = self.images.reference
-        recovered = self.images.errors["recovered"] or (
+        failed = {kind: self.images.error(kind, index) for kind in ("recovered", "reference")}
+        recovered = f"generator failed: {failed['recovered']}" if failed["recovered"] else (
             f"computing{PENDING}" if self.engine.denoise is not None else self.generator_status)
-        reference = ref.reason or self.images.errors["reference"] or f"computing{PENDING}"
+        reference = ref.reason or (f"projection failed: {failed['reference']}" if failed["reference"]
+                                   else f"computing{PENDING}")
         return {"recovered": recovered, "reference": reference}
+
+    def _on_images_failed(self, kind: str, message: str) -> None:
+        """A worker failed: the panel of the particle says so (see :meth:`_messages`); a failed
+        score-all stops, and a dialog says why."""
+        if kind == "score":
+            self.progress.hide()
+            self.cancel_button.hide()
+            files.error_dialog(self, "Score all stopped", f"scoring the particles failed: {message}")
 
     def _on_updated(self, index: int) -> None:
         shown = self.shown()
@@ -366,3 +432,7 @@ class MainWindow(BackgroundOpening, QMainWindow):
         self.inference.stop()
         self.projection.stop()
         super().closeEvent(event)
+
+
+def _same_file(a: str | Path | None, b: str | Path | None) -> bool:
+    return a is not None and b is not None and Path(a).resolve() == Path(b).resolve()

@@ -143,6 +143,7 @@ class FileOpener(QObject):
             give_back_memory()  # what the previous set and the parser's temporaries used
             session = Session(open_particles(path, **options))
             give_back_memory()
+            check_readable(session)
         except (InputError, OSError) as exc:
             self._send(self.failed, ticket, str(exc))
             return
@@ -161,6 +162,15 @@ class FileOpener(QObject):
         except RuntimeError:  # the window was closed while the file was read
             return False
         return True
+
+
+def check_readable(session: Session) -> None:
+    """Raise (closing ``session``) unless the particle it opens at can be read (a stack may be missing)."""
+    try:
+        session.source.images([session.cursor])
+    except BaseException:
+        session.close()
+        raise
 
 
 class BackgroundOpening:

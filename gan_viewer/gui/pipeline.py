@@ -70,7 +70,7 @@ class ParticleImages(QObject):
         self.caches = {k: LruCache(32 << 20) for k in ("raw",) + KINDS}
         self._live: dict[str, dict[int, Request]] = {k: {} for k in KINDS}
         self._generation = {k: 0 for k in KINDS}
-        self.errors: dict[str, str | None] = {k: None for k in KINDS}
+        self.errors: dict[str, dict[int, str]] = {k: {} for k in KINDS}  # why a particle's image failed
         n = len(session)
         self.scores = np.full(n, np.nan, np.float32)  # (n,) recovered vs reference
         self.raw_scores = np.full(n, np.nan, np.float32)  # (n,) raw vs reference
@@ -167,7 +167,7 @@ class ParticleImages(QObject):
         self._generation[kind] += 1
         self._live[kind] = {}
         self.caches[kind].clear()
-        self.errors[kind] = None
+        self.errors[kind].clear()
         self.workers[kind].replace([])
         self.scores[:] = np.nan
         if kind == "reference":
@@ -196,16 +196,24 @@ class ParticleImages(QObject):
             raw, result = result
             self.caches["raw"].put(index, raw[0])
         self.caches[request.kind].put(index, result[0])
-        self.errors[request.kind] = None
+        self.errors[request.kind].pop(index, None)
         self._score(index)
         self.updated.emit(index)
+
+    def error(self, kind: str, index: int) -> str | None:
+        """Why the ``kind`` image of ``index`` failed (until it is computed again), or None."""
+        return self.errors[kind].get(index)
 
     def _on_failed(self, request: Request, message: str) -> None:
         if request.kind in KINDS:
             if request.generation != self._generation[request.kind]:
                 return
-            self._live[request.kind].clear()
-            self.errors[request.kind] = message
+            for index in request.indices.tolist():
+                if self._live[request.kind].get(index) is request:
+                    del self._live[request.kind][index]
+                self.errors[request.kind][index] = message
+        elif request is not self._bulk:
+            return
         self.failed.emit(request.kind, message)
         if self.current >= 0:
             self.updated.emit(self.current)

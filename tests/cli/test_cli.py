@@ -43,7 +43,7 @@ def test_info(capsys, tiny_set: Path) -> None:
 def test_export_rows(capsys, tiny_set: Path, tmp_path: Path) -> None:
     code, out, _ = run(capsys, "export", str(tiny_set), "--keep", "1,3,5-9", "--out", str(tmp_path / "k.star"),
                        "--rejected", str(tmp_path / "r.star"))
-    assert code == 0 and "kept 7" in out and "rejected 3" in out
+    assert code == 0 and "kept 7" in out and "not kept 3" in out
     kept = read_star(tmp_path / "k.star").particles["rlnImageName"].str[:6].astype(int).tolist()
     assert kept == [1, 3, 5, 6, 1, 2, 3]  # rows 1,3,5,6 in a.mrcs then 7,8,9 = 1,2,3 in b.mrcs
     code, _, err = run(capsys, "export", str(tiny_set), "--keep", "2", "--out", str(tmp_path / "k.star"))
@@ -59,8 +59,43 @@ def test_export_from_session(capsys, tiny_set: Path, tmp_path: Path) -> None:
     session.close()
     code, out, _ = run(capsys, "export", str(tiny_set), "--session", str(session.journal.path),
                        "--out", str(tmp_path / "k.star"), "--rejected", str(tmp_path / "r.star"))
-    assert code == 0 and "undecided 7" in out
-    assert len(read_star(tmp_path / "k.star")) == 2 and len(read_star(tmp_path / "r.star")) == 1
+    assert code == 0 and "undecided 7: not kept (--undecided keep would keep them)" in out
+    names = read_star(tiny_set).particles["rlnImageName"]
+    assert read_star(tmp_path / "k.star").particles["rlnImageName"].tolist() == names[[0, 4]].tolist()
+    assert len(read_star(tmp_path / "r.star")) == 8  # the complement: 1 rejected + 7 undecided
+    code, out, _ = run(capsys, "export", str(tiny_set), "--session", str(session.journal.path), "--undecided", "keep",
+                       "--out", str(tmp_path / "k2.star"), "--rejected", str(tmp_path / "r2.star"))
+    assert code == 0 and "undecided 7: kept" in out
+    assert len(read_star(tmp_path / "k2.star")) == 9 and read_star(tmp_path / "r2.star").particles[
+        "rlnImageName"].tolist() == [names[9]]
+
+
+def test_export_refuses_a_session_of_another_particle_set(capsys, tiny_set: Path, tmp_path: Path) -> None:
+    session = Session.open(tiny_set)
+    session.decide(Label.KEEP, [0])
+    session.close()
+    table = read_star(tiny_set)  # as many particles, in another order: the labels would land on others
+    table.blocks[table.particles_block] = table.particles.iloc[::-1].reset_index(drop=True)
+    from gan_viewer.io.star import write_star
+
+    other = write_star(table, tmp_path / "reordered.star")
+    code, _, err = run(capsys, "export", str(other), "--session", str(session.journal.path),
+                       "--out", str(tmp_path / "k.star"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert str(session.journal.path) in err and "another particle set" in err
+    assert "particles.star (10 particles" in err and "reordered.star (10 particles" in err
+    assert not (tmp_path / "k.star").exists()
+
+
+def test_export_reject_rows_say_where_the_rest_goes(capsys, tiny_set: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "export", str(tiny_set), "--reject", "2,4", "--out", str(tmp_path / "k.star"))
+    assert code == 2 and "--undecided keep" in err and not (tmp_path / "k.star").exists()
+    code, out, _ = run(capsys, "export", str(tiny_set), "--reject", "2,4", "--undecided", "keep",
+                       "--out", str(tmp_path / "k.star"), "--rejected", str(tmp_path / "r.star"))
+    assert code == 0 and "kept 8" in out and "not kept 2" in out
+    code, out, _ = run(capsys, "export", str(tiny_set), "--keep", "1", "--reject", "2", "--out",
+                       str(tmp_path / "k3.star"), "--rejected", str(tmp_path / "r3.star"))
+    assert code == 0 and "kept 1" in out and "not kept 9" in out and "undecided 8: not kept" in out
 
 
 @pytest.mark.parametrize("args, message", [

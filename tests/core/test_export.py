@@ -20,8 +20,8 @@ def test_parse_rows() -> None:
 
 
 def test_labels_from_rows() -> None:
-    assert labels_from_rows(4, np.array([0]), None).tolist() == [1, 2, 2, 2]
-    assert labels_from_rows(4, None, np.array([1])).tolist() == [1, 2, 1, 1]
+    assert labels_from_rows(4, np.array([0]), None).tolist() == [1, 0, 0, 0]
+    assert labels_from_rows(4, None, np.array([1])).tolist() == [0, 2, 0, 0]
     assert labels_from_rows(4, np.array([0]), np.array([3])).tolist() == [1, 0, 0, 2]
     with pytest.raises(InputError, match="both kept and rejected"):
         labels_from_rows(4, np.array([0]), np.array([0]))
@@ -31,14 +31,20 @@ def test_export_keeps_everything_but_rows(tiny_set: Path, tmp_path: Path) -> Non
     table = read_star(tiny_set)
     labels = np.array([1, 2, 0, 1, 1, 2, 2, 0, 1, 2], np.int8)
     result = export_curated(table, labels, tmp_path / "k.star", tmp_path / "r.star", provenance={"model": "abc"})
-    assert (result.kept, result.rejected, result.undecided) == (4, 4, 2)
+    assert (result.kept, result.rejected, result.undecided) == (4, 6, 2)
     kept, rejected = read_star(tmp_path / "k.star"), read_star(tmp_path / "r.star")
     assert kept.version == table.version and list(kept.blocks) == list(table.blocks)
     assert kept.optics.equals(table.optics)
     assert kept.particles.equals(table.particles.iloc[[0, 3, 4, 8]].reset_index(drop=True))
-    assert rejected.particles["rlnImageName"].tolist() == table.particles["rlnImageName"].iloc[[1, 5, 6, 9]].tolist()
+    # the rejected file is the kept file's complement: rejected and undecided, in input order
+    assert rejected.particles["rlnImageName"].tolist() == table.particles["rlnImageName"].iloc[
+        [1, 2, 5, 6, 7, 9]].tolist()
     text = (tmp_path / "k.star").read_text()
-    assert text.startswith("# gan-viewer") and "# model: abc" in text
+    assert text.startswith("# gan-viewer") and "# model: abc" in text and "undecided are not kept" in text
+    result = export_curated(table, labels, tmp_path / "k2.star", tmp_path / "r2.star", undecided=Label.KEEP)
+    assert (result.kept, result.rejected, result.undecided_kept) == (6, 4, True)
+    assert read_star(tmp_path / "r2.star").particles["rlnImageName"].tolist() == table.particles[
+        "rlnImageName"].iloc[[1, 5, 6, 9]].tolist()
 
 
 def test_export_is_all_or_nothing(tiny_set: Path, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gan_viewer.core.curation import Label
-from gan_viewer.core.session import Session, default_journal_path, read_labels, saved_cursor
+from gan_viewer.core.particles import open_particles
+from gan_viewer.core.session import ReadOnlyError, Session, default_journal_path, read_labels, saved_cursor
 from gan_viewer.errors import InputError
 
 
@@ -94,11 +95,95 @@ def test_sigkill_loses_no_decision(tiny_set: Path) -> None:
     assert resumed.cursor == 6
 
 
-def test_read_only_data_folder_keeps_no_session(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
+def test_read_only_data_folder_keeps_no_session(tiny_set: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    star = shared_data / "particles/real_relion31/relion31.star"  # a read-only folder (r-x), even for root
-    path = default_journal_path(star)
-    assert str(path).startswith(str(tmp_path / "xdg")) and not str(path).startswith(str(star.parent))
+    tiny_set.parent.chmod(0o555)  # r-x: root could still write there, but must not
+    try:
+        path = default_journal_path(tiny_set)
+        session = Session.open(tiny_set)
+        session.decide(Label.KEEP, [2])
+        session.close()
+    finally:
+        tiny_set.parent.chmod(0o755)
+    assert str(path).startswith(str(tmp_path / "xdg")) and session.journal.path == path
+    assert not list(tiny_set.parent.glob("*.sqlite*"))
+
+
+MOUNTS = """/dev/vda / ext4 rw,relatime 0 0
+server:/export/cryo {data} nfs4 rw,relatime,vers=4.2 0 0
+//nas/share\\040two {data}/smb\\040share cifs rw 0 0
+tmpfs {data}/smb\\040share/scratch tmpfs rw 0 0
+"""
+
+
+def test_network_filesystems_are_detected_from_the_mount_table(tmp_path: Path) -> None:
+    from gan_viewer.core.places import filesystem_type, is_network_filesystem
+
+    mounts = MOUNTS.format(data="/data")
+    assert filesystem_type("/data/run1/particles.star", mounts) == "nfs4"
+    assert filesystem_type("/data", mounts) == "nfs4"
+    assert filesystem_type("/datasets/x.star", mounts) == "ext4"  # a prefix of the name is not a parent
+    assert filesystem_type("/data/smb share/x.star", mounts) == "cifs"  # \040 is a space
+    assert filesystem_type("/data/smb share/scratch/x.star", mounts) == "tmpfs"  # the deepest mount wins
+    assert is_network_filesystem("/data/a.star", mounts) and not is_network_filesystem("/home/a.star", mounts)
+    for kind in ("nfs", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "ceph", "glusterfs", "lustre", "gpfs", "beegfs"):
+        assert is_network_filesystem("/x/y", f"host:/ /x {kind} rw 0 0"), kind
+    assert filesystem_type("/x", "") is None and not is_network_filesystem("/x", "")
+
+
+def test_session_of_data_on_a_network_filesystem_is_local(tiny_set: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    mounts = MOUNTS.format(data=tiny_set.parent.resolve())
+    beside = tiny_set.parent / "particles.star.gan-viewer.sqlite"
+    old = Session.open(tiny_set)  # what an earlier version left beside the data
+    old.decide(Label.REJECT, [4])
+    old.move_to(6)
+    old.close()
+    assert old.journal.path == beside
+    path = default_journal_path(tiny_set, mounts=mounts)
+    assert str(path).startswith(str(tmp_path / "xdg")) and path.name.endswith("particles.star.gan-viewer.sqlite")
+    session = Session(open_particles(tiny_set), mounts=mounts)
+    assert session.journal.path == path
+    assert session.curation.labels[4] == Label.REJECT and session.cursor == 6  # taken over from beside the data
+    session.decide(Label.KEEP, [0])
+    session.close()
+    assert read_labels(beside)[0] == Label.UNDECIDED  # nothing more is written on the network folder
+    assert read_labels(path)[:5].tolist() == [1, 0, 0, 0, 2]
+
+
+LOCK_HOLDER = """
+import sys, time
+from gan_viewer.core.session import Session
+session = Session.open(sys.argv[1])
+print("read-only" if session.read_only else "writer", flush=True)
+time.sleep(60)
+"""
+
+
+def test_one_writer_per_session_and_a_crash_frees_it(tiny_set: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tiny_set)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writer"
+        second = Session.open(tiny_set)  # another process holds it: read-only, and says why
+        assert second.read_only and f"process {child.pid}" in second.read_only_reason
+        assert "particles.star.gan-viewer.sqlite" in second.read_only_reason
+        with pytest.raises(ReadOnlyError):
+            second.decide(Label.KEEP)
+        assert second.curation.labels.tolist() == [0] * 10
+        second.close()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    third = Session.open(tiny_set)  # the dead holder's lock went with it
+    assert not third.read_only
+    assert third.decide(Label.KEEP)
+    same_process = Session.open(tiny_set)  # a second window in this process: read-only too
+    assert same_process.read_only
+    same_process.close()
+    third.close()
+    assert read_labels(third.journal.path)[0] == Label.KEEP
 
 
 def test_empty_set_has_nothing_to_curate(tiny_set: Path) -> None:

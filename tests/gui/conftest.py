@@ -71,8 +71,9 @@ def make_window(qtbot):
         window.close()
 
 
-def wait_complete(qtbot, window, index: int | None = None, timeout: int = 10000) -> None:
-    """Wait until the triptych of the current particle (or ``index``) has all its panels."""
+def wait_complete(qtbot, window, index: int | None = None, timeout: int = 60000) -> None:
+    """Wait until the triptych of the current particle (or ``index``) has all its panels (the first
+    reference imports torch in a worker: under a loaded CPU that alone can take over 10 s)."""
     def done():
         assert window.session is not None
         if index is not None:

@@ -253,14 +253,16 @@ def test_scrolled_away_requests_are_dropped(qtbot, tmp_path) -> None:
 
 
 def test_ui_thread_runs_while_fetch_is_slow(qtbot, tmp_path) -> None:
-    widget, _, fetch = make(qtbot, tmp_path, delay=0.5)
-    qtbot.waitUntil(lambda: len(fetch.calls) == 1)
+    gate = threading.Event()
+    widget, session, _ = make(qtbot, tmp_path, n=50)
+    widget.set_fetch(lambda idx: (gate.wait(10), session.source.images(idx))[1])
+    qtbot.waitUntil(lambda: widget.loader.busy)
     fired = []
-    QtCore.QTimer.singleShot(50, lambda: fired.append(time.perf_counter()))
-    start = time.perf_counter()
-    qtbot.waitUntil(lambda: bool(fired), timeout=2000)
-    assert fired[0] - start < 0.3  # the 0.5 s fetch is still running
-    assert widget.loader.busy
+    QtCore.QTimer.singleShot(50, lambda: fired.append(widget.loader.busy))
+    qtbot.waitUntil(lambda: bool(fired), timeout=10000)
+    assert fired == [True]  # the timer ran while the fetch was still held
+    gate.set()
+    wait_loaded(qtbot, widget)
 
 
 def test_fetch_errors_and_set_fetch(qtbot, tmp_path, caplog) -> None:
@@ -276,36 +278,27 @@ def test_fetch_errors_and_set_fetch(qtbot, tmp_path, caplog) -> None:
     wait_loaded(qtbot, widget)
 
 
-def test_one_million_rows_stay_responsive(qtbot, tmp_path) -> None:
+def test_one_million_rows(qtbot, tmp_path) -> None:
+    """Sort, filter and label filter over 1,000,000 rows fetch only what is on screen (how fast:
+    ``benchmarks/bench_session.py``)."""
     n = 1_000_000
     session = Session(FakeSource(n), journal_path=tmp_path / "s.sqlite")
     fetch = Recorder(session.source)
-    start = time.perf_counter()
     widget = GalleryWidget(session, lambda i: fetch(i))
     qtbot.addWidget(widget)
     widget.resize(900, 700)
     widget.show()
-    created = time.perf_counter() - start
     wait_loaded(qtbot, widget)
-    timings = {"create": created}
-    for name, action in [("sort", lambda: widget.set_sort("rlnDefocusU")),
-                         ("sort text", lambda: widget.set_sort("rlnMicrographName", descending=True)),
-                         ("filter", lambda: widget.set_filter("rlnDefocusU", 10000, 12000)),
-                         ("label filter", lambda: widget.set_label_filter(Label.UNDECIDED))]:
-        start = time.perf_counter()
-        action()
-        timings[name] = time.perf_counter() - start
-    longest = 0.0
-    for _ in range(200):  # the batched layout of the remaining rows: each step must be short
-        start = time.perf_counter()
+    widget.set_sort("rlnDefocusU")
+    widget.set_sort("rlnMicrographName", descending=True)
+    widget.set_filter("rlnDefocusU", 10000, 12000)
+    widget.set_label_filter(Label.UNDECIDED)
+    for _ in range(200):  # the batched layout of the remaining rows
         QtCore.QCoreApplication.processEvents()
-        longest = max(longest, time.perf_counter() - start)
-    timings["longest event step"] = longest
-    widget.grab().save("/tmp/gan_viewer_gallery_1m.png")
-    print("1,000,000 rows:", ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
-    assert max(timings.values()) < 1.0, timings
+    defocus = session.source.table.particles["rlnDefocusU"].to_numpy()
+    expected = int(((defocus >= 10000) & (defocus <= 12000)).sum())
     size = widget.visible_indices().size
-    assert 0 < size < n and widget.count_text().startswith(f"showing {size:,} of 1,000,000")
+    assert size == expected and widget.count_text().startswith(f"showing {size:,} of 1,000,000")
     wait_loaded(qtbot, widget)
     assert max(len(c) for c in fetch.calls) <= 64
     assert fetch.fetched.size < 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,10 +97,10 @@ def test_export_equals_labels(make_window, tiny_set, tmp_path):
     labels = window.session.curation.labels.copy()
     kept, rejected = tmp_path / "out_kept.star", tmp_path / "out_rejected.star"
     result = files.export_to(window, kept, rejected)
-    assert (result.kept, result.rejected, result.undecided) == (2, 2, 6)
+    assert (result.kept, result.rejected, result.undecided) == (2, 8, 6)
     names = read_star(tiny_set).particles["rlnImageName"].to_numpy()
     assert read_star(kept).particles["rlnImageName"].tolist() == names[labels == Label.KEEP].tolist()
-    assert read_star(rejected).particles["rlnImageName"].tolist() == names[labels == Label.REJECT].tolist()
+    assert read_star(rejected).particles["rlnImageName"].tolist() == names[labels != Label.KEEP].tolist()
     before = kept.read_text()
     assert files.export_to(window, kept, rejected) is None  # exists: refused, not overwritten
     assert kept.read_text() == before
@@ -196,3 +197,118 @@ def test_optics_groups_with_their_own_pixel_size(make_window, qtbot, tiny_set, t
     close = ReferenceMaker(StarParticles(table, tiny_set.parent), tiny_map)
     close(np.array([1, 7]))
     assert list(close._projectors) == [2.0]
+
+
+def other_set(tiny_set, tmp_path_factory, missing: str):
+    """A copy of ``tiny_set`` in a folder of its own (not below it), without its stack ``missing``."""
+    folder = tmp_path_factory.mktemp(f"without_{missing}")
+    (folder / "Extract").mkdir(parents=True)
+    for name in ("a.mrcs", "b.mrcs"):
+        if name != missing:
+            shutil.copy(tiny_set.parent / "Extract" / name, folder / "Extract" / name)
+    return Path(shutil.copy(tiny_set, folder / "particles.star"))
+
+
+def test_failed_open_leaves_the_previous_set_untouched(make_window, qtbot, tiny_set, tmp_path_factory, monkeypatch):
+    from gan_viewer.gui import files
+
+    messages = []
+    monkeypatch.setattr(files, "error_dialog", lambda parent, title, message: messages.append(message))
+    window = make_window(tiny_set)
+    press(window, K.Key_K)
+    session, title, raw = window.session, window.windowTitle(), window.triptych.image("raw").copy()
+    broken = other_set(tiny_set, tmp_path_factory, "a.mrcs")  # its first particle's stack is missing
+    assert not window.open_path(broken)
+    assert "a.mrcs" in messages[-1] and "not found" in messages[-1]
+    assert window.session is session and window.windowTitle() == title
+    np.testing.assert_array_equal(window.triptych.image("raw"), raw)
+    press(window, K.Key_K)  # goes to the set on screen, not to the one that failed
+    assert session.curation.labels[:2].tolist() == [Label.KEEP, Label.KEEP]
+    assert not list(broken.parent.glob("*.sqlite"))
+    bad_session = other_set(tiny_set, tmp_path_factory, "none")  # with a session file that is not gan-viewer's
+    Path(f"{bad_session}.gan-viewer.sqlite").write_text("not a session" * 100)
+    assert not window.open_path(bad_session)
+    assert "not a gan-viewer session file" in messages[-1] and window.session is session
+
+
+def test_a_particle_that_cannot_be_read_cannot_be_decided(make_window, qtbot, tiny_set, tmp_path_factory):
+    window = make_window(other_set(tiny_set, tmp_path_factory, "b.mrcs"))  # particles 7-10 are in b.mrcs
+    window.go(7)
+    assert window.triptych.image("raw") is None
+    assert window.triptych.message("raw").startswith("cannot show this particle") and "b.mrcs" in \
+        window.triptych.message("raw")
+    press(window, K.Key_K)
+    assert window.session.curation.labels[7] == Label.UNDECIDED and window.session.cursor == 7
+    assert "could not be shown" in window.statusBar().currentMessage()
+    window.go(2)
+    press(window, K.Key_K)
+    assert window.session.curation.labels[2] == Label.KEEP
+
+
+def test_worker_failures_stay_in_their_panel(make_window, qtbot, tiny_set, tiny_map, monkeypatch):
+    from gan_viewer.gui import files
+
+    dialogs = []
+    monkeypatch.setattr(files, "error_dialog", lambda parent, title, message: dialogs.append((title, message)))
+
+    def broken_loader(model, device):
+        def denoise(images, apix=None):
+            raise RuntimeError("CUDA out of memory")
+        return denoise, "broken"
+
+    window = make_window(tiny_set, tiny_map, loader=broken_loader, prefetch=0)
+    qtbot.waitUntil(lambda: window.triptych.message("recovered").startswith("generator failed"), timeout=10000)
+    assert window.triptych.message("recovered") == "generator failed: CUDA out of memory"
+    qtbot.wait(200)
+    window.refresh()  # still there later: not a status line that times out
+    assert window.triptych.message("recovered") == "generator failed: CUDA out of memory"
+    window.score_all()
+    qtbot.waitUntil(lambda: bool(dialogs), timeout=10000)
+    assert dialogs[0][0] == "Score all stopped" and "CUDA out of memory" in dialogs[0][1]
+    assert not window.progress.isVisible()
+
+
+def test_a_dock_that_cannot_be_imported_says_what_is_missing(make_window, qtbot, tiny_set, monkeypatch):
+    from PyQt6.QtWidgets import QDockWidget, QLabel
+
+    from gan_viewer.gui import docks
+
+    real = docks.importlib.import_module
+
+    def import_module(name, *args):
+        if name == "gan_viewer.gui.gallery":
+            raise ImportError("No module named 'superqt'")
+        return real(name, *args)
+
+    monkeypatch.setattr(docks.importlib, "import_module", import_module)
+    window = make_window(tiny_set)
+    dock = next(d for d in window.findChildren(QDockWidget) if d.windowTitle() == "Gallery")
+    qtbot.waitUntil(dock.isVisible)
+    assert isinstance(dock.widget(), QLabel)
+    assert "gan_viewer.gui.gallery" in dock.widget().text() and "superqt" in dock.widget().text()
+    press(window, K.Key_K)  # the rest works
+    assert window.session.curation.labels[0] == Label.KEEP
+
+
+def test_gui_and_cli_exports_agree(make_window, qtbot, tiny_set, tmp_path, capsys):
+    from gan_viewer.cli import main
+    from gan_viewer.gui import files
+    from gan_viewer.gui.export_dialog import MEANING, ExportDialog
+
+    window = make_window(tiny_set)
+    for key in (K.Key_K, K.Key_R, K.Key_Space, K.Key_K):
+        press(window, key)
+    dialog = ExportDialog(window.session.curation.counts(), tmp_path / "x_kept.star", window)
+    assert "labelled keep" in MEANING and "RELION" in MEANING and "every other" in MEANING
+    assert dialog.choice() == (tmp_path / "x_kept.star", tmp_path / "x_rejected.star", Label.REJECT)
+    dialog.kept.setChecked(True)
+    dialog.write_rejected.setChecked(False)
+    assert dialog.choice() == (tmp_path / "x_kept.star", None, Label.KEEP)
+    gui = files.export_to(window, tmp_path / "gui_kept.star", tmp_path / "gui_rejected.star")
+    window.session.flush_cursor()
+    assert main(["export", str(tiny_set), "--session", str(window.session.journal.path), "--out",
+                 str(tmp_path / "cli_kept.star"), "--rejected", str(tmp_path / "cli_rejected.star")]) == 0
+    assert gui.kept == 2 and gui.rejected == 8
+    for which in ("kept", "rejected"):
+        ours, theirs = read_star(tmp_path / f"gui_{which}.star"), read_star(tmp_path / f"cli_{which}.star")
+        assert ours.particles.equals(theirs.particles), which

@@ -37,6 +37,7 @@ CHILD = textwrap.dedent("""
     for key in sys.argv[2]:
         QTest.keyClick(window, {"K": Qt.Key.Key_K, "R": Qt.Key.Key_R, " ": Qt.Key.Key_Space}[key])
         print("done", window.session.cursor, flush=True)
+    QTest.qWait(1000)  # the cursor is saved (without an fsync) half a second after the last move
     print("labels", "".join(map(str, window.session.curation.labels.tolist())), flush=True)
     time.sleep(60)
 """)
@@ -59,7 +60,7 @@ def test_sigkill_mid_session_loses_no_decision(tiny_set, tmp_path):
         proc.kill()
     expected = np.array([1, 2, 0, 1, 1, 2, 0, 0, 0, 0], np.int8)
     assert lines[-1][1] == "".join(map(str, expected))
-    session = Session.open(tiny_set)  # reopen: every decision and the cursor are back
+    session = Session.open(tiny_set)  # reopen: every decision and the cursor (saved by the timer) are back
     np.testing.assert_array_equal(session.curation.labels, expected)
     assert session.cursor == 6
     session.close()

@@ -6,7 +6,7 @@ import threading
 import time
 
 import numpy as np
-from PyQt6.QtCore import QElapsedTimer, Qt, QTimer
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtTest import QTest
 
 from gan_viewer.gui.workers import LruCache, Request, Worker
@@ -84,22 +84,21 @@ def test_results_from_an_old_model_are_dropped(make_window, qtbot, tiny_set):
 
 
 def test_ui_stays_responsive_while_the_model_runs(make_window, qtbot, tiny_set):
-    window = make_window(tiny_set, loader=fake_loader(delay=0.5), prefetch=4)
-    qtbot.waitUntil(lambda: window.engine.denoise is not None, timeout=5000)
-    gaps, clock = [], QElapsedTimer()
-    clock.start()
+    """Key presses and timers are handled while the generator is busy; then its work arrives.
+    (How fast: ``benchmarks/bench_session.py``.)"""
+    gate, calls = threading.Event(), []
+    window = make_window(tiny_set, loader=fake_loader(calls=calls, gate=gate), prefetch=4)
+    qtbot.waitUntil(lambda: bool(calls), timeout=10000)  # an inference is running, held at the gate
+    ticks = []
     timer = QTimer(interval=10)
-    timer.timeout.connect(lambda: gaps.append(clock.restart()))
+    timer.timeout.connect(lambda: ticks.append(1))
     timer.start()
-    start = time.perf_counter()
-    for _ in range(5):  # every key press is handled at once, while 0.5 s inferences queue up
-        t0 = time.perf_counter()
+    for _ in range(5):
         QTest.keyClick(window, Qt.Key.Key_K)
-        assert time.perf_counter() - t0 < 0.1
-        QTest.qWait(50)
-    assert window.session.curation.counts()[1] == 5
-    QTest.qWait(600)
+    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=10000)  # the event loop runs meanwhile
     timer.stop()
-    assert time.perf_counter() - start < 2.5
-    assert max(gaps) < 150, f"event loop stalled {max(gaps)} ms"
-    assert window.triptych.message("recovered").startswith("computing") or window.triptych.image("recovered") is not None
+    assert not gate.is_set() and window.session.curation.counts()[1] == 5 and window.session.cursor == 5
+    assert window.triptych.message("recovered").startswith("computing")
+    gate.set()
+    wait_complete(qtbot, window, 5)  # the work finished and reached the panel
+    assert window.triptych.image("recovered") is not None

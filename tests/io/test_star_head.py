@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +13,20 @@ from gan_viewer.io.star_head import read_star_head, read_star_rows
 from tests.io.test_star import real_star_files
 
 
-def particle_file(path: Path, min_rows: int = 1):
-    """The full table of a real particle STAR with at least ``min_rows`` rows, else skip the test."""
+@functools.lru_cache(maxsize=None)
+def full_table(path: Path):
+    """The whole table of a real STAR file, or None when it is not a particle file (read once)."""
     try:
-        full = read_star(path)
+        table = read_star(path)
     except InputError:
-        full = None
-    if full is None or "rlnImageName" not in full.columns or len(full) < min_rows:
-        pytest.skip(f"not a particle file with {min_rows} row(s)")
-    return full
+        return None
+    return table if "rlnImageName" in table.columns else None
+
+
+def particle_files(min_rows: int) -> list[Path]:
+    """The real STAR files that are particle files with at least ``min_rows`` rows: the tests below
+    apply to these only, so they are collected for these only."""
+    return [p for p in real_star_files() if full_table(p) is not None and len(full_table(p)) >= min_rows]
 
 
 def big_star(folder: Path, n: int) -> Path:
@@ -31,9 +37,9 @@ def big_star(folder: Path, n: int) -> Path:
     return write_star(table_from_dataframe(particles, optics), folder / "big.star")
 
 
-@pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", particle_files(1), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_head_is_the_first_rows(path: Path) -> None:
-    full = particle_file(path)
+    full = full_table(path)
     for rows in (1, 3, 10_000):
         head = read_star_head(path, rows, first_read=256)  # small pieces: the growing path
         if head is None:  # only when blocks follow the particles (their optics, or other loops)
@@ -68,9 +74,9 @@ def test_head_of_a_large_file_reads_only_its_start(tmp_path: Path) -> None:
         read_star_head(tmp_path / "nope.star", 10)
 
 
-@pytest.mark.parametrize("path", real_star_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", particle_files(3), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_rows_from_the_middle(path: Path) -> None:
-    full = particle_file(path, min_rows=3)
+    full = full_table(path)
     for first in (1, len(full) - 2):
         got = read_star_rows(path, first, 2, first_read=256, skip_chunk=64)  # the counting and growing paths
         if got is None:

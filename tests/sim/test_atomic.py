@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import math
-import time
 from pathlib import Path
 
 import gemmi
@@ -243,12 +242,12 @@ def test_real_density_scales_with_atoms() -> None:
     assert totals[1] / totals[0] == pytest.approx(len(wet) / len(dry), rel=0.01)
 
 
-def test_betagal_is_fast() -> None:
+def test_betagal_map() -> None:
+    """The whole of beta-galactosidase in a 128 px box (how fast: ``benchmarks/bench_sim.py``)."""
     path = real("5a1a.cif.gz")
-    start = time.perf_counter()
     vol = model_to_map(path, 2.0, 128)
-    elapsed = time.perf_counter() - start
-    assert vol.shape == (128, 128, 128) and elapsed < 10.0, f"{elapsed:.1f} s"  # about 0.5 s measured
+    assert vol.shape == (128, 128, 128) and np.isfinite(vol).all()
+    assert vol.sum(dtype=np.float64) * 2.0**3 == pytest.approx(f0(load_model(path)), rel=0.02)  # none cut off
 
 
 def test_fitted_polii_matches_emd1883() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from gan_viewer.core.metrics import circular_mask, correlation
+from gan_viewer.core.particles import pixel_sizes
 from gan_viewer.core.session import Session
 from gan_viewer.errors import InputError
 from gan_viewer.gui.reference import ReferenceMaker
@@ -63,17 +64,20 @@ class ParticleImages(QObject):
         super().__init__(parent)
         self.session, self.engine, self.reference = session, engine, reference
         self.apix = _pixel_sizes(session)  # (n,) or None: the generator resamples to its own pixel size
+        self.spread = True  # compute the spread and confidence with each recovered image
         self.workers = {"recovered": inference, "reference": projection}
         self.prefetch = prefetch
         self.ctf = False
         self.source_lock = threading.Lock()
-        self.caches = {k: LruCache(32 << 20) for k in ("raw",) + KINDS}
+        self.caches = {k: LruCache(32 << 20) for k in ("raw", "spread") + KINDS}
         self._live: dict[str, dict[int, Request]] = {k: {} for k in KINDS}
         self._generation = {k: 0 for k in KINDS}
         self.errors: dict[str, dict[int, str]] = {k: {} for k in KINDS}  # why a particle's image failed
         n = len(session)
         self.scores = np.full(n, np.nan, np.float32)  # (n,) recovered vs reference
         self.raw_scores = np.full(n, np.nan, np.float32)  # (n,) raw vs reference
+        self.confidence = np.full(n, np.nan, np.float32)  # (n,) share of the recovered image that is stable
+        self.amplitude = np.full(n, np.nan, np.float32)  # (n,) rms of the recovered image (noise units)
         self.mask = circular_mask(session.source.box)
         self.stats = {"dropped": 0, "accepted": 0}
         self._bulk: Request | None = None
@@ -132,32 +136,73 @@ class ParticleImages(QObject):
         if kind == "reference":
             ctf = self.ctf
             return lambda idx: self.reference(idx, ctf=ctf)
-        def recover(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        spread = self.spread
+
+        def recover(idx: np.ndarray) -> tuple[np.ndarray, tuple]:
             raw = self.read(idx)
-            return raw, self.denoise(raw, idx)
+            return raw, self.recover(raw, idx, spread)
         return recover
 
     def denoise(self, raw: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """The generator's output for particles ``idx`` (k,) whose images are ``raw`` (k, box, box),
-        run once per pixel size among them; in the inference thread only."""
-        if self.apix is None:
-            return np.asarray(self.engine.denoise(raw, None), np.float32)
-        apix = self.apix[idx]
-        out = np.empty(raw.shape, np.float32)
+        """The generator's output for particles ``idx`` (k,) whose images are ``raw`` (k, box, box);
+        in the inference thread only."""
+        return self.recover(raw, idx, False)[0]
+
+    def recover(self, raw: np.ndarray, idx: np.ndarray, spread: bool
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+        """(recovered (k, box, box), spread (k, box, box) or None, confidence (k,), amplitude (k,))
+        of particles ``idx``, run once per pixel size among them; in the inference thread only.
+        Confidence and amplitude are NaN where the generator does not give them."""
+        k = len(idx)
+        images = np.empty(raw.shape, np.float32)
+        spreads = np.empty(raw.shape, np.float32) if spread else None
+        confidence, amplitude = np.full(k, np.nan, np.float32), np.full(k, np.nan, np.float32)
+        apix = np.full(k, np.nan) if self.apix is None else self.apix[idx]
         for value in np.unique(apix).tolist():
-            where = np.flatnonzero(apix == value)
-            out[where] = self.engine.denoise(raw[where], value)
-        return out
+            where = np.flatnonzero(apix == value) if np.isfinite(value) else np.arange(k)
+            out = self.engine.recover(raw[where], value if np.isfinite(value) else None, spread)
+            images[where] = out[0]
+            if out[1] is None:
+                spreads = None
+            elif spreads is not None:
+                spreads[where] = out[1]
+            if out[2] is not None:
+                confidence[where] = out[2]
+            if out[3] is not None:
+                amplitude[where] = out[3]
+        return images, spreads, confidence, amplitude
+
+    def set_spread(self, on: bool) -> None:
+        """Compute the spread (and confidence) with each recovered image, or not."""
+        if on != self.spread:
+            self.spread = on
+            self.reset("recovered")
+            if self.current >= 0:
+                self.show(self.current)
+
+    def recovered_scale(self) -> float | None:
+        """The typical amplitude of the recovered images seen so far (median; noise units), by
+        which format-2 images are divided for display: an empty box then looks empty instead of
+        being stretched to full contrast. None before the first one, or for format-1 models."""
+        if self.engine.format < 2:
+            return None
+        seen = self.amplitude[np.isfinite(self.amplitude)]
+        return float(np.median(seen)) if seen.size and np.median(seen) > 0 else None
 
     def adopt(self, other: ParticleImages) -> None:
         """Take over the images ``other``, a preview of some of this set's rows, has computed (a
         preview's row ``i`` is row ``offset + i`` here). What it still waits for is asked again:
         a result on its way to ``other`` is not redirected."""
         offset = getattr(other.session, "offset", 0)
-        kinds = ["raw", "recovered"] + (["reference"] if other.ctf == self.ctf and self.reference.available else [])
+        kinds = ["raw", "recovered", "spread"] + (
+            ["reference"] if other.ctf == self.ctf and self.reference.available else [])
         for kind in kinds:
             for index in other.caches[kind].keys():
                 self.caches[kind].put(index + offset, other.caches[kind].get(index))
+        for name in ("confidence", "amplitude"):
+            values = getattr(other, name)
+            known = np.flatnonzero(np.isfinite(values))
+            getattr(self, name)[known + offset] = values[known]
         for index in self.caches["reference"].keys():
             self._score(index)
         self.reference.adopt(other.reference)
@@ -172,6 +217,10 @@ class ParticleImages(QObject):
         self.scores[:] = np.nan
         if kind == "reference":
             self.raw_scores[:] = np.nan
+        else:
+            self.caches["spread"].clear()
+            self.confidence[:] = np.nan
+            self.amplitude[:] = np.nan
 
     def set_ctf(self, on: bool) -> None:
         if on != self.ctf:
@@ -193,8 +242,11 @@ class ParticleImages(QObject):
         del self._live[request.kind][index]
         self.stats["accepted"] += 1
         if request.kind == "recovered":
-            raw, result = result
+            raw, (result, spread, confidence, amplitude) = result
             self.caches["raw"].put(index, raw[0])
+            if spread is not None:
+                self.caches["spread"].put(index, spread[0])
+            self.confidence[index], self.amplitude[index] = confidence[0], amplitude[0]
         self.caches[request.kind].put(index, result[0])
         self.errors[request.kind].pop(index, None)
         self._score(index)
@@ -236,15 +288,17 @@ class ParticleImages(QObject):
         """Score every particle in the background; False when there is no reference."""
         if not self.reference.available:
             return False
-        ctf, engine, reference = self.ctf, self.engine, self.reference
+        ctf, engine, reference, spread = self.ctf, self.engine, self.reference, self.spread
         mask = self.mask
 
-        def score(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def score(idx: np.ndarray) -> tuple[np.ndarray, ...]:
             raw = self.read(idx)
             ref = reference(idx, ctf=ctf)
-            rec = self.denoise(raw, idx) if engine.denoise is not None else None
-            rec_cc = np.full(len(idx), np.nan) if rec is None else correlation(rec, ref, mask)
-            return rec_cc, correlation(raw, ref, mask)
+            nan = np.full(len(idx), np.nan, np.float32)
+            if engine.denoise is None:
+                return nan, correlation(raw, ref, mask), nan, nan
+            rec, _, confidence, amplitude = self.recover(raw, idx, spread)
+            return correlation(rec, ref, mask), correlation(raw, ref, mask), confidence, amplitude
 
         self._bulk = Request("score", np.arange(len(self.session)), score, chunk=chunk,
                              generation=self._generation["reference"])
@@ -257,7 +311,10 @@ class ParticleImages(QObject):
     def _on_scores(self, request: Request, indices: np.ndarray, result) -> None:
         if request is not self._bulk or request.cancelled:
             return
-        self.scores[indices], self.raw_scores[indices] = result
+        self.scores[indices], self.raw_scores[indices], confidence, amplitude = result
+        known = np.isfinite(confidence)
+        self.confidence[indices[known]] = confidence[known]
+        self.amplitude[indices[np.isfinite(amplitude)]] = amplitude[np.isfinite(amplitude)]
         if self.current in set(indices.tolist()):
             self.updated.emit(self.current)
 
@@ -284,11 +341,6 @@ class ParticleImages(QObject):
 def _pixel_sizes(session: Session) -> np.ndarray | None:
     """(n,) pixel size of each particle in Angstrom, or None when unknown or unusable."""
     try:
-        table = getattr(session.source, "table", None)
-        apix = None if table is None else table.pixel_size()
-        if apix is not None:
-            return np.round(apix, 4)
-        first = session.source.pixel_size
+        return pixel_sizes(session.source)
     except InputError:
         return None
-    return None if first is None else np.full(len(session.source), float(first))

@@ -210,6 +210,21 @@ class InferenceEngine:
         self.denoise: Denoise | None = None
         self.description = ""
 
+    @property
+    def format(self) -> int:
+        """The model card format (2: outputs in noise units; 1: standardised outputs)."""
+        return int(getattr(self.denoise, "format", 1))
+
+    def recover(self, images: np.ndarray, apix: float | None, spread: bool = False
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """(recovered, spread, confidence, amplitude) of (k, box, box) images; the last three are
+        None for a generator that gives images only (or without ``spread``)."""
+        recover = getattr(self.denoise, "recover", None)
+        if recover is None:
+            return np.asarray(self.denoise(images, apix), np.float32), None, None, None
+        result = recover(images, apix, spread=spread)
+        return result.images, result.spread, result.confidence, result.amplitude
+
     def load(self, model: Any, device: str) -> str:
         """Load ``model`` on ``device``, falling back to the CPU; returns a one-line status."""
         self.denoise = None

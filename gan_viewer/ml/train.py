@@ -82,7 +82,7 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
     val_noisy, val_clean = fixed_batch(val_source, run.n_validation, run.seed)
     mask = circular_mask(val_clean.shape[-1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        input_psnr = float(np.nanmean(psnr(val_noisy, val_clean, mask)))
+        input_psnr = _finite_mean(psnr(val_noisy, val_clean, mask))
     deadline = None if run.minutes is None else time.monotonic() + 60 * run.minutes
     total = run.steps if run.steps is not None else None
     bar = tqdm(total=total, initial=model.step_count, unit="step", dynamic_ncols=True, disable=None)
@@ -135,9 +135,15 @@ def _validate(model: Pix2Pix, noisy: np.ndarray, clean: np.ndarray, mask: np.nda
     error in the target's units (all pairs)."""
     pred = _predict(model, noisy, device)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"psnr": float(np.nanmean(psnr(pred, clean, mask))),
-                "cc": float(np.nanmean(correlation(pred, clean, mask))),
+        return {"psnr": _finite_mean(psnr(pred, clean, mask)), "cc": _finite_mean(correlation(pred, clean, mask)),
                 "mse": float(np.mean((pred - clean)[:, mask] ** 2))}
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite values (a flat target gives an infinite PSNR and a NaN CC)."""
+    values = np.asarray(values, np.float64)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _checkpoint(model: Pix2Pix, history: dict, out: Path) -> None:

@@ -216,7 +216,8 @@ def general(args: argparse.Namespace) -> dict:
         geometry = f"{apix:g} A/px, {box} px"
         mask = particle_circle(box)
         spread = {m: [] for m in SPREAD_METHODS}
-        rel_error = []
+        abs_spread = {m: [] for m in SPREAD_METHODS}
+        rel_error, abs_error = [], []
         for real in (False, True):
             for snr in SNRS:
                 noisy, truth = [], []
@@ -232,7 +233,9 @@ def general(args: argparse.Namespace) -> dict:
                 for method in SPREAD_METHODS:
                     sampled = denoiser.recover(noisy, apix, spread=True, method=method)
                     spread[method].append(_relative(sampled.images, sampled.spread, mask))
+                    abs_spread[method].append(np.sqrt((sampled.spread[:, mask].astype(np.float64) ** 2).mean(axis=1)))
                 err = np.sqrt(((rec.images - truth)[:, mask].astype(np.float64) ** 2).mean(axis=1))
+                abs_error.append(err)
                 rel_error.append(err / np.maximum(np.sqrt((truth[:, mask].astype(np.float64) ** 2).mean(axis=1)), 1e-12))
         references = []
         for bank in banks.values():
@@ -256,18 +259,20 @@ def general(args: argparse.Namespace) -> dict:
             for method in SPREAD_METHODS:
                 sampled = denoiser.recover(fields, apix, spread=True, method=method)
                 noise_spread[method].append(_relative(sampled.images, sampled.spread, mask))
-        rel_error = np.concatenate(rel_error)
+        rel_error, abs_error = np.concatenate(rel_error), np.concatenate(abs_error)
         calibration[geometry] = {}
         for method in SPREAD_METHODS:
             particles, pure = np.concatenate(spread[method]), np.concatenate(noise_spread[method])
             c = calibration[geometry][method] = {
+                "spearman_spread_vs_error": _spearman(np.concatenate(abs_spread[method]), abs_error),
                 "spearman_relative_spread_vs_relative_error": _spearman(particles, rel_error),
                 "median_relative_spread_particles": float(np.median(particles)),
                 "median_relative_spread_pure_noise": float(np.median(pure)),
                 "fraction_noise_above_particle_p90": float(np.mean(pure > np.quantile(particles, 0.9))),
             }
-            print(f"{geometry:20s} spread ({method:5s}): Spearman {c['spearman_relative_spread_vs_relative_error']:+.2f} "
-                  f"(target >= 0.5); median relative spread: particles {c['median_relative_spread_particles']:.3f}, "
+            print(f"{geometry:20s} spread ({method:5s}): Spearman with the error {c['spearman_spread_vs_error']:+.2f}, "
+                  f"relative {c['spearman_relative_spread_vs_relative_error']:+.2f} (target >= 0.5); "
+                  f"median relative spread: particles {c['median_relative_spread_particles']:.3f}, "
                   f"pure noise {c['median_relative_spread_pure_noise']:.3f}; noise above the particles' 90th "
                   f"percentile {c['fraction_noise_above_particle_p90']:.0%}")
     gains = [r["gain_over_lowpass_db"] for r in results.values()]

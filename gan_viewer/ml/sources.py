@@ -96,8 +96,8 @@ def _add_folder(bank, folder) -> None:
     for path in paths:
         try:
             bank.add_file(path)
-        except InputError as exc:
-            log.warning("skipped: %s", exc)
+        except (InputError, ValueError) as exc:  # one odd file must not end a long run
+            log.warning("skipped %s: %s", path, exc)
 
 
 def _star_pairs(args: argparse.Namespace) -> StarPairs:

@@ -99,8 +99,12 @@ def load_model(path: str | os.PathLike, *, hydrogens: bool = False, waters: bool
                 occupancy.append(atom.occ)
     if not xyz:
         raise InputError("no atoms left after removing hydrogens / waters / ligands", path)
+    occupancy = np.array(occupancy, np.float64)
+    if not np.any(occupancy > 0):  # simulation and modelling programs often write 0.00 for every atom
+        log.warning("%s: every atom has occupancy 0; taking 1 for all", path)
+        occupancy[:] = 1.0
     log.debug("%s: %d atoms kept", path, len(xyz))
-    return AtomicModel(np.array(xyz, np.float64), np.array(elements), np.array(occupancy, np.float64), path)
+    return AtomicModel(np.array(xyz, np.float64), np.array(elements), occupancy, path)
 
 
 def _kept_residues(model: gemmi.Model, waters: bool, ligands: bool) -> Iterator[gemmi.Residue]:

@@ -272,3 +272,16 @@ def test_fitted_polii_matches_emd1883() -> None:
     centre = placed.xyz.mean(axis=0)
     mirrored = AtomicModel(placed.xyz * [-1, 1, 1] + [2 * centre[0], 0, 0], atoms.elements, atoms.occupancy)
     assert cc(atoms_to_map(mirrored, apix, emd.shape[0], resolution=20.0, center=False)) < 0.6  # 0.485
+
+
+def test_a_model_whose_occupancies_are_all_zero_is_taken_at_full_occupancy(tmp_path) -> None:
+    from gan_viewer.sim.atomic import atoms_to_map, load_model
+
+    lines = [f"ATOM  {i + 1:5d}  CA  ALA A{i + 1:4d}    {3.8 * i:8.3f}{0.0:8.3f}{0.0:8.3f}  0.00  0.00           C"
+             for i in range(5)]
+    path = tmp_path / "md.pdb"
+    path.write_text("\n".join(lines + ["END"]) + "\n")
+    atoms = load_model(path)  # an MD snapshot: 0.00 in every occupancy field
+    assert np.all(atoms.occupancy == 1.0)
+    volume = atoms_to_map(atoms, 2.0, 24)
+    assert np.isfinite(volume).all() and volume.sum() > 0

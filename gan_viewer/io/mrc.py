@@ -1,14 +1,15 @@
 """MRC images and stacks: lazy, memory-mapped reads and atomic writes.
 
 Stacks are opened with ``mrcfile.mmap`` so opening a 100,000-particle stack reads only its header;
-pixels are read when asked for. Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
+pixels are read when asked for. Stacks are written by :class:`~gan_viewer.io.mrc_writer.StackWriter`
+(space reserved first, no memory map). Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
 (float16) are supported, and every read returns float32.
 """
 
 from __future__ import annotations
 
-import os
 import logging
+import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,10 @@ import mrcfile
 import numpy as np
 
 from gan_viewer.errors import InputError
-from gan_viewer.io.atomic import atomic_path, check_writable
+from gan_viewer.io.atomic import atomic_path
+from gan_viewer.io.mrc_writer import StackWriter
+
+__all__ = ["MrcStack", "StackWriter", "read_header_pixel_size", "write_map", "write_stack"]
 
 log = logging.getLogger(__name__)
 
@@ -198,65 +202,3 @@ def write_map(path: str | os.PathLike, volume: np.ndarray, pixel_size: float | N
         if pixel_size:
             mrc.voxel_size = float(pixel_size)
     return Path(path)
-
-
-class StackWriter:
-    """Write a large stack chunk by chunk, atomically: a temporary file that is renamed on
-    success and removed on any error, so a failed run leaves nothing behind.
-
-    Parameters
-    ----------
-    path
-        Destination ``.mrcs``.
-    shape
-        (n, h, w) of the whole stack.
-    pixel_size
-        Angstrom per pixel for the header, if known.
-    overwrite
-        Replace an existing file; otherwise an existing ``path`` raises InputError at once.
-
-    Examples
-    --------
-    >>> with StackWriter("out.mrcs", (n, 64, 64), 1.5) as out:  # doctest: +SKIP
-    ...     for start in range(0, n, 256):
-    ...         out.write(start, chunk)
-    """
-
-    def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], pixel_size: float | None = None,
-                 *, overwrite: bool = False) -> None:
-        self.path = check_writable(path, overwrite)
-        self.shape = tuple(int(x) for x in shape)
-        self.pixel_size = pixel_size
-        self._target = atomic_path(self.path, overwrite=overwrite)
-        self._mrc = None
-
-    def __enter__(self) -> StackWriter:
-        tmp = self._target.__enter__()
-        try:
-            self._mrc = mrcfile.new_mmap(tmp, shape=self.shape, mrc_mode=2, overwrite=True)
-            self._mrc.set_image_stack()
-            if self.pixel_size:
-                self._mrc.voxel_size = float(self.pixel_size)
-        except BaseException as exc:
-            self._target.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        return self
-
-    def write(self, start: int, images: np.ndarray) -> None:
-        """Put (k, h, w) images at rows ``start .. start + k - 1``."""
-        self._mrc.data[start:start + len(images)] = np.asarray(images, np.float32)
-
-    def write_at(self, indices: np.ndarray, images: np.ndarray) -> None:
-        """Put (k, h, w) images at the 0-based rows ``indices`` (k,)."""
-        self._mrc.data[np.asarray(indices, np.int64)] = np.asarray(images, np.float32)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self._mrc.update_header_stats()
-                self._mrc.flush()
-            self._mrc.close()
-        except BaseException as error:
-            self._target.__exit__(type(error), error, error.__traceback__)
-            raise
-        self._target.__exit__(exc_type, exc, tb)

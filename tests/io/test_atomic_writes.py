@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -62,6 +63,31 @@ def fail_with(code: int):
 
 
 @pytest.mark.parametrize("code, message", DISK_ERRORS)
+def test_stack_space_is_reserved_before_writing(monkeypatch, tmp_path: Path, code: int, message: str) -> None:
+    """The whole stack is reserved up front, so a full disk is an OSError at once, not a SIGBUS later."""
+    monkeypatch.setattr(os, "posix_fallocate", fail_with(code), raising=False)
+    with pytest.raises(OSError) as info:
+        write_stack(tmp_path / "s.mrcs", np.ones((3, 8, 8)))
+    assert info.value.errno == code and info.value.filename == str(tmp_path / "s.mrcs")
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("code, message", DISK_ERRORS)
+def test_stack_write_error_mid_run(monkeypatch, tmp_path: Path, code: int, message: str) -> None:
+    """Where space cannot be reserved (no posix_fallocate), the writes themselves report the disk."""
+    from gan_viewer.io.mrc import StackWriter
+
+    monkeypatch.delattr(os, "posix_fallocate", raising=False)
+    with pytest.raises(OSError) as info, StackWriter(tmp_path / "s.mrcs", (4, 8, 8)) as out:
+        out.write(0, np.ones((2, 8, 8)))
+        monkeypatch.setattr(os, "pwrite", fail_with(code))
+        out.write(2, np.ones((2, 8, 8)))
+    assert info.value.errno == code and info.value.filename == str(tmp_path / "s.mrcs") and message in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("code, message", DISK_ERRORS)
 def test_deferred_error_at_fsync_names_the_destination(monkeypatch, tiny_set: Path, tmp_path: Path, code: int,
                                                        message: str) -> None:
     """Network file systems report a full disk when the data is flushed: still one line, the real name."""
@@ -85,6 +111,15 @@ def test_full_disk_wrapped_by_a_library_is_found(tmp_path: Path) -> None:
             raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "state.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_free_space_is_checked_up_front(monkeypatch, tmp_path: Path) -> None:
+    from gan_viewer.io.mrc import StackWriter
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10 ** 9, 10 ** 9 - 5000, 5000))
+    with pytest.raises(OSError, match=r"no space left on device: needs 33\.8 kB, 5\.0 kB free") as info:
+        StackWriter(tmp_path / "s.mrcs", (2, 64, 64)).__enter__()
+    assert info.value.filename == str(tmp_path / "s.mrcs") and list(tmp_path.iterdir()) == []
 
 
 def test_several_files_are_renamed_together(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import mrcfile
@@ -109,3 +111,35 @@ def test_write_map_round_trip(tmp_path: Path) -> None:
     assert apix == pytest.approx(1.7)
     with pytest.raises(InputError, match="exists already"):
         write_map(path, vol)
+
+
+def test_stack_writer_header_matches_mrcfile(tmp_path: Path) -> None:
+    """Scattered, partial and repeated rows: header statistics as mrcfile computes them from the data."""
+    from gan_viewer.io.mrc import StackWriter
+
+    rng = np.random.default_rng(3)
+    images = (rng.standard_normal((12, 6, 6)) * 2 + 5).astype(np.float32)
+    cases = {
+        "in order": [(np.arange(12), images)],
+        "scattered, two rows never written": [(np.array([7, 2, 3, 11, 0]), images[:5]),
+                                              (np.arange(4, 7), images[5:8]), (np.array([1, 8]), images[8:10])],
+        "a row written twice": [(np.arange(12), images), (np.array([4]), images[:1] * 3)],
+    }
+    for name, writes in cases.items():
+        path = tmp_path / f"{name}.mrcs"
+        with StackWriter(path, (12, 6, 6), 1.25) as out:
+            for rows, chunk in writes:
+                out.write_at(rows, chunk)
+        with mrcfile.open(path) as written:
+            data = written.data.copy()
+            header = written.header.copy()
+        expected = np.zeros((12, 6, 6), np.float32)
+        for rows, chunk in writes:
+            expected[rows] = chunk
+        np.testing.assert_array_equal(data, expected, err_msg=name)
+        with mrcfile.new(tmp_path / "reference.mrcs", overwrite=True) as reference:
+            reference.set_data(expected)
+            reference.update_header_stats()
+            for field in ("dmin", "dmax", "dmean", "rms"):
+                assert float(header[field]) == pytest.approx(float(reference.header[field]), rel=1e-5), (name, field)
+        assert mrcfile.validate(path, print_file=io.StringIO())

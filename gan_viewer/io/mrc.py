@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,7 +51,8 @@ class MrcStack:
             raise InputError(f"expected 2D images or a stack, found a {data.ndim}D array", self.path)
         self._data = data  # (n, h, w) memmap
         self._offset = int(self._mrc.header.nbytes + self._mrc.extended_header.nbytes)
-        self._fd: int | None = None
+        self._fd: int | None = None  # for pread, opened at the first scattered read
+        self._fd_lock = threading.Lock()
         voxel = float(self._mrc.voxel_size.x)
         self.pixel_size: float | None = voxel if np.isfinite(voxel) and voxel > 0 else None
 
@@ -94,21 +96,31 @@ class MrcStack:
             list(_READERS.map(self._pread_into, raw, unique.tolist()))
         return raw[inverse].astype(np.float32, copy=False)
 
+    def _descriptor(self) -> int:
+        """The read descriptor, opened once however many reader threads ask at the same time."""
+        fd = self._fd
+        if fd is None:
+            with self._fd_lock:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+                fd = self._fd
+        return fd
+
     def _pread_into(self, out: np.ndarray, index: int) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = self._descriptor()
         view = memoryview(out.reshape(-1).view(np.uint8))
         offset, done = self._offset + index * view.nbytes, 0
         while done < view.nbytes:
-            n = os.preadv(self._fd, [view[done:]], offset + done)
+            n = os.preadv(fd, [view[done:]], offset + done)
             if n <= 0:
                 raise InputError(f"image {index + 1} could not be read (file truncated?)", self.path)
             done += n
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._fd_lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
         self._mrc.close()
 
     def __enter__(self) -> MrcStack:

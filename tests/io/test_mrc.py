@@ -143,3 +143,26 @@ def test_stack_writer_header_matches_mrcfile(tmp_path: Path) -> None:
             for field in ("dmin", "dmax", "dmean", "rms"):
                 assert float(header[field]) == pytest.approx(float(reference.header[field]), rel=1e-5), (name, field)
         assert mrcfile.validate(path, print_file=io.StringIO())
+
+
+def descriptors_to(path: Path) -> int:
+    """How many of this process's open descriptors point at ``path``."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+        except OSError:  # closed meanwhile (the listing's own descriptor, another thread's file)
+            pass
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+def test_no_descriptor_leak_with_eight_reader_threads(tmp_path: Path) -> None:
+    """300 open / read / close cycles, each read spread over the 8 reader threads, leave no descriptor open."""
+    path = write_stack(tmp_path / "s.mrcs", np.arange(64 * 8 * 8, dtype=np.float32).reshape(64, 8, 8))
+    indices = np.random.default_rng(0).permutation(64)
+    for _ in range(300):
+        with MrcStack(path) as stack:
+            stack.read(indices)
+    del stack  # its memory map (numpy's mmap holds a duplicate descriptor) goes with the object
+    assert descriptors_to(path) == 0

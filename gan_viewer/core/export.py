@@ -2,7 +2,11 @@
 
 The subsets keep the input's version, blocks, optics table, columns, row order and values
 exactly; only the particle rows are filtered. Provenance goes in ``#`` comment lines, which
-RELION ignores. Nothing is written unless every destination can be written.
+RELION ignores. Nothing is written unless every destination can be written: both files are
+written to temporaries and fsynced first, then renamed back to back, and a failure of either
+(a full disk, an I/O error, SIGTERM, Ctrl+C) leaves neither, and existing files as they were. The
+one residual: a SIGKILL or a power cut in the microseconds between the two renames leaves the
+kept file without the rejected one.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import numpy as np
 from gan_viewer import __version__
 from gan_viewer.core.curation import Label
 from gan_viewer.errors import InputError
-from gan_viewer.io.star import ParticleTable, write_star
+from gan_viewer.io.atomic import atomic_paths, write_text
+from gan_viewer.io.star import ParticleTable, star_text
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +107,11 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
         if not target.parent.resolve().is_dir():
             raise InputError("folder does not exist", target.parent)
     counts = {lab: int((labels == lab).sum()) for lab in Label}
-    written: list[Path] = []
-    try:
-        for target, label in zip(targets, (Label.KEEP, Label.REJECT)):
+    with atomic_paths(targets, overwrite=overwrite) as temps:  # all or nothing: renamed together at the end
+        for tmp, label in zip(temps, (Label.KEEP, Label.REJECT)):
             rows = np.flatnonzero(labels == label)
             comments = _provenance(table, label, len(rows), counts, provenance or {})
-            written.append(write_star(table.subset(rows), target, overwrite=overwrite, comments=comments))
-    except BaseException:
-        for path in written:  # all or nothing
-            path.unlink(missing_ok=True)
-        raise
+            write_text(tmp, star_text(table.subset(rows), comments))
     log.info("kept %d, rejected %d, undecided %d of %d", counts[Label.KEEP], counts[Label.REJECT],
              counts[Label.UNDECIDED], len(table))
     return ExportResult(counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED], targets[0],

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from gan_viewer import __version__
-from gan_viewer.core.figures import save_panel
+from gan_viewer.core.figures import save_figure, save_panel
 from gan_viewer.core.metrics import circular_mask, correlation, psnr
 from gan_viewer.ml.checkpoint import load_training_state, save_generator, save_training_state
 from gan_viewer.ml.data import fixed_batch
@@ -185,5 +185,4 @@ def save_curves(history: dict, path: Path) -> None:
     ax_val.set_title("validation")
     ax_val.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)

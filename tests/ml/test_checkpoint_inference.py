@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,22 @@ def test_card_that_does_not_fit(saved_model: Path) -> None:
     card_path.write_text(json.dumps(card))
     with pytest.raises(InputError, match="do not fit"):
         load_generator(saved_model)
+
+
+def test_weights_and_card_are_written_together(monkeypatch, tmp_path: Path) -> None:
+    """A card that cannot be written leaves no weights without a card (nor the reverse)."""
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    g = UNetGenerator(GeneratorConfig(depth=3, base_channels=4))
+    with pytest.raises(OSError, match="no space left on device") as info:
+        save_generator(tmp_path / "m.safetensors", g, {"name": "m"})
+    assert info.value.filename == str(tmp_path / "m.json") and list(tmp_path.iterdir()) == []
 
 
 def test_training_state_loads_without_pickle(tmp_path: Path) -> None:

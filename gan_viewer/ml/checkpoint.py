@@ -24,6 +24,9 @@ from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
 
 log = logging.getLogger(__name__)
 
+#: the files of a model named ``NAME``: ``NAME.safetensors``, ``NAME.json``, ``NAME.train.pt``
+MODEL_SUFFIXES = (".safetensors", ".json", ".train.pt")
+
 NORMALISATION = "per particle: zero mean, unit standard deviation over the whole box (input and target)"
 
 
@@ -35,8 +38,27 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def output_stem(path: str | os.PathLike) -> Path:
+    """``path`` without a model file suffix (.safetensors, .json, .train.pt) when it has one.
+
+    Only these are taken off: ``gen_snr0.05`` stays ``gen_snr0.05`` (``Path.with_suffix`` would
+    take ``.05`` for a suffix).
+    """
+    path = Path(path)
+    for suffix in MODEL_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.with_name(path.name[:-len(suffix)])
+    return path
+
+
+def output_file(stem: str | os.PathLike, suffix: str) -> Path:
+    """``stem`` + ``suffix`` (``gen_snr0.05`` + ``.json`` is ``gen_snr0.05.json``)."""
+    return Path(f"{stem}{suffix}")
+
+
 def card_path(weights: str | os.PathLike) -> Path:
-    return Path(weights).with_suffix(".json")
+    """The model card beside the weights file ``weights``."""
+    return output_file(output_stem(weights), ".json")
 
 
 def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict, *,
@@ -64,7 +86,7 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") 
     """
     path = Path(path)
     if path.suffix == ".json":
-        path = path.with_suffix(".safetensors")
+        path = output_file(output_stem(path), ".safetensors")
     for required in (path, card_path(path)):
         if not required.is_file():
             raise InputError("no such model file", required)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from gan_viewer.errors import InputError
-from gan_viewer.ml.checkpoint import load_generator, load_training_state, save_generator, save_training_state
+from gan_viewer.ml.checkpoint import (card_path, load_generator, load_training_state, output_file, output_stem,
+                                      save_generator, save_training_state)
 from gan_viewer.ml.inference import Denoiser, fourier_resize_2d, pick_device
 from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
 
@@ -61,6 +62,15 @@ def test_weights_and_card_are_written_together(monkeypatch, tmp_path: Path) -> N
     with pytest.raises(OSError, match="no space left on device") as info:
         save_generator(tmp_path / "m.safetensors", g, {"name": "m"})
     assert info.value.filename == str(tmp_path / "m.json") and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("given, stem", [("gen_snr0.05", "gen_snr0.05"), ("gen_snr0.05.safetensors", "gen_snr0.05"),
+                                         ("a/m.json", "a/m"), ("m.train.pt", "m"), ("v1.2", "v1.2"),
+                                         (".safetensors", ".safetensors")])
+def test_output_stem_takes_off_model_suffixes_only(given: str, stem: str) -> None:
+    assert output_stem(given) == Path(stem)
+    assert output_file(output_stem(given), ".json") == Path(stem + ".json")
+    assert card_path(Path(stem + ".safetensors")) == Path(stem + ".json")
 
 
 def test_training_state_loads_without_pickle(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
 
     from gan_viewer.core.particles import open_particles
     from gan_viewer.errors import InputError
-    from gan_viewer.io.atomic import check_writable
+    from gan_viewer.io.atomic import check_writable, ensure_free_space
     from gan_viewer.io.mrc import StackWriter
     from gan_viewer.ml.inference import Denoiser
 
@@ -51,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
     if missing:  # say so before loading the model, not at the first chunk that needs them
         raise InputError(f"{len(missing)} stack(s) named in it were not found, e.g. {missing[0]!r} "
                          "(try --project-dir)", args.input)
+    ensure_free_space(args.out, 1024 + 4 * len(source) * source.box ** 2)  # before the model loads, too
     denoiser = Denoiser.load(args.model, args.device, args.batch_size)
     apix = source.pixel_size
     scale = denoiser.scale_for(apix)

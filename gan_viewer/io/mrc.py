@@ -19,7 +19,7 @@ import mrcfile
 import numpy as np
 
 from gan_viewer.errors import InputError
-from gan_viewer.io.atomic import atomic_path
+from gan_viewer.io.atomic import atomic_path, ensure_free_space
 from gan_viewer.io.mrc_writer import StackWriter
 
 __all__ = ["MrcStack", "StackWriter", "read_header_pixel_size", "write_map", "write_stack"]
@@ -208,9 +208,11 @@ def write_map(path: str | os.PathLike, volume: np.ndarray, pixel_size: float | N
     volume = np.asarray(volume, dtype=np.float32)
     if volume.ndim != 3:
         raise ValueError(f"write_map wants a (d, d, d) volume, got shape {volume.shape}")
-    with atomic_path(path, overwrite=overwrite) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
-        mrc.set_data(volume)
-        mrc.set_volume()
-        if pixel_size:
-            mrc.voxel_size = float(pixel_size)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        ensure_free_space(path, volume.nbytes + 1024)
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(volume)
+            mrc.set_volume()
+            if pixel_size:
+                mrc.voxel_size = float(pixel_size)
     return Path(path)

@@ -14,6 +14,7 @@ import sys
 
 from gan_viewer import __version__
 from gan_viewer.errors import InputError
+from gan_viewer.io.temporaries import install_signal_cleanup
 
 #: command name -> module, in the order ``--help`` lists them
 COMMANDS = {
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
+    if args.command != "gui":  # SIGTERM / Ctrl+C remove temporaries; the inspector keeps Qt's handling
+        install_signal_cleanup(f"gan-viewer {args.command}")
     try:
         return int(args._run(args) or 0)
     except InputError as exc:

@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
 
     from gan_viewer.core.particles import open_particles, pixel_sizes
     from gan_viewer.errors import InputError
-    from gan_viewer.io.atomic import check_writable
+    from gan_viewer.io.atomic import check_writable, ensure_free_space
     from gan_viewer.io.mrc import StackWriter
     from gan_viewer.ml.inference import Denoiser, check_pixel_size
 
@@ -70,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"{len(missing)} stack(s) named in it were not found, e.g. {missing[0]!r} "
                          "(try --project-dir)", args.input)
     apix = pixel_sizes(source, args.apix)
+    # before the model loads, too; a spread stack as large as the output
+    ensure_free_space(args.out, len(outputs) * (1024 + 4 * len(source) * source.box ** 2))
     denoiser = Denoiser.load(args.model, args.device, args.batch_size)
     n, box = len(source), source.box
     groups = np.unique(apix) if apix is not None else [None]

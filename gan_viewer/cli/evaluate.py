@@ -26,6 +26,7 @@ import logging
 import re
 import shlex
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -191,18 +192,25 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _write(json_path: Path, png_path: Path, report: dict, draw) -> None:
-    """Both files or neither: each goes to a temporary file, renamed once both are complete."""
-    from gan_viewer.io.atomic import atomic_path
+    """Both files or neither: each goes to a temporary file; both are renamed once both are complete.
 
-    with atomic_path(json_path, overwrite=True) as tmp_json, atomic_path(png_path, overwrite=True) as tmp_png:
-        text = json.dumps(report, indent=1, allow_nan=False)
-        text = re.sub(r"\[\s+([^\[\]{}\"]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
-        tmp_json.write_text(text + "\n")  # lists of numbers on one line each
-        draw(tmp_png)
+    ``draw(file)`` saves the figure as PNG into a binary file object.
+    """
+    import io
+
+    from gan_viewer.io.atomic import atomic_paths, write_bytes, write_text
+
+    text = json.dumps(report, indent=1, allow_nan=False)
+    text = re.sub(r"\[\s+([^\[\]{}\"]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    png = io.BytesIO()
+    draw(png)
+    with atomic_paths([json_path, png_path], overwrite=True) as (tmp_json, tmp_png):
+        write_text(tmp_json, text + "\n")  # lists of numbers on one line each
+        write_bytes(tmp_png, png.getbuffer())
     print(f"wrote {json_path} and {png_path}")
 
 
-def _figure(path: Path, methods: dict, truth, scores: dict, freq, sigma, apix) -> None:
+def _figure(path: BinaryIO, methods: dict, truth, scores: dict, freq, sigma, apix) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -284,7 +292,7 @@ def _card_map(card: dict) -> str | None:
     return found[0] if found else None
 
 
-def _hallucination_figure(path: Path, arrays: dict, references, result: dict) -> None:
+def _hallucination_figure(path: BinaryIO, arrays: dict, references, result: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -79,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
     import torch
 
     from gan_viewer.errors import InputError
+    from gan_viewer.ml.checkpoint import output_file, output_stem
     from gan_viewer.ml.inference import pick_device
     from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
     from gan_viewer.ml.pix2pix import TrainConfig
@@ -89,10 +90,10 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("say how long to train: --steps N or --minutes M")
     if (args.steps is not None and args.steps < 1) or (args.minutes is not None and args.minutes <= 0):
         raise InputError("--steps and --minutes must be positive")
-    out = args.out.with_suffix("") if args.out.suffix == ".safetensors" else args.out
-    if out.with_suffix(".safetensors").exists() and not (args.force or args.resume):
+    out = output_stem(args.out)  # gen_snr0.05 stays gen_snr0.05 (not gen_snr0 + ".05")
+    if output_file(out, ".safetensors").exists() and not (args.force or args.resume):
         raise InputError("exists already; use --force to replace it or --resume to continue",
-                         out.with_suffix(".safetensors"))
+                         output_file(out, ".safetensors"))
     if not out.parent.resolve().is_dir():
         raise InputError("folder does not exist", out.parent)
     device = pick_device(args.device)
@@ -113,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
     card = train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
                  resume=args.resume)
     v = card["validation"]
-    print(f"{out.with_suffix('.safetensors')}: validation PSNR {v['psnr_db']:.2f} dB "
+    print(f"{output_file(out, '.safetensors')}: validation PSNR {v['psnr_db']:.2f} dB "
           f"(noisy input {v['input_psnr_db']:.2f} dB), CC {v['cc']:.3f}, {card['training']['steps']} steps")
     return 0
 

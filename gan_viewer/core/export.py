@@ -8,7 +8,11 @@ together are the input. Undecided particles are not kept unless asked (``undecid
 
 The subsets keep the input's version, blocks, optics table, columns, row order and values
 exactly; only the particle rows are filtered. Provenance goes in ``#`` comment lines, which
-RELION ignores. Nothing is written unless every destination can be written.
+RELION ignores. Nothing is written unless every destination can be written: both files are
+written to temporaries and fsynced first, then renamed back to back, and a failure of either
+(a full disk, an I/O error, SIGTERM, Ctrl+C) leaves neither, and existing files as they were. The
+one residual: a SIGKILL or a power cut in the microseconds between the two renames leaves the
+kept file without the rejected one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import numpy as np
 from gan_viewer import __version__
 from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.errors import InputError
-from gan_viewer.io.star import ParticleTable, write_star
+from gan_viewer.io.atomic import atomic_paths, write_text
+from gan_viewer.io.star import ParticleTable, star_text
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +135,10 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
             raise InputError("folder does not exist", target.parent)
     counts = {lab: int((labels == lab).sum()) for lab in Label}
     kept = kept_mask(labels, undecided)
-    written: list[Path] = []
-    try:
-        for target, rows in zip(targets, (np.flatnonzero(kept), np.flatnonzero(~kept))):
-            comments = _provenance(table, target is targets[0], len(rows), counts, undecided, provenance or {})
-            written.append(write_star(table.subset(rows), target, overwrite=overwrite, comments=comments))
-    except BaseException:
-        for path in written:  # all or nothing
-            path.unlink(missing_ok=True)
-        raise
+    with atomic_paths(targets, overwrite=overwrite) as temps:  # all or nothing: renamed together at the end
+        for tmp, is_kept, rows in zip(temps, (True, False), (np.flatnonzero(kept), np.flatnonzero(~kept))):
+            comments = _provenance(table, is_kept, len(rows), counts, undecided, provenance or {})
+            write_text(tmp, star_text(table.subset(rows), comments))
     log.info("kept %d of %d (labelled keep %d, reject %d, undecided %d: %s)", int(kept.sum()), len(table),
              counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED],
              "kept" if undecided == Label.KEEP else "not kept")

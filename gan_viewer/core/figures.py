@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_viewer.core.normalize import display_limits
+from gan_viewer.io.atomic import atomic_write_bytes
 
 
 def draw_image_grid(fig, grid, columns: Sequence[tuple[str, np.ndarray]], rows: Sequence[int],
@@ -78,7 +80,20 @@ def save_panel(rows: Sequence[Sequence[np.ndarray]], path: str | os.PathLike, *,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 100) -> Path:
+    """Save the matplotlib ``fig`` as a PNG at ``path`` atomically (replacing it), then close it.
+
+    The PNG is rendered in memory and written under a temporary name, so a full disk is an
+    ``OSError`` naming ``path`` and leaves no partial file.
+    """
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return atomic_write_bytes(path, buffer.getbuffer(), overwrite=True)

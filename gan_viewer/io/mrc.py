@@ -1,14 +1,16 @@
 """MRC images and stacks: lazy, memory-mapped reads and atomic writes.
 
 Stacks are opened with ``mrcfile.mmap`` so opening a 100,000-particle stack reads only its header;
-pixels are read when asked for. Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
+pixels are read when asked for. Stacks are written by :class:`~gan_viewer.io.mrc_writer.StackWriter`
+(space reserved first, no memory map). Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
 (float16) are supported, and every read returns float32.
 """
 
 from __future__ import annotations
 
-import os
 import logging
+import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +19,10 @@ import mrcfile
 import numpy as np
 
 from gan_viewer.errors import InputError
-from gan_viewer.io.atomic import atomic_path, check_writable
+from gan_viewer.io.atomic import atomic_path, ensure_free_space
+from gan_viewer.io.mrc_writer import StackWriter
+
+__all__ = ["MrcStack", "StackWriter", "read_header_pixel_size", "write_map", "write_stack"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,8 @@ class MrcStack:
             raise InputError(f"expected 2D images or a stack, found a {data.ndim}D array", self.path)
         self._data = data  # (n, h, w) memmap
         self._offset = int(self._mrc.header.nbytes + self._mrc.extended_header.nbytes)
-        self._fd: int | None = None
+        self._fd: int | None = None  # for pread, opened at the first scattered read
+        self._fd_lock = threading.Lock()
         voxel = float(self._mrc.voxel_size.x)
         self.pixel_size: float | None = voxel if np.isfinite(voxel) and voxel > 0 else None
 
@@ -90,21 +96,31 @@ class MrcStack:
             list(_READERS.map(self._pread_into, raw, unique.tolist()))
         return raw[inverse].astype(np.float32, copy=False)
 
+    def _descriptor(self) -> int:
+        """The read descriptor, opened once however many reader threads ask at the same time."""
+        fd = self._fd
+        if fd is None:
+            with self._fd_lock:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+                fd = self._fd
+        return fd
+
     def _pread_into(self, out: np.ndarray, index: int) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = self._descriptor()
         view = memoryview(out.reshape(-1).view(np.uint8))
         offset, done = self._offset + index * view.nbytes, 0
         while done < view.nbytes:
-            n = os.preadv(self._fd, [view[done:]], offset + done)
+            n = os.preadv(fd, [view[done:]], offset + done)
             if n <= 0:
                 raise InputError(f"image {index + 1} could not be read (file truncated?)", self.path)
             done += n
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._fd_lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
         self._mrc.close()
 
     def __enter__(self) -> MrcStack:
@@ -192,71 +208,11 @@ def write_map(path: str | os.PathLike, volume: np.ndarray, pixel_size: float | N
     volume = np.asarray(volume, dtype=np.float32)
     if volume.ndim != 3:
         raise ValueError(f"write_map wants a (d, d, d) volume, got shape {volume.shape}")
-    with atomic_path(path, overwrite=overwrite) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
-        mrc.set_data(volume)
-        mrc.set_volume()
-        if pixel_size:
-            mrc.voxel_size = float(pixel_size)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        ensure_free_space(path, volume.nbytes + 1024)
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(volume)
+            mrc.set_volume()
+            if pixel_size:
+                mrc.voxel_size = float(pixel_size)
     return Path(path)
-
-
-class StackWriter:
-    """Write a large stack chunk by chunk, atomically: a temporary file that is renamed on
-    success and removed on any error, so a failed run leaves nothing behind.
-
-    Parameters
-    ----------
-    path
-        Destination ``.mrcs``.
-    shape
-        (n, h, w) of the whole stack.
-    pixel_size
-        Angstrom per pixel for the header, if known.
-    overwrite
-        Replace an existing file; otherwise an existing ``path`` raises InputError at once.
-
-    Examples
-    --------
-    >>> with StackWriter("out.mrcs", (n, 64, 64), 1.5) as out:  # doctest: +SKIP
-    ...     for start in range(0, n, 256):
-    ...         out.write(start, chunk)
-    """
-
-    def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], pixel_size: float | None = None,
-                 *, overwrite: bool = False) -> None:
-        self.path = check_writable(path, overwrite)
-        self.shape = tuple(int(x) for x in shape)
-        self.pixel_size = pixel_size
-        self._target = atomic_path(self.path, overwrite=overwrite)
-        self._mrc = None
-
-    def __enter__(self) -> StackWriter:
-        tmp = self._target.__enter__()
-        try:
-            self._mrc = mrcfile.new_mmap(tmp, shape=self.shape, mrc_mode=2, overwrite=True)
-            self._mrc.set_image_stack()
-            if self.pixel_size:
-                self._mrc.voxel_size = float(self.pixel_size)
-        except BaseException as exc:
-            self._target.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        return self
-
-    def write(self, start: int, images: np.ndarray) -> None:
-        """Put (k, h, w) images at rows ``start .. start + k - 1``."""
-        self._mrc.data[start:start + len(images)] = np.asarray(images, np.float32)
-
-    def write_at(self, indices: np.ndarray, images: np.ndarray) -> None:
-        """Put (k, h, w) images at the 0-based rows ``indices`` (k,)."""
-        self._mrc.data[np.asarray(indices, np.int64)] = np.asarray(images, np.float32)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self._mrc.update_header_stats()
-                self._mrc.flush()
-            self._mrc.close()
-        except BaseException as error:
-            self._target.__exit__(type(error), error, error.__traceback__)
-            raise
-        self._target.__exit__(exc_type, exc, tb)

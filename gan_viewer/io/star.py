@@ -26,7 +26,7 @@ import pandas as pd
 from starfile.writer import StarWriter
 
 from gan_viewer.errors import InputError
-from gan_viewer.io.atomic import atomic_path, check_writable
+from gan_viewer.io.atomic import atomic_path, check_writable, write_text
 from gan_viewer.io.star_parse import block_spans, check_loops, parse_blocks
 
 log = logging.getLogger(__name__)
@@ -245,14 +245,21 @@ def write_star(table: ParticleTable, path: str | os.PathLike, *, overwrite: bool
         Extra ``#`` lines (provenance) written at the top; RELION ignores them.
     """
     path = check_writable(path, overwrite)
+    text = star_text(table, comments)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        write_text(tmp, text)
+    return path
+
+
+def star_text(table: ParticleTable, comments: list[str] | tuple[str, ...] = ()) -> str:
+    """The text :func:`write_star` writes for ``table``: ``comments`` as ``#`` lines, then every block."""
     lines = [f"# {c}" for c in comments] + [c for c in table.header_comments]
     for name, block in table.blocks.items():
         lines.append("")
         if table.version is not None:
             lines += [f"# version {table.version}", ""]
         lines += list(StarWriter({name: block}, float_format=None).data_block_generator())
-    _atomic_write_text(path, "\n".join(lines) + "\n", overwrite)
-    return path
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,13 +317,6 @@ def _table_from_blocks(blocks: dict, version: int | None, path: Path | None,
     if particles is None:
         particles = "particles" if "particles" in candidates else max(candidates, key=lambda k: len(candidates[k]))
     return ParticleTable(blocks, particles, optics, version, path, comments)
-
-
-def _atomic_write_text(path: Path, text: str, overwrite: bool) -> None:
-    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _one_line(exc: BaseException) -> str:

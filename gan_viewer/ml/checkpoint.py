@@ -16,13 +16,16 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from gan_viewer.errors import InputError
-from gan_viewer.io.atomic import atomic_path
+from gan_viewer.io.atomic import atomic_path, atomic_paths, write_bytes, write_text
 from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
 
 log = logging.getLogger(__name__)
+
+#: the files of a model named ``NAME``: ``NAME.safetensors``, ``NAME.json``, ``NAME.train.pt``
+MODEL_SUFFIXES = (".safetensors", ".json", ".train.pt")
 
 NORMALISATION = "per particle: zero mean, unit standard deviation over the whole box (input and target)"
 
@@ -35,22 +38,41 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def output_stem(path: str | os.PathLike) -> Path:
+    """``path`` without a model file suffix (.safetensors, .json, .train.pt) when it has one.
+
+    Only these are taken off: ``gen_snr0.05`` stays ``gen_snr0.05`` (``Path.with_suffix`` would
+    take ``.05`` for a suffix).
+    """
+    path = Path(path)
+    for suffix in MODEL_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.with_name(path.name[:-len(suffix)])
+    return path
+
+
+def output_file(stem: str | os.PathLike, suffix: str) -> Path:
+    """``stem`` + ``suffix`` (``gen_snr0.05`` + ``.json`` is ``gen_snr0.05.json``)."""
+    return Path(f"{stem}{suffix}")
+
+
 def card_path(weights: str | os.PathLike) -> Path:
-    return Path(weights).with_suffix(".json")
+    """The model card beside the weights file ``weights``."""
+    return output_file(output_stem(weights), ".json")
 
 
 def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict, *,
                    half: bool = True, overwrite: bool = True) -> Path:
-    """Write ``path`` (.safetensors) and its card (.json); the card gets the weights' sha256."""
+    """Write ``path`` (.safetensors) and its card (.json), both or neither; the card gets the weights' sha256."""
     path = Path(path)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
                for k, v in generator.state_dict().items()}
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "gan-viewer generator"})
-    card = dict({"normalisation": NORMALISATION}, **card, generator=generator.config.to_dict(),
-                weights=path.name, weights_dtype="float16" if half else "float32", sha256=sha256(path))
-    with atomic_path(card_path(path), overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(card, indent=2, default=str) + "\n")
+    weights = save(tensors, metadata={"format": "gan-viewer generator"})
+    card = dict({"normalisation": NORMALISATION}, **card, generator=generator.config.to_dict(), weights=path.name,
+                weights_dtype="float16" if half else "float32", sha256=hashlib.sha256(weights).hexdigest())
+    with atomic_paths([path, card_path(path)], overwrite=overwrite) as (tmp_weights, tmp_card):
+        write_bytes(tmp_weights, weights)
+        write_text(tmp_card, json.dumps(card, indent=2, default=str) + "\n")
     return path
 
 
@@ -64,7 +86,7 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") 
     """
     path = Path(path)
     if path.suffix == ".json":
-        path = path.with_suffix(".safetensors")
+        path = output_file(output_stem(path), ".safetensors")
     for required in (path, card_path(path)):
         if not required.is_file():
             raise InputError("no such model file", required)
@@ -89,8 +111,8 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") 
 
 def save_training_state(path: str | os.PathLike, state: dict) -> None:
     """Write the resumable state (weights, optimiser moments, step) atomically."""
-    with atomic_path(path, overwrite=True) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)  # through a file object, so a full disk is an OSError in the chain
 
 
 def load_training_state(path: str | os.PathLike) -> dict:

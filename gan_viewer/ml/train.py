@@ -21,9 +21,9 @@ import torch
 from tqdm import tqdm
 
 from gan_viewer import __version__
-from gan_viewer.core.figures import save_panel
+from gan_viewer.core.figures import save_figure, save_panel
 from gan_viewer.core.metrics import circular_mask, correlation, psnr
-from gan_viewer.ml.checkpoint import load_training_state, save_generator, save_training_state
+from gan_viewer.ml.checkpoint import load_training_state, output_file, save_generator, save_training_state
 from gan_viewer.ml.data import fixed_batch
 from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
 from gan_viewer.ml.pix2pix import Pix2Pix, TrainConfig
@@ -65,7 +65,11 @@ class RunSpec:
 
 def train(train_source, val_source, out: Path, generator: GeneratorConfig, discriminator: DiscriminatorConfig,
           training: TrainConfig, run: RunSpec, *, device: torch.device, resume: bool = False) -> dict:
-    """Train and write the outputs; returns the model card."""
+    """Train and write the outputs; returns the model card.
+
+    ``out`` is the output name without suffix: the files are ``out`` + ``.safetensors`` and so on
+    (see :func:`~gan_viewer.ml.checkpoint.output_stem`).
+    """
     if run.steps is None and run.minutes is None:
         raise ValueError("give steps or minutes")
     torch.manual_seed(run.seed)
@@ -74,7 +78,7 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
                                 "val_cc": [], "val_input_psnr": []}
     rng = np.random.default_rng([run.seed, 7])
     if resume:
-        state = load_training_state(out.with_suffix(".train.pt"))
+        state = load_training_state(output_file(out, ".train.pt"))
         model.load_state(state)
         history = {k: list(v) for k, v in state["history"].items()}
         rng = np.random.default_rng([run.seed, 7, model.step_count])
@@ -108,11 +112,11 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
     bar.close()
     metrics = _validate(model, val_noisy, val_clean, mask, device)
     card = _card(model, train_source, val_source, metrics, input_psnr, run)
-    save_generator(out.with_suffix(".safetensors"), model.G, card)
+    save_generator(output_file(out, ".safetensors"), model.G, card)
     _checkpoint(model, history, out)
     _figures(model, val_noisy, val_clean, history, out, device)
     log.info("step %d: validation PSNR %.2f dB (input %.2f dB), CC %.3f -> %s", model.step_count,
-             metrics["psnr"], input_psnr, metrics["cc"], out.with_suffix(".safetensors"))
+             metrics["psnr"], input_psnr, metrics["cc"], output_file(out, ".safetensors"))
     return card
 
 
@@ -147,7 +151,7 @@ def _finite_mean(values: np.ndarray) -> float:
 
 
 def _checkpoint(model: Pix2Pix, history: dict, out: Path) -> None:
-    save_training_state(out.with_suffix(".train.pt"), dict(model.state(), history=history))
+    save_training_state(output_file(out, ".train.pt"), dict(model.state(), history=history))
 
 
 def _card(model: Pix2Pix, train_source, val_source, metrics: dict, input_psnr: float, run: RunSpec) -> dict:
@@ -207,5 +211,4 @@ def save_curves(history: dict, path: Path) -> None:
     ax_val.set_title("validation")
     ax_val.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)

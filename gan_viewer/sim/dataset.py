@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gan_viewer import __version__
-from gan_viewer.io.atomic import atomic_dir
+from gan_viewer.io.atomic import atomic_dir, ensure_free_space
 from gan_viewer.io.image_name import format_image_name
 from gan_viewer.io.mrc import StackWriter
 from gan_viewer.io.star import table_from_dataframe, write_star
@@ -51,6 +51,7 @@ def write_simulation(projector: Projector, views: Views, spec: SimulationSpec, o
     The STAR files written, one per SNR.
     """
     out_dir = Path(out_dir)
+    ensure_free_space(out_dir, simulation_nbytes(len(views), projector.size, len(spec.snrs)))
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         folders = [tmp] if len(spec.snrs) == 1 else [tmp / snr_folder_name(s) for s in spec.snrs]
         _render_into(projector, views, spec, folders)
@@ -64,6 +65,12 @@ def write_simulation(projector: Projector, views: Views, spec: SimulationSpec, o
         out_dir / snr_folder_name(s) / "particles.star" for s in spec.snrs]
     log.info("wrote %d particles at SNR %s to %s", spec.n, ", ".join(f"{s:g}" for s in spec.snrs), out_dir)
     return stars
+
+
+def simulation_nbytes(n: int, box: int, n_snrs: int) -> int:
+    """Bytes a simulation writes: two float32 stacks (noisy, clean) and a STAR file per SNR."""
+    star = (1 << 16) + 400 * n  # header and optics, then a generous line per particle
+    return n_snrs * (2 * (1024 + 4 * n * box * box) + star)
 
 
 def _render_into(projector: Projector, views: Views, spec: SimulationSpec, folders: list[Path]) -> None:

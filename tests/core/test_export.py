@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import errno
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +72,62 @@ def test_export_real_relion5(shared_data: Path, tmp_path: Path) -> None:
     kept = read_star(tmp_path / "k.star")
     assert kept.version == 50001 and len(kept) == len(range(0, len(table), 3))
     assert kept.particles.equals(table.particles.iloc[::3].reset_index(drop=True))
+
+
+def fail_at_block(monkeypatch, block: int, action) -> None:
+    """Call ``action()`` when the ``block``-th STAR block (1-based, over all files) is formatted."""
+    from starfile.writer import StarWriter
+
+    real = StarWriter.data_block_generator
+    calls = []
+
+    def formatting(self):
+        calls.append(1)
+        if len(calls) == block:
+            action()
+        return real(self)
+
+    monkeypatch.setattr(StarWriter, "data_block_generator", formatting)
+
+
+def test_a_failure_writing_the_rejected_file_leaves_both_as_they_were(monkeypatch, tiny_set: Path,
+                                                                      tmp_path: Path) -> None:
+    table = read_star(tiny_set)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "k.star").write_text("old kept")
+    (out / "r.star").write_text("old rejected")
+
+    def disk_full():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    fail_at_block(monkeypatch, 3, disk_full)  # kept: optics, particles; rejected: optics <- here
+    with pytest.raises(OSError, match="no space left on device"):
+        export_curated(table, np.ones(10, np.int8), out / "k.star", out / "r.star", overwrite=True)
+    assert (out / "k.star").read_text() == "old kept" and (out / "r.star").read_text() == "old rejected"
+    assert sorted(p.name for p in out.iterdir()) == ["k.star", "r.star"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_killed_while_writing_the_rejected_file_leaves_neither(tiny_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    child = f"""
+import os, signal, sys
+import numpy as np
+from starfile.writer import StarWriter
+from gan_viewer.core.export import export_curated
+from gan_viewer.io.star import read_star
+real, calls = StarWriter.data_block_generator, []
+def formatting(self):
+    calls.append(1)
+    if len(calls) == 3:  # the rejected file's first block
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self)
+StarWriter.data_block_generator = formatting
+export_curated(read_star({str(tiny_set)!r}), np.array([1, 2] * 5, np.int8), {str(out / "k.star")!r},
+               {str(out / "r.star")!r})
+"""
+    result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert not (out / "k.star").exists() and not (out / "r.star").exists()

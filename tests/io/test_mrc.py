@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import mrcfile
@@ -109,3 +111,58 @@ def test_write_map_round_trip(tmp_path: Path) -> None:
     assert apix == pytest.approx(1.7)
     with pytest.raises(InputError, match="exists already"):
         write_map(path, vol)
+
+
+def test_stack_writer_header_matches_mrcfile(tmp_path: Path) -> None:
+    """Scattered, partial and repeated rows: header statistics as mrcfile computes them from the data."""
+    from gan_viewer.io.mrc import StackWriter
+
+    rng = np.random.default_rng(3)
+    images = (rng.standard_normal((12, 6, 6)) * 2 + 5).astype(np.float32)
+    cases = {
+        "in order": [(np.arange(12), images)],
+        "scattered, two rows never written": [(np.array([7, 2, 3, 11, 0]), images[:5]),
+                                              (np.arange(4, 7), images[5:8]), (np.array([1, 8]), images[8:10])],
+        "a row written twice": [(np.arange(12), images), (np.array([4]), images[:1] * 3)],
+    }
+    for name, writes in cases.items():
+        path = tmp_path / f"{name}.mrcs"
+        with StackWriter(path, (12, 6, 6), 1.25) as out:
+            for rows, chunk in writes:
+                out.write_at(rows, chunk)
+        with mrcfile.open(path) as written:
+            data = written.data.copy()
+            header = written.header.copy()
+        expected = np.zeros((12, 6, 6), np.float32)
+        for rows, chunk in writes:
+            expected[rows] = chunk
+        np.testing.assert_array_equal(data, expected, err_msg=name)
+        with mrcfile.new(tmp_path / "reference.mrcs", overwrite=True) as reference:
+            reference.set_data(expected)
+            reference.update_header_stats()
+            for field in ("dmin", "dmax", "dmean", "rms"):
+                assert float(header[field]) == pytest.approx(float(reference.header[field]), rel=1e-5), (name, field)
+        assert mrcfile.validate(path, print_file=io.StringIO())
+
+
+def descriptors_to(path: Path) -> int:
+    """How many of this process's open descriptors point at ``path``."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+        except OSError:  # closed meanwhile (the listing's own descriptor, another thread's file)
+            pass
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+def test_no_descriptor_leak_with_eight_reader_threads(tmp_path: Path) -> None:
+    """300 open / read / close cycles, each read spread over the 8 reader threads, leave no descriptor open."""
+    path = write_stack(tmp_path / "s.mrcs", np.arange(64 * 8 * 8, dtype=np.float32).reshape(64, 8, 8))
+    indices = np.random.default_rng(0).permutation(64)
+    for _ in range(300):
+        with MrcStack(path) as stack:
+            stack.read(indices)
+    del stack  # its memory map (numpy's mmap holds a duplicate descriptor) goes with the object
+    assert descriptors_to(path) == 0

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +10,8 @@ import pytest
 import torch
 
 from gan_viewer.errors import InputError
-from gan_viewer.ml.checkpoint import load_generator, load_training_state, save_generator, save_training_state
+from gan_viewer.ml.checkpoint import (card_path, load_generator, load_training_state, output_file, output_stem,
+                                      save_generator, save_training_state)
 from gan_viewer.ml.inference import Denoiser, fourier_resize_2d, pick_device
 from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
 
@@ -43,6 +46,31 @@ def test_card_that_does_not_fit(saved_model: Path) -> None:
     card_path.write_text(json.dumps(card))
     with pytest.raises(InputError, match="do not fit"):
         load_generator(saved_model)
+
+
+def test_weights_and_card_are_written_together(monkeypatch, tmp_path: Path) -> None:
+    """A card that cannot be written leaves no weights without a card (nor the reverse)."""
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    g = UNetGenerator(GeneratorConfig(depth=3, base_channels=4))
+    with pytest.raises(OSError, match="no space left on device") as info:
+        save_generator(tmp_path / "m.safetensors", g, {"name": "m"})
+    assert info.value.filename == str(tmp_path / "m.json") and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("given, stem", [("gen_snr0.05", "gen_snr0.05"), ("gen_snr0.05.safetensors", "gen_snr0.05"),
+                                         ("a/m.json", "a/m"), ("m.train.pt", "m"), ("v1.2", "v1.2"),
+                                         (".safetensors", ".safetensors")])
+def test_output_stem_takes_off_model_suffixes_only(given: str, stem: str) -> None:
+    assert output_stem(given) == Path(stem)
+    assert output_file(output_stem(given), ".json") == Path(stem + ".json")
+    assert card_path(Path(stem + ".safetensors")) == Path(stem + ".json")
 
 
 def test_training_state_loads_without_pickle(tmp_path: Path) -> None:

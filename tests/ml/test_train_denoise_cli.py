@@ -40,6 +40,23 @@ def test_train_writes_model_card_and_figures(trained: Path) -> None:
     assert "psnr_db" in card["validation"] and "mse" in card["validation"]
 
 
+def test_output_name_with_a_dot(capsys, tiny_map: Path, tmp_path: Path) -> None:
+    """``--out gen_snr0.05`` names the files gen_snr0.05.*, not gen_snr0.* (".05" is no suffix)."""
+    (tmp_path / "models").mkdir()
+    out = tmp_path / "models" / "gen_snr0.05"
+    code, stdout, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.05", "--steps", "2", *TINY, "--out", out)
+    assert code == 0 and stdout.startswith(f"{out}.safetensors: ")
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "gen_snr0.05.json", "gen_snr0.05.safetensors", "gen_snr0.05.train.pt", "gen_snr0.05_curves.png",
+        "gen_snr0.05_examples.png"]
+    card = json.loads((out.parent / "gen_snr0.05.json").read_text())
+    assert card["name"] == "gen_snr0.05" and card["weights"] == "gen_snr0.05.safetensors"
+    code, _, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.05", "--steps", "3", *TINY, "--out",
+                     f"{out}.safetensors", "--resume")
+    assert code == 0 and json.loads((out.parent / "gen_snr0.05.json").read_text())["training"]["steps"] == 3
+    assert len(list(out.parent.iterdir())) == 5
+
+
 def test_resume_continues(capsys, trained: Path, tiny_map: Path) -> None:
     code, _, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.1", "--steps", "6", *TINY, "--out", trained,
                      "--resume")

@@ -195,10 +195,14 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a[ok], b[ok]).statistic) if ok.sum() > 2 else float("nan")
 
 
-def _relative(images: np.ndarray, other: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(n,) rms of ``other`` over rms of ``images`` inside ``mask``."""
-    a = np.sqrt((images[:, mask].astype(np.float64) ** 2).mean(axis=1))
-    return np.sqrt((other[:, mask].astype(np.float64) ** 2).mean(axis=1)) / np.maximum(a, 1e-12)
+def _threshold(pool: dict[str, list]) -> float:
+    """The confidence (1 - relative spread) that best separates particles from pure noise
+    (highest balanced accuracy)."""
+    particles = 1 - np.concatenate(pool["particles"])
+    noise = 1 - np.concatenate(pool["noise"])
+    candidates = np.unique(np.clip(np.concatenate([particles, noise]), 0, 1))
+    accuracy = [(np.mean(particles >= t) + np.mean(noise < t)) / 2 for t in candidates]
+    return float(candidates[int(np.argmax(accuracy))])
 
 
 def general(args: argparse.Namespace) -> dict:
@@ -206,12 +210,13 @@ def general(args: argparse.Namespace) -> dict:
 
     from gan_viewer.core.baselines import hallucination_report
     from gan_viewer.core.normalize import relion_normalize
-    from gan_viewer.ml.inference import SPREAD_METHODS, Denoiser, particle_circle
+    from gan_viewer.ml.inference import SPREAD_METHODS, Denoiser, particle_circle, relative_spread
     from gan_viewer.sim.scenes import paste_centred
 
     torch.set_grad_enabled(False)
     denoiser = Denoiser.load(args.model, args.device)
     results, hallucination, calibration = {}, {}, {}
+    calibration_pool: dict[str, list] = {"particles": [], "noise": []}  # tta relative spreads, all geometries
     for apix, box in GEOMETRIES:
         rng = np.random.default_rng([2025, int(apix * 10)])
         banks = _unseen_bank(apix, box, 2025)
@@ -235,7 +240,7 @@ def general(args: argparse.Namespace) -> dict:
                 print_row(label, results[label])
                 for method in SPREAD_METHODS:
                     sampled = denoiser.recover(noisy, apix, spread=True, method=method)
-                    spread[method].append(_relative(sampled.images, sampled.spread, mask))
+                    spread[method].append(relative_spread(sampled.images, sampled.spread))
                     abs_spread[method].append(np.sqrt((sampled.spread[:, mask].astype(np.float64) ** 2).mean(axis=1)))
                 abs_error.append(np.sqrt(((rec.images - truth)[:, mask].astype(np.float64) ** 2).mean(axis=1)))
                 # the error as the PSNR measures it: both images normalised, MSE = 2 (1 - CC)
@@ -261,9 +266,11 @@ def general(args: argparse.Namespace) -> dict:
                   f"{report['control']['mean']:.3f}, excess {report['excess_cc']:+.3f} (target <= 0.05)")
             for method in SPREAD_METHODS:
                 sampled = denoiser.recover(fields, apix, spread=True, method=method)
-                noise_spread[method].append(_relative(sampled.images, sampled.spread, mask))
+                noise_spread[method].append(relative_spread(sampled.images, sampled.spread))
         rel_error, abs_error = np.concatenate(rel_error), np.concatenate(abs_error)
         calibration[geometry] = {}
+        calibration_pool["particles"].append(np.concatenate(spread["tta"]))
+        calibration_pool["noise"].append(np.concatenate(noise_spread["tta"]))
         for method in SPREAD_METHODS:
             particles, pure = np.concatenate(spread[method]), np.concatenate(noise_spread[method])
             c = calibration[geometry][method] = {
@@ -278,11 +285,14 @@ def general(args: argparse.Namespace) -> dict:
                   f"median relative spread: particles {c['median_relative_spread_particles']:.3f}, "
                   f"pure noise {c['median_relative_spread_pure_noise']:.3f}; noise above the particles' 90th "
                   f"percentile {c['fraction_noise_above_particle_p90']:.0%}")
+    threshold = _threshold(calibration_pool)
+    print(f"confidence threshold (tta; best separates pure noise from particles): {threshold:.3f}")
     gains = [r["gain_over_lowpass_db"] for r in results.values()]
     print(f"gain over the oracle low-pass: min {min(gains):+.2f} dB, mean {np.mean(gains):+.2f} dB over {len(gains)} cells")
     return {"model": denoiser.name, "sha256": denoiser.card.get("sha256"), "n_per_structure": args.n,
             "structures": list(banks), "noise": "fei-extended.mrc (held out)" if args.independent else "ucsf_1142",
-            "results": results, "hallucination": hallucination, "calibration": calibration}
+            "results": results, "hallucination": hallucination, "calibration": calibration,
+            "confidence_threshold": threshold}
 
 
 def throughput(args: argparse.Namespace) -> dict:

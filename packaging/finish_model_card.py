@@ -55,7 +55,9 @@ def main() -> None:
     card_path = args.model.with_suffix(".json")
     card = json.loads(card_path.read_text())
     if args.general:
-        card["unseen_structures"] = summary_of_general(json.loads(args.general.read_text()))
+        general = json.loads(args.general.read_text())
+        card["unseen_structures"] = summary_of_general(general)
+        card["confidence_threshold"] = round(general["confidence_threshold"], 3)
     if args.independent:
         card["independent_test"] = summary_of_general(json.loads(args.independent.read_text()))
     for path in args.throughput:

@@ -68,8 +68,8 @@ def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
                for k, v in generator.state_dict().items()}
     weights = save(tensors, metadata={"format": "gan-viewer generator"})
-    card = dict({"normalisation": NORMALISATION}, **card, generator=generator.config.to_dict(), weights=path.name,
-                weights_dtype="float16" if half else "float32", sha256=hashlib.sha256(weights).hexdigest())
+    card = {"normalisation": NORMALISATION, **card, "generator": generator.config.to_dict(), "weights": path.name,
+            "weights_dtype": "float16" if half else "float32", "sha256": hashlib.sha256(weights).hexdigest()}
     with atomic_paths([path, card_path(path)], overwrite=overwrite) as (tmp_weights, tmp_card):
         write_bytes(tmp_weights, weights)
         write_text(tmp_card, json.dumps(card, indent=2, default=str) + "\n")

@@ -12,14 +12,15 @@ along the edges of a polyhedron.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from gan_viewer.sim.atomic import AtomicModel
 from gan_viewer.sim.bodies import Body
-from gan_viewer.sim.packing import copies, group_rotations, model_diameter
-from gan_viewer.sim.phantoms import residue_atoms
+from gan_viewer.sim.packing import copies, group_rotations, rotation_z_to
+from gan_viewer.sim.phantoms import RESIDUE_OFFSETS, residue_atoms
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +32,16 @@ POLYHEDRA = {("I", 5): "icosahedron", ("I", 3): "dodecahedron", ("I", 2): "icosi
              ("O", 4): "octahedron", ("O", 3): "cube", ("O", 2): "cuboctahedron"}
 
 
-def cell_planes(rotations: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, float]:
-    """Planes bounding the cell of ``direction`` (3,) among its images under ``rotations`` (k, 3, 3).
+def cell_planes(rotations: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """(m, 3) unit normals of the planes bounding the cell of ``direction`` (3,) among its images.
 
-    Returns
-    -------
-    normals : (m, 3) float array
-        Unit normals, pointing into the cell, of the planes (through the origin) that bisect
-        ``direction`` and each distinct image.
-    half_angle : float
-        Half the angle between ``direction`` and its nearest image, radians.
+    The planes pass through the origin and bisect ``direction`` and each of its distinct images
+    under ``rotations`` (k, 3, 3); the normals point into the cell.
     """
     u = np.asarray(direction, float) / np.linalg.norm(direction)
-    images = rotations @ u  # (k, 3)
-    gaps = u - images
-    keep = np.linalg.norm(gaps, axis=1) > 1e-6
-    normals = gaps[keep] / np.linalg.norm(gaps[keep], axis=1, keepdims=True)
-    normals = np.unique(np.round(normals, 9), axis=0)
-    nearest = np.arccos(np.clip(images[keep] @ u, -1, 1)).min()
-    return normals, nearest / 2
+    gaps = u - rotations @ u  # (k, 3)
+    gaps = gaps[np.linalg.norm(gaps, axis=1) > 1e-6]
+    return np.unique(np.round(gaps / np.linalg.norm(gaps, axis=1, keepdims=True), 9), axis=0)
 
 
 def cut_to_cell(atoms: AtomicModel, normals: np.ndarray, margin: float = MARGIN) -> AtomicModel:
@@ -82,7 +74,7 @@ def clipped_group(rng: np.random.Generator, body: Body, group: str, direction: n
     direction : (3,)
         Where the subunit sits, seen from the centre.
     diameter
-        Target of :func:`model_diameter`, Angstrom.
+        Target of :func:`gan_viewer.sim.packing.model_diameter`, Angstrom.
     fatness
         Width of the subunit (that of a disc with the same spread across ``direction``) over the
         width of its cell at its centre (that of the circular cone with the cell's solid angle):
@@ -90,7 +82,7 @@ def clipped_group(rng: np.random.Generator, body: Body, group: str, direction: n
     """
     u = np.asarray(direction, float) / np.linalg.norm(direction)
     rotations = distinct_images(group_rotations(group), u)
-    normals, _ = cell_planes(rotations, u)
+    normals = cell_planes(rotations, u)
     half_angle = np.arccos(1 - 2 / len(rotations))  # of the cone with the cell's solid angle, 4 pi / k
     cloud, _ = body.envelope(rng)
     along = cloud @ u
@@ -98,19 +90,53 @@ def clipped_group(rng: np.random.Generator, body: Body, group: str, direction: n
     across = np.sqrt(2 * np.mean(lateral**2))  # the radius of a disc as spread out (gaps between domains count)
     ratio = fatness * np.tan(half_angle) / across  # body scale per unit of the centre's radius
     radius = (diameter / 2 - 2.0) / (1 + along.max() * ratio)
-    seed, best = int(rng.integers(2**63)), None
-    for _ in range(3):  # the same draws each time, sizes corrected by the error
+    return _cut_copies(rng, lambda f: body.scaled(ratio * radius * f).turned(np.eye(3), radius * f * u),
+                       rotations, normals, diameter)
+
+
+def plate_shell(rng: np.random.Generator, plate: Body, group: str, direction: np.ndarray, diameter: float,
+                fatness: float, thickness: float, spin: float = 0.0) -> AtomicModel:
+    """A closed shell of ``plate`` copies, ``thickness`` A thick, by :func:`clipped_group`.
+
+    Parameters
+    ----------
+    plate
+        The subunit with its face across z, at any size and thickness: it is flattened along z to
+        the requested ``thickness`` (at the size it will have) and turned to face ``direction``
+        after a turn of ``spin`` radians about its normal.
+    """
+    u = np.asarray(direction, float) / np.linalg.norm(direction)
+    order = len(distinct_images(group_rotations(group), u))
+    cloud, _ = plate.envelope(rng)
+    across = np.sqrt(2 * np.mean(cloud[:, 0] ** 2 + cloud[:, 1] ** 2))
+    ratio = fatness * np.tan(np.arccos(1 - 2 / order)) / across  # as in clipped_group
+    radius = max(1.0, diameter / 2 - thickness / 2 - 2.0)
+    plate = plate.squashed(thickness / 2 / (np.abs(cloud[:, 2]).max() * ratio * radius))
+    return clipped_group(rng, plate.turned(rotation_z_to(u, spin)), group, u, diameter, fatness)
+
+
+def _cut_copies(rng: np.random.Generator, place: Callable[[float], Body], rotations: np.ndarray,
+                normals: np.ndarray, diameter: float) -> AtomicModel:
+    """The body ``place(factor)``, filled, cut to its cell and copied; ``factor`` corrected for ``diameter``.
+
+    The diameter is twice the largest distance from the centre (the centroid of the copies),
+    estimated from the C-alphas (+2 A) with the same random draws at each try; atoms are made once.
+    """
+    seed, best, factor = int(rng.integers(2**63)), None, 1.0
+    reach = float(np.linalg.norm(RESIDUE_OFFSETS, axis=1).max())  # of an atom from its C-alpha
+    for _ in range(3):
         fill = np.random.default_rng(seed)
-        placed = body.scaled(ratio * radius).turned(np.eye(3), radius * u)
-        subunit = cut_to_cell(residue_atoms(fill, placed.residues(fill)), normals)
-        model = copies(subunit, (rotations, np.zeros((len(rotations), 3))))
-        error = diameter / max(model_diameter(model), 1.0)
+        ca = place(factor).residues(fill)
+        ca = ca[np.all(ca @ normals.T >= MARGIN - reach, axis=1)]  # residues with an atom inside the cell
+        error = diameter / max(2 * (np.linalg.norm(ca, axis=1).max(initial=0.0) + 2.0), 1.0)
         if best is None or abs(np.log(error)) < abs(np.log(best[0])):
-            best = error, model
-        if abs(error - 1) < 0.06:
+            best = error, ca, fill
+        if abs(error - 1) < 0.05:
             break
-        radius *= error
-    return best[1]
+        factor *= error
+    _, ca, fill = best
+    subunit = cut_to_cell(residue_atoms(fill, ca), normals)
+    return copies(subunit, (rotations, np.zeros((len(rotations), 3))))
 
 
 def cage(rng: np.random.Generator, diameter: float, group: str | None = None, vertex_fold: int | None = None,
@@ -151,22 +177,10 @@ def _cage_model(rng: np.random.Generator, body: Body, rotations: np.ndarray, mid
                 diameter: float) -> AtomicModel:
     """Rods (``body``, at unit circumradius with its centre at the origin) copied to every edge."""
     rotations = distinct_images(rotations, middle)
-    normals, _ = cell_planes(rotations, middle)
-    reach = np.linalg.norm(body.envelope(rng)[0] + middle, axis=1).max()
-    scale = (diameter / 2 - 2.0) / reach
-    seed, best = int(rng.integers(2**63)), None
-    for _ in range(3):
-        fill = np.random.default_rng(seed)
-        rods = body.scaled(scale).turned(np.eye(3), scale * middle)
-        model = copies(cut_to_cell(residue_atoms(fill, rods.residues(fill)), normals),
-                       (rotations, np.zeros((len(rotations), 3))))
-        error = diameter / max(model_diameter(model), 1.0)
-        if best is None or abs(np.log(error)) < abs(np.log(best[0])):
-            best = error, model
-        if abs(error - 1) < 0.06:
-            break
-        scale *= error
-    return best[1]
+    normals = cell_planes(rotations, middle)
+    scale = (diameter / 2 - 2.0) / np.linalg.norm(body.envelope(rng)[0] + middle, axis=1).max()
+    return _cut_copies(rng, lambda f: body.scaled(scale * f).turned(np.eye(3), scale * f * middle),
+                       rotations, normals, diameter)
 
 
 def distinct_images(rotations: np.ndarray, direction: np.ndarray) -> np.ndarray:

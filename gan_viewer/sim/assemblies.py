@@ -33,9 +33,9 @@ from gan_viewer.sim.atomic import AtomicModel, atoms_to_map
 from gan_viewer.sim.bodies import Body
 from gan_viewer.sim.membrane import membrane_protein
 from gan_viewer.sim.packing import (CONTACT, Contacts, Transforms, apply, copies, group_rotations, helix,
-                                    model_diameter, pack_group, rotation_about_z, rotation_z_to, stack)
+                                    model_diameter, pack_group, rotation_about_z, stack)
 from gan_viewer.sim.phantoms import CA_STEP, RESIDUE_ATOMS, random_rotations, residue_atoms
-from gan_viewer.sim.shells import cage, clipped_group
+from gan_viewer.sim.shells import cage, clipped_group, plate_shell
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ def random_group(rng: np.random.Generator, diameter: float = np.inf) -> str:
     order = [int(n[1:]) * (2 if n[0] == "D" else 1) if n[0] in "CD" else {"T": 12, "O": 24, "I": 60}[n]
              for n in names]
     ok = np.array([_fits(k, diameter) for k in order])
+    if not ok.any():  # too small for any subunit of MIN_SUBUNIT: the smallest oligomer
+        return "C2"
     p = np.array(weights) * ok
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
@@ -164,8 +166,8 @@ def shell(rng: np.random.Generator, diameter: float, style: str | None = None) -
     ----------
     style
         ``"capsid"``: 60 multi-domain plates (icosahedral); ``"shell24"`` / ``"shell12"``: 24 or 12
-        plates (octahedral / tetrahedral); plates are cut to their cells and close up, leaving
-        pores where cells meet. ``"cage"``: rods along the edges of a polyhedron
+        plates (octahedral / tetrahedral); plates 7-16 % of the diameter thick (15-50 A) are cut
+        to their cells and close up, leaving pores where cells meet. ``"cage"``: rods along the edges of a polyhedron
         (:func:`gan_viewer.sim.shells.cage`). Random if None (capsids only above 180 A).
     """
     if style is None:
@@ -175,11 +177,11 @@ def shell(rng: np.random.Generator, diameter: float, style: str | None = None) -
     group = {"capsid": "I", "shell24": "O", "shell12": "T"}[style]
     domains = int(rng.integers(2, 5)) if style == "capsid" else int(rng.integers(1, 4))
     direction = spread_direction(rng, group_rotations(group))
-    body = Body.globular(rng, domains).squashed(rng.uniform(0.35, 0.6))
-    body = body.turned(rotation_z_to(direction, rng.uniform(0, 2 * np.pi)))
     fatness = rng.uniform(1.3, 1.8) if style == "capsid" else rng.uniform(1.1, 1.5)  # capsid plates: 2-4 domains
-    log.debug("shell %s (%s), %.0f A", style, group, diameter)
-    return clipped_group(rng, body, group, direction, diameter, fatness)
+    thickness = float(np.clip(diameter * rng.uniform(0.07, 0.16), 15.0, 50.0))
+    log.debug("shell %s (%s), %.0f A, %.0f A thick", style, group, diameter, thickness)
+    return plate_shell(rng, Body.globular(rng, domains), group, direction, diameter, fatness, thickness,
+                       rng.uniform(0, 2 * np.pi))
 
 
 RINGS = ("ring", "double_ring", "barrel")
@@ -226,7 +228,8 @@ def filament(rng: np.random.Generator, diameter: float, style: str | None = None
     style
         ``"helical"``: a helical filament of one subunit with random twist, rise (touching) and
         radius; ``"rod"``: one long ellipsoidal domain; ``"chain"``: 2-7 domains in a row, slightly
-        bent (an elongated multi-domain protein). Random if None.
+        bent (an elongated multi-domain protein). Random if None. Subunits and domains stay at
+        least :data:`MIN_SUBUNIT` across (the aspect ratio gives way in short filaments).
     """
     style = style or str(rng.choice(FILAMENTS, p=[0.5, 0.2, 0.3]))
     aspect = rng.uniform(2.0, max(2.0, min(6.0, diameter / MIN_SUBUNIT)))
@@ -236,7 +239,7 @@ def filament(rng: np.random.Generator, diameter: float, style: str | None = None
     if style == "rod":
         body = Body.from_domains([0.0, 0.0, 0.0], [1.0, *(rng.uniform(0.7, 1.0, 2) / aspect)])
     else:
-        count = int(rng.integers(2, 8))
+        count = int(rng.integers(2, int(np.clip(diameter / MIN_SUBUNIT, 2, 7)) + 1))  # domains >= MIN_SUBUNIT long
         width = count / aspect  # domains ~2 semi-axis units long each, in a row count * 2 long
         centres = np.column_stack([np.arange(count) * 2.0 * rng.uniform(0.85, 1.0),
                                    rng.normal(0, 0.2 * width, (2, count)).T])
@@ -259,15 +262,16 @@ def _scaled_to(rng: np.random.Generator, body: Body, diameter: float) -> AtomicM
 def _helical(rng: np.random.Generator, diameter: float, aspect: float) -> AtomicModel:
     """A helical filament along z, ``diameter`` long and ``diameter / aspect`` wide.
 
-    1.5-12 subunits per turn (either hand) at a random radius (0-1.5 subunit radii from the axis);
+    1.5-12 subunits per turn (either hand) at a random radius (0-1.2 subunit radii from the axis);
     the rise is the smallest at which the subunits do not overlap (:func:`packing.helix`).
     """
     body = Body.globular(rng, int(rng.integers(1, 3))).turned(random_rotations(rng, 1)[0])
     twist = rng.choice([-1.0, 1.0]) * 2 * np.pi / rng.uniform(1.5, 12.0)
-    out = rng.uniform(0.0, 1.5)  # radius of the helix over the subunit's radius
+    out = rng.uniform(0.0, 1.2)  # radius of the helix over the subunit's radius
     cloud, _ = body.envelope(rng)
     reach = Contacts(cloud, 1.0).radius
-    subunit = body.scaled(diameter / (2 * aspect * (1 + out)) / reach).atoms(rng)
+    radius = max(15.0, diameter / (2 * aspect * (1 + out)))  # subunits 30 A or more (a wider filament)
+    subunit = body.scaled(radius / reach).atoms(rng)
     contacts = atom_contacts(subunit)
     _, rise = helix(contacts, out * contacts.radius, twist, 60)
     count = int(np.clip(round((diameter - 2 * contacts.radius) / rise) + 1, 2, 600))
@@ -305,13 +309,13 @@ def _small(rng: np.random.Generator, diameter: float, style: str) -> AtomicModel
 
 
 def flexible(rng: np.random.Generator, diameter: float) -> AtomicModel:
-    """2-7 domains on flexible linkers in random relative poses (beads on a string).
+    """2-7 domains (fewer in small particles) on flexible linkers in random relative poses.
 
     Each domain (random size, shape and orientation) is placed a random gap away from the previous
     one in a random direction, clear of all the others; consecutive domains are joined by a curved
     linker of pseudo-residues 3.8 A apart.
     """
-    count = int(rng.integers(2, 8))
+    count = int(rng.integers(2, int(np.clip(diameter / 35.0, 2, 7)) + 1))  # domains of 25 A or more
     body = _beads(rng, count)
     body = body.scaled(max(1.0, diameter - 2 * CONTACT) / _extent(body.envelope(rng)[0]))
     ca = [body.residues(rng)] + [_linker(rng, body, i) for i in range(count - 1)]

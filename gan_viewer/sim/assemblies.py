@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gan_viewer.sim.atomic import AtomicModel, atoms_to_map
-from gan_viewer.sim.bodies import Body
+from gan_viewer.sim.bodies import ORIENTATIONS, Body
 from gan_viewer.sim.membrane import membrane_protein
 from gan_viewer.sim.packing import (CONTACT, Contacts, Transforms, apply, copies, group_rotations, helix,
                                     model_diameter, pack_group, rotation_about_z, stack)
@@ -320,7 +320,7 @@ def flexible(rng: np.random.Generator, diameter: float) -> AtomicModel:
     body = body.scaled(max(1.0, diameter - 2 * CONTACT) / _extent(body.envelope(rng)[0]))
     ca = [body.residues(rng)] + [_linker(rng, body, i) for i in range(count - 1)]
     log.debug("flexible: %d domains, %.0f A", count, diameter)
-    return residue_atoms(rng, np.concatenate(ca))
+    return residue_atoms(rng, np.concatenate(ca), ORIENTATIONS)
 
 
 def _beads(rng: np.random.Generator, count: int) -> Body:

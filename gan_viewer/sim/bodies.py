@@ -12,10 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from gan_viewer.sim.atomic import AtomicModel
-from gan_viewer.sim.phantoms import RESIDUE_VOLUME, fill_domain, place_domains, residue_atoms, uniform_in_ellipsoid
+from gan_viewer.sim.phantoms import (RESIDUE_VOLUME, fill_domain, place_domains, random_rotations, residue_atoms,
+                                     uniform_in_ellipsoid)
 
 #: Residues per chain when a domain is filled by several walks side by side.
 RESIDUES_PER_WALK = 100
+#: (4096, 3, 3) residue orientations drawn from by :meth:`Body.atoms` (random, fixed: fast for many residues).
+ORIENTATIONS = random_rotations(np.random.default_rng(20240601), 4096)
 
 
 @dataclass(frozen=True)
@@ -91,4 +94,4 @@ class Body:
 
     def atoms(self, rng: np.random.Generator) -> AtomicModel:
         """The filled body as atoms (five per residue, :func:`gan_viewer.sim.phantoms.residue_atoms`)."""
-        return residue_atoms(rng, self.residues(rng))
+        return residue_atoms(rng, self.residues(rng), ORIENTATIONS)

@@ -17,8 +17,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from gan_viewer.sim.atomic import AtomicModel
-from gan_viewer.sim.bodies import Body
-from gan_viewer.sim.packing import model_diameter, rotation_z_to
+from gan_viewer.sim.bodies import ORIENTATIONS, Body
+from gan_viewer.sim.packing import model_diameter
 from gan_viewer.sim.phantoms import RESIDUE_ATOMS, RESIDUE_VOLUME, residue_atoms
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def _membrane(seeds: np.ndarray, diameter: float, style: str, sketch: bool = Fal
     if sketch:
         atoms = AtomicModel(ca, np.full(len(ca), "C"), np.full(len(ca), float(len(RESIDUE_ATOMS))))
     else:
-        atoms = residue_atoms(residues, ca)
+        atoms = residue_atoms(residues, ca, ORIENTATIONS)
     density = 0.2 if sketch else 1.0
     lipid = (micelle(lipid_rng, atoms.xyz, bundle, outer, density) if style == "micelle"
              else nanodisc(lipid_rng, atoms.xyz, bundle, outer - 10.0, density))
@@ -122,11 +122,20 @@ def transmembrane_helices(rng: np.random.Generator, radius: float) -> np.ndarray
 def helix_residues(centre: np.ndarray, direction: np.ndarray, length: float, phase: float = 0.0) -> np.ndarray:
     """(m, 3) C-alphas of a straight alpha helix: 1.5 A rise and 100 degrees per residue, radius 2.3 A."""
     direction = direction / np.linalg.norm(direction)
-    e1, e2 = rotation_z_to(direction)[:, :2].T  # two unit vectors across the axis
+    e1, e2 = _across(direction)
     along = np.arange(-length / 2, length / 2, HELIX_RISE)
     angle = phase + HELIX_TURN * np.arange(len(along))
     return (centre + along[:, None] * direction + HELIX_RADIUS * (np.cos(angle)[:, None] * e1
                                                                   + np.sin(angle)[:, None] * e2))
+
+
+def _across(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors perpendicular to the unit vector ``d`` (3,) and to each other."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(d[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = helper - (helper @ d) * d
+    e1 /= np.linalg.norm(e1)
+    e2 = np.array([d[1] * e1[2] - d[2] * e1[1], d[2] * e1[0] - d[0] * e1[2], d[0] * e1[1] - d[1] * e1[0]])
+    return e1, e2
 
 
 def belt_helices(radius: float) -> np.ndarray:
@@ -146,7 +155,7 @@ def soluble_domains(rng: np.random.Generator, bundle: float, half: float, *, nee
     """Globular domains above and/or below the slab (or none, unless ``needed``).
 
     Their heights share a length budget of ``2 * half`` with the slab; their widths are
-    0.7-1.5 times the helix bundle's radius.
+    0.7-1.5 times the helix bundle's radius, and at least a third of their heights.
     """
     choice = int(np.searchsorted(np.cumsum([0.35, 0.15, 0.3, 0.2]), rng.uniform()))
     sides = [[1], [-1], [1, -1], [1] if needed else []][choice]  # the same draw whether needed or not
@@ -157,6 +166,7 @@ def soluble_domains(rng: np.random.Generator, bundle: float, half: float, *, nee
         height = (2 * half - SLAB - 2 * gap) / (len(sides) + 0.5) * rng.uniform(0.5, 1.0)
         if height < 15.0:
             continue
+        width = max(width, height / 3)  # a tall domain is wide too (random walks do not fill needles)
         body = Body.globular(rng, int(rng.integers(1, 4)), 2 * width).squashed(height / (2 * width))
         nearest = (side * body.envelope(rng, 400)[0][:, 2]).min()  # the domain's face towards the membrane
         bodies.append(body.turned(np.eye(3), np.array([0.0, 0.0, side * (SLAB / 2 + gap - nearest)])))

@@ -39,19 +39,25 @@ def phantom_map(rng: np.random.Generator, apix: float, box: int, *, fill: float 
     return atoms_to_map(atoms, apix, box, resolution=resolution or 2 * apix)
 
 
-def residue_atoms(rng: np.random.Generator, ca: np.ndarray) -> AtomicModel:
+def residue_atoms(rng: np.random.Generator, ca: np.ndarray, orientations: np.ndarray | None = None) -> AtomicModel:
     """Five atoms (C, C, N, O, C) per pseudo-residue, in a random orientation around each C-alpha.
 
     Parameters
     ----------
     ca : (m, 3) float array
         C-alpha positions in Angstrom.
+    orientations : (k, 3, 3) float array, optional
+        Rotations to pick each residue's from at random (much faster for many residues than a
+        fresh random rotation per residue, the default).
 
     Returns
     -------
     AtomicModel with ``5 * m`` atoms, residue by residue, occupancy 1.
     """
-    rot = random_rotations(rng, len(ca))  # (m, 3, 3)
+    if orientations is None:
+        rot = random_rotations(rng, len(ca))  # (m, 3, 3)
+    else:
+        rot = orientations[rng.integers(len(orientations), size=len(ca))]
     xyz = (ca[:, None, :] + np.einsum("mij,aj->mai", rot, RESIDUE_OFFSETS)).reshape(-1, 3)
     elements = np.tile(RESIDUE_ATOMS, len(ca))
     return AtomicModel(xyz, elements, np.ones(len(xyz)))

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from gan_viewer.sim.atomic import AtomicModel
-from gan_viewer.sim.bodies import Body
+from gan_viewer.sim.bodies import ORIENTATIONS, Body
 from gan_viewer.sim.packing import copies, group_rotations, rotation_z_to
 from gan_viewer.sim.phantoms import RESIDUE_OFFSETS, residue_atoms
 
@@ -135,7 +135,7 @@ def _cut_copies(rng: np.random.Generator, place: Callable[[float], Body], rotati
             break
         factor *= error
     _, ca, fill = best
-    subunit = cut_to_cell(residue_atoms(fill, ca), normals)
+    subunit = cut_to_cell(residue_atoms(fill, ca, ORIENTATIONS), normals)
     return copies(subunit, (rotations, np.zeros((len(rotations), 3))))
 
 

@@ -58,7 +58,7 @@ def membrane_protein(rng: np.random.Generator, diameter: float, style: str | Non
     style = style or str(rng.choice(STYLES, p=[0.6, 0.4]))
     if style == "nanodisc" and diameter < 90.0:
         style = "micelle"
-    best, budget, seeds = None, diameter, rng.integers(2**63, size=3)
+    best, budget, seeds = None, diameter, rng.integers(2**63, size=4)
     for _ in range(4):  # the same draws each time, the size budget corrected by the error
         sketch = _membrane(seeds, budget, style, sketch=True)
         size = model_diameter(sketch)
@@ -72,13 +72,14 @@ def membrane_protein(rng: np.random.Generator, diameter: float, style: str | Non
 
 
 def _membrane(seeds: np.ndarray, diameter: float, style: str, sketch: bool = False) -> AtomicModel:
-    """:func:`membrane_protein` sized from ``diameter``, from three seeds: shapes, residues, lipid.
+    """:func:`membrane_protein` sized from ``diameter``, from four seeds: shapes, helices, residues, lipid.
 
     A ``sketch`` has the same shapes (and occupancy-weighted centroid) at a fraction of the cost:
     one point per residue (occupancy 5) spread through the soluble domains instead of a chain, and
     1 lipid atom in 5 (occupancy 5 times higher).
     """
-    shapes, residues, lipid_rng = (np.random.default_rng(s) for s in seeds)
+    shapes, helices, residues, lipid_rng = (np.random.default_rng(s) for s in seeds)  # separate streams:
+    # the number of helices changes with the size and must not change the draws of the domains
     half = max(30.0, diameter / 2)
     if style == "micelle":
         outer = min(half * shapes.uniform(0.55, 0.9), 90.0)
@@ -86,8 +87,8 @@ def _membrane(seeds: np.ndarray, diameter: float, style: str, sketch: bool = Fal
     else:
         outer = max(35.0, min(half * shapes.uniform(0.75, 0.95), shapes.uniform(45.0, 65.0)))
         bundle = max(8.0, min(outer - 22.0, half * shapes.uniform(0.2, 0.45)))
-    ca = [transmembrane_helices(shapes, bundle)] + ([belt_helices(outer - 5.0)] if style == "nanodisc" else [])
-    for body in soluble_domains(shapes, bundle, half, needed=2 * outer < diameter):
+    ca = [transmembrane_helices(helices, bundle)] + ([belt_helices(outer - 5.0)] if style == "nanodisc" else [])
+    for body in soluble_domains(shapes, bundle, half, needed=max(0.0, diameter - 2 * outer)):
         ca.append(body.envelope(residues, int(body.volume / RESIDUE_VOLUME))[0] if sketch else body.residues(residues))
     ca = np.concatenate(ca)
     if sketch:
@@ -151,19 +152,24 @@ def belt_helices(radius: float) -> np.ndarray:
     return np.concatenate(belts)
 
 
-def soluble_domains(rng: np.random.Generator, bundle: float, half: float, *, needed: bool = False) -> list[Body]:
-    """Globular domains above and/or below the slab (or none, unless ``needed``).
+def soluble_domains(rng: np.random.Generator, bundle: float, half: float, *, needed: float = 0.0) -> list[Body]:
+    """Globular domains above and/or below the slab, or none.
 
     Their heights share a length budget of ``2 * half`` with the slab; their widths are
-    0.7-1.5 times the helix bundle's radius, and at least a third of their heights.
+    0.7-1.5 times the helix bundle's radius, and at least a third of their heights. When the
+    draw gives none but the particle must grow by ``needed`` A beyond its micelle or disc, one
+    domain about that tall is added above (growing with ``needed``, so that sizes stay in step
+    with the request).
     """
     choice = int(np.searchsorted(np.cumsum([0.35, 0.15, 0.3, 0.2]), rng.uniform()))
-    sides = [[1], [-1], [1, -1], [1] if needed else []][choice]  # the same draw whether needed or not
+    sides = [[1], [-1], [1, -1], [1] if needed > 0 else []][choice]  # the same draws whether needed or not
     bodies = []
     for side in sides:
         gap = rng.uniform(2.0, 6.0)
         width = max(12.0, bundle * rng.uniform(0.7, 1.5))
         height = (2 * half - SLAB - 2 * gap) / (len(sides) + 0.5) * rng.uniform(0.5, 1.0)
+        if choice == 3:
+            height = min(height, 1.2 * needed)
         if height < 15.0:
             continue
         width = max(width, height / 3)  # a tall domain is wide too (random walks do not fill needles)

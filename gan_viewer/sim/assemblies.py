@@ -9,13 +9,16 @@ atoms each, 1 residue per ~130 A^3 inside subunits), ready for
 :func:`~gan_viewer.sim.atomic.atoms_to_map`.
 
 An assembly is planned on a cloud of points spread through its subunit's domains (cheap), scaled
-so that its diameter matches the request, and only then filled with residues: one subunit is
-filled once and copied by the assembly's rigid transforms, at the spacing where copies touch
-without overlapping (:mod:`gan_viewer.sim.packing`), or cut to its cell of the group
-(:mod:`gan_viewer.sim.shells`). Atoms come copy after copy. Symmetry axes, filaments and
-membrane normals lie along z. The diameter is twice the largest distance of an atom
-from the model's occupancy-weighted centroid (:func:`model_diameter`), which is what must fit in a
-centred box.
+so that its diameter matches the request, and only then filled with residues
+(:func:`gan_viewer.sim.bodies.packed`): one subunit is filled once and copied by the assembly's
+rigid transforms, at the spacing where copies touch without overlapping
+(:mod:`gan_viewer.sim.packing`), or cut to its cell of the group (:mod:`gan_viewer.sim.shells`).
+Atoms come copy after copy. Filaments and flexible particles live in
+:mod:`gan_viewer.sim.elongated`, membrane proteins in :mod:`gan_viewer.sim.membrane`; this module
+holds the other families, the family table, :func:`random_assembly` and :func:`assembly_map`.
+Symmetry axes, filaments and membrane normals lie along z. The diameter is twice the largest
+distance of an atom from the model's occupancy-weighted centroid (:func:`model_diameter`), which
+is what must fit in a centred box.
 
 Nothing here is built from a real structure; in particular the held-out test structures
 (ferritin/apoferritin, GroEL/GroES, TRPV1) are not imitated: shells, double rings and
@@ -30,67 +33,18 @@ from collections.abc import Callable
 import numpy as np
 
 from gan_viewer.sim.atomic import AtomicModel, atoms_to_map
-from gan_viewer.sim.bodies import ORIENTATIONS, Body
+from gan_viewer.sim.bodies import MIN_SUBUNIT, Body, packed, scaled_to
+from gan_viewer.sim.elongated import FILAMENTS, filament, flexible
 from gan_viewer.sim.membrane import membrane_protein
-from gan_viewer.sim.packing import (CONTACT, Contacts, Transforms, apply, copies, group_rotations, helix,
-                                    model_diameter, pack_group, rotation_about_z, stack)
-from gan_viewer.sim.phantoms import CA_STEP, RESIDUE_ATOMS, random_rotations, residue_atoms
+from gan_viewer.sim.packing import group_rotations, model_diameter, pack_group, rotation_about_z, stack
+from gan_viewer.sim.phantoms import random_rotations
 from gan_viewer.sim.shells import cage, clipped_group, plate_shell
 
+__all__ = ["FAMILIES", "FILAMENTS", "RINGS", "SHELLS", "SMALL", "assembly_map", "empty", "filament", "flexible",
+           "membrane_protein", "model_diameter", "point_group_oligomer", "random_assembly", "ring", "shell",
+           "small_protein"]
+
 log = logging.getLogger(__name__)
-
-#: Smallest subunit (Angstrom across) an assembly is allowed to use.
-MIN_SUBUNIT = 24.0
-
-
-def packed(rng: np.random.Generator, body: Body, arrange: Callable[[Contacts], Transforms],
-           diameter: float, tolerance: float = 0.08) -> AtomicModel:
-    """Copies of a filled ``body`` placed by ``arrange``, the body scaled to give ``diameter``.
-
-    The scale is planned on the body's envelope; when the filled copies miss ``diameter`` by more
-    than ``tolerance`` (their touching points differ from the envelope's), the body is scaled by
-    the error and filled again with the same random draws, at most twice, and the closest of the
-    tries is kept.
-
-    Parameters
-    ----------
-    body
-        The subunit, at any size (its shape matters, not its scale).
-    arrange
-        Subunit -> transforms of every copy; must scale with the subunit (no fixed lengths).
-    diameter
-        Target of :func:`model_diameter`, Angstrom.
-    """
-    cloud, spacing = body.envelope(rng)
-    planned = apply(cloud, arrange(Contacts(cloud, 0.5 * spacing)))
-    body = body.scaled(max(1.0, diameter - 2 * CONTACT) / _extent(planned))
-    seed, best = int(rng.integers(2**63)), None
-    for _ in range(3):
-        subunit = body.atoms(np.random.default_rng(seed))  # the same draws each time: a smooth correction
-        model = copies(subunit, arrange(atom_contacts(subunit)))
-        error = diameter / model_diameter(model)
-        if best is None or abs(np.log(error)) < abs(np.log(best[0])):
-            best = error, model
-        if abs(error - 1) <= tolerance:
-            break
-        log.debug("diameter %.0f A for %.0f A: scaling the subunit by %.2f", diameter / error, diameter, error)
-        body = body.scaled(error)
-    return best[1]
-
-
-def atom_contacts(atoms: AtomicModel) -> Contacts:
-    """Clash tests on every atom (3 A contacts), screened and scouted by the first atom of each residue.
-
-    The scout's clashes are clashes of the atoms too (a subset of them, the same contact), so an
-    assembly whose subunits already touch (a ring being stacked) does not clash at every spacing.
-    """
-    per_residue = len(RESIDUE_ATOMS)
-    return Contacts(atoms.xyz, CONTACT, group=per_residue, coarse=Contacts(atoms.xyz[::per_residue], CONTACT))
-
-
-def _extent(points: np.ndarray) -> float:
-    """Twice the largest distance of ``points`` (n, 3) from their centroid."""
-    return 2 * float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).max()))
 
 
 def spread_direction(rng: np.random.Generator, rotations: np.ndarray, candidates: int = 64) -> np.ndarray:
@@ -105,11 +59,6 @@ def spread_direction(rng: np.random.Generator, rotations: np.ndarray, candidates
     nearest = np.linalg.norm(np.einsum("kij,cj->cki", rotations[1:], u) - u[:, None], axis=2).min(axis=1)
     spread = np.flatnonzero(nearest >= np.median(nearest))
     return u[int(rng.choice(spread))]
-
-
-def _random_direction(rng: np.random.Generator) -> np.ndarray:
-    v = rng.normal(size=3)
-    return v / np.linalg.norm(v)
 
 
 def _fits(order: int, diameter: float) -> bool:
@@ -217,68 +166,6 @@ def ring(rng: np.random.Generator, diameter: float, style: str | None = None) ->
     return packed(rng, body, lambda c: stack(c, pack_group(c, rotations, [1.0, 0.0, 0.0]), layers, turn), diameter)
 
 
-FILAMENTS = ("helical", "rod", "chain")
-
-
-def filament(rng: np.random.Generator, diameter: float, style: str | None = None) -> AtomicModel:
-    """Elongated particles along z, ``diameter`` long, aspect ratio (length / width) 2-6.
-
-    Parameters
-    ----------
-    style
-        ``"helical"``: a helical filament of one subunit with random twist, rise (touching) and
-        radius; ``"rod"``: one long ellipsoidal domain; ``"chain"``: 2-7 domains in a row, slightly
-        bent (an elongated multi-domain protein). Random if None. Subunits and domains stay at
-        least :data:`MIN_SUBUNIT` across (the aspect ratio gives way in short filaments).
-    """
-    style = style or str(rng.choice(FILAMENTS, p=[0.5, 0.2, 0.3]))
-    aspect = rng.uniform(2.0, max(2.0, min(6.0, diameter / MIN_SUBUNIT)))
-    log.debug("filament %s, aspect %.1f, %.0f A", style, aspect, diameter)
-    if style == "helical":
-        return _helical(rng, diameter, aspect)
-    if style == "rod":
-        body = Body.from_domains([0.0, 0.0, 0.0], [1.0, *(rng.uniform(0.7, 1.0, 2) / aspect)])
-    else:
-        count = int(rng.integers(2, int(np.clip(diameter / MIN_SUBUNIT, 2, 7)) + 1))  # domains >= MIN_SUBUNIT long
-        width = count / aspect  # domains ~2 semi-axis units long each, in a row count * 2 long
-        centres = np.column_stack([np.arange(count) * 2.0 * rng.uniform(0.85, 1.0),
-                                   rng.normal(0, 0.2 * width, (2, count)).T])
-        semi = np.column_stack([rng.uniform(0.9, 1.1, count), rng.uniform(0.6, 1.0, (count, 2)) * width])
-        body = Body.from_domains(centres - centres.mean(axis=0), semi)
-    body = body.turned(_x_to_z(rng))
-    return _scaled_to(rng, body, diameter)
-
-
-def _x_to_z(rng: np.random.Generator) -> np.ndarray:
-    """A rotation taking +x to +z, with a random spin about z."""
-    return rotation_about_z(rng.uniform(0, 2 * np.pi)) @ np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-
-
-def _scaled_to(rng: np.random.Generator, body: Body, diameter: float) -> AtomicModel:
-    """One body, scaled so that its atoms span ``diameter``."""
-    return packed(rng, body, lambda c: (np.eye(3)[None], np.zeros((1, 3))), diameter)
-
-
-def _helical(rng: np.random.Generator, diameter: float, aspect: float) -> AtomicModel:
-    """A helical filament along z, ``diameter`` long and ``diameter / aspect`` wide.
-
-    1.5-12 subunits per turn (either hand) at a random radius (0-1.2 subunit radii from the axis);
-    the rise is the smallest at which the subunits do not overlap (:func:`packing.helix`).
-    """
-    body = Body.globular(rng, int(rng.integers(1, 3))).turned(random_rotations(rng, 1)[0])
-    twist = rng.choice([-1.0, 1.0]) * 2 * np.pi / rng.uniform(1.5, 12.0)
-    out = rng.uniform(0.0, 1.2)  # radius of the helix over the subunit's radius
-    cloud, _ = body.envelope(rng)
-    reach = Contacts(cloud, 1.0).radius
-    radius = max(15.0, diameter / (2 * aspect * (1 + out)))  # subunits 30 A or more (a wider filament)
-    subunit = body.scaled(radius / reach).atoms(rng)
-    contacts = atom_contacts(subunit)
-    _, rise = helix(contacts, out * contacts.radius, twist, 60)
-    count = int(np.clip(round((diameter - 2 * contacts.radius) / rise) + 1, 2, 600))
-    log.debug("helix: %d subunits, twist %.0f deg, rise %.1f A", count, np.degrees(twist), rise)
-    return copies(subunit, helix(contacts, out * contacts.radius, twist, count)[0])
-
-
 SMALL = ("single", "dimer")
 #: Diameters asked of small proteins, Angstrom: they come out 25-60 A across, under 100 kDa.
 SMALL_DIAMETER = (25.0, 55.0)
@@ -305,58 +192,7 @@ def _small(rng: np.random.Generator, diameter: float, style: str) -> AtomicModel
         angle = rng.uniform(0, 2 * np.pi)
         direction, rotations = np.array([np.cos(angle), np.sin(angle), 0.0]), group_rotations("C2")
         return packed(rng, body, lambda c: pack_group(c, rotations, direction), diameter)
-    return _scaled_to(rng, Body.globular(rng, int(rng.integers(1, 3))), diameter)
-
-
-def flexible(rng: np.random.Generator, diameter: float) -> AtomicModel:
-    """2-7 domains (fewer in small particles) on flexible linkers in random relative poses.
-
-    Each domain (random size, shape and orientation) is placed a random gap away from the previous
-    one in a random direction, clear of all the others; consecutive domains are joined by a curved
-    linker of pseudo-residues 3.8 A apart.
-    """
-    count = int(rng.integers(2, int(np.clip(diameter / 35.0, 2, 7)) + 1))  # domains of 25 A or more
-    body = _beads(rng, count)
-    body = body.scaled(max(1.0, diameter - 2 * CONTACT) / _extent(body.envelope(rng)[0]))
-    ca = [body.residues(rng)] + [_linker(rng, body, i) for i in range(count - 1)]
-    log.debug("flexible: %d domains, %.0f A", count, diameter)
-    return residue_atoms(rng, np.concatenate(ca), ORIENTATIONS)
-
-
-def _beads(rng: np.random.Generator, count: int) -> Body:
-    """Domains of radius ~1 placed one after the other, gaps of 0.2-0.8, none overlapping."""
-    semi = rng.uniform(0.6, 1.0, (count, 3)) * rng.uniform(0.7, 1.3, (count, 1))
-    centres = [np.zeros(3)]
-    for i in range(1, count):
-        for _ in range(50):
-            step = _random_direction(rng) * (semi[i - 1].max() + semi[i].max() + rng.uniform(0.2, 0.8))
-            candidate = centres[-1] + step
-            if all(np.linalg.norm(candidate - c) > semi[i].max() + semi[j].max() + 0.1
-                   for j, c in enumerate(centres)):
-                break
-        centres.append(candidate)
-    centres = np.array(centres)
-    return Body.from_domains(centres - centres.mean(axis=0), semi, random_rotations(rng, count))
-
-
-def _linker(rng: np.random.Generator, body: Body, i: int) -> np.ndarray:
-    """(m, 3) C-alphas on a curve from domain ``i``'s surface to domain ``i + 1``'s, 3.8 A apart."""
-    a, b = body.centres[i], body.centres[i + 1]
-    start, end = _surface_towards(body, i, b), _surface_towards(body, i + 1, a)
-    gap = np.linalg.norm(end - start)
-    control = (start + end) / 2 + rng.normal(size=3) * 0.3 * gap
-    t = np.linspace(0, 1, 200)[:, None]
-    curve = (1 - t) ** 2 * start + 2 * t * (1 - t) * control + t**2 * end  # (200, 3) quadratic Bezier
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))])
-    stops = np.arange(CA_STEP, arc[-1] - CA_STEP / 2, CA_STEP)
-    return np.column_stack([np.interp(stops, arc, curve[:, k]) for k in range(3)])
-
-
-def _surface_towards(body: Body, i: int, target: np.ndarray) -> np.ndarray:
-    """The point where the ray from domain ``i``'s centre to ``target`` leaves its ellipsoid."""
-    direction = (target - body.centres[i]) / np.linalg.norm(target - body.centres[i])
-    local = body.axes[i].T @ direction
-    return body.centres[i] + direction / np.sqrt(np.sum((local / body.semi[i]) ** 2))
+    return scaled_to(rng, Body.globular(rng, int(rng.integers(1, 3))), diameter)
 
 
 def empty(rng: np.random.Generator, diameter: float) -> AtomicModel:

@@ -152,7 +152,7 @@ def _unseen_bank(apix: float, box: int, seed: int):
         from gan_viewer.sim.assemblies import assembly_map
     except ImportError:
         return banks
-    for kind in ("shell", "ring", "point_group", "filament"):
+    for kind in ("shell", "ring", "oligomer", "membrane"):
         bank = VolumeBank(apix)
         try:
             volume, info = assembly_map(rng, apix, box, kind=kind, fill=0.7)

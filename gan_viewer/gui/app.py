@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 import pyqtgraph as pg
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QSize, QTimer
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from gan_viewer.errors import InputError
@@ -85,7 +85,7 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     from gan_viewer.gui.main_window import MainWindow
 
     window = MainWindow(model=model, device=device)
-    window.resize(1600, 1000)
+    window.resize(initial_size(app))
     if screenshot is not None:
         _arm_screenshot(app, window, Path(screenshot))
     if session is None:
@@ -101,6 +101,16 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
         sys.excepthook = previous_hook
         window.close()
         window.deleteLater()
+
+
+def initial_size(app: QApplication) -> QSize:
+    """1600 x 1000, or less on a smaller screen (a 1366 x 768 laptop). The offscreen platform's
+    screen is a fixed 800 x 600 that no one sees, so offscreen windows (screenshots) keep 1600 x 1000."""
+    size = QSize(1600, 1000)
+    screen = app.primaryScreen()
+    if screen is None or app.platformName() == "offscreen":
+        return size
+    return size.boundedTo(screen.availableGeometry().size())
 
 
 def _arm_screenshot(app: QApplication, window, path: Path) -> None:

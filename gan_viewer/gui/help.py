@@ -67,7 +67,8 @@ LEGEND: list[tuple[str, Entries]] = [
     ("Badges and colours", [
         ("KEEP / REJECT / undecided", "The current particle's badge: green, red, grey. \"reading the file…\": a "
                                       "large file is still being read (keep and reject open when it is). "
-                                      "\"micrograph only\": a micrograph opened without coordinates."),
+                                      "\"micrograph only\" and no badge: a micrograph opened without "
+                                      "coordinates, nothing to curate."),
         ("Gallery thumbnails", "Green border and corner: kept; red: rejected; none: undecided; blue overlay: "
                                "selected. The number at the bottom left is the particle's row; \"…\": loading; "
                                "\"!\": its image could not be read."),
@@ -159,7 +160,7 @@ def about_text(loaded: str) -> str:
 class HelpDialog(QDialog):
     """A non-modal, resizable page of rich text with a Close button."""
 
-    def __init__(self, title: str, body: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, body: str, parent: QWidget | None = None, size: tuple[int, int] = (640, 560)) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.browser = QTextBrowser()
@@ -170,7 +171,7 @@ class HelpDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser, 1)
         layout.addWidget(buttons)
-        self.resize(640, 560)
+        self.resize(*size)
 
     def text(self) -> str:
         return self.browser.toPlainText()
@@ -187,7 +188,7 @@ def show_help(window, kind: str) -> HelpDialog:
     dialogs = window.actions_.dialogs
     title, body = pages[kind]()
     if kind not in dialogs:
-        dialogs[kind] = HelpDialog(title, body, window)
+        dialogs[kind] = HelpDialog(title, body, window, (520, 300) if kind == "about" else (640, 560))
     elif kind == "about":
         dialogs[kind].browser.setHtml(body)
     dialog = dialogs[kind]

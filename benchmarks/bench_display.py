@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,14 +59,17 @@ def bench_filters(path: Path) -> dict:
 
 def bench_window(path: Path) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PyQt6.QtCore import QElapsedTimer, QTimer
+    from PyQt6.QtCore import QElapsedTimer, QSettings, QTimer
 
     from gan_viewer.core.display_filters import DisplayFilter
     from gan_viewer.gui.app import create_app
     from gan_viewer.gui.main_window import MainWindow
 
     app = create_app()
-    window = MainWindow(loader=lambda model, device: (lambda images, apix=None: images, "none"), device="cpu")
+    folder = tempfile.mkdtemp(prefix="bench_display_")  # the settings it changes are not the user's
+    settings = QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(loader=lambda model, device: (lambda images, apix=None: images, "none"), device="cpu",
+                        settings=settings)
     window.set_display_filter(DisplayFilter())
     window.resize(1366, 720)
     window.show()

@@ -52,12 +52,14 @@ def test_micrograph_without_coordinates_opens_in_the_micrograph_view(make_window
 def test_cli_screenshot_of_a_micrograph(tmp_path):
     mic = write_mrc(tmp_path / "mic.mrc", dot_micrograph())
     png = tmp_path / "shot.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
+               XDG_CONFIG_HOME=str(tmp_path / "config"))  # its recent files are not the user's
     command = [sys.executable, "-m", "gan_viewer", "gui", str(mic), "--device", "cpu", "--screenshot", str(png)]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert QImage(str(png)).width() >= 1000
     assert not list(tmp_path.glob("*.sqlite"))  # no session file for a micrograph without particles
+    assert "mic.mrc" in (tmp_path / "config" / "gan-viewer" / "gan-viewer.ini").read_text()  # in Open recent
 
 
 @pytest.mark.parametrize("name", ["Ucsf_stack_1142_DW.mrc"])

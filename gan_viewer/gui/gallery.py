@@ -67,6 +67,7 @@ class GalleryWidget(QtWidgets.QWidget):
         self.view.setModel(self.model)
         self.view.setItemDelegate(ThumbnailDelegate(self.loader, self._labels, self.view))
         self.view.set_cell(thumb_size + 8)
+        self.view.setMinimumHeight(thumb_size + 8 + 2 * self.view.frameWidth())  # a whole row, even on a laptop
         self._build_controls(thumb_size)
         self._counts_timer = QtCore.QTimer(self, singleShot=True, interval=0)
         self._counts_timer.timeout.connect(self._on_labels_changed)

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gan_viewer.core.normalize import standardize
@@ -40,9 +40,10 @@ class Triptych(QWidget):
         self.mode, self.sigmas, self.invert = "sigma", 3.0, False
         row = QHBoxLayout()
         row.setSpacing(6)
-        self.titles, self.boxes, self.items, self.texts = {}, {}, {}, {}
+        self.titles, self.views, self.boxes, self.items, self.texts = {}, {}, {}, {}, {}
         for key, title in zip(PANELS, TITLES):
             row.addLayout(self._panel(key, title), 1)  # equal widths whatever the titles say
+        self.boxes["raw"].setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # messages centre at 0.5 until an image
         self.score_label = _label("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -65,24 +66,31 @@ class Triptych(QWidget):
             box.setXLink(self.boxes["raw"])
             box.setYLink(self.boxes["raw"])
         self.titles[key] = _label(title)
-        self.boxes[key], self.items[key], self.texts[key] = box, item, text
+        self.views[key], self.boxes[key], self.items[key], self.texts[key] = view, box, item, text
         column = QVBoxLayout()
         column.addWidget(self.titles[key])
         column.addWidget(view, 1)
         return column
 
     # -- content -----------------------------------------------------------------------------------
-    def set_images(self, images: dict[str, np.ndarray | None], messages: dict[str, str] | None = None) -> None:
-        """Show (box, box) images per panel ("raw", "recovered", "reference"); a None image shows
-        its message from ``messages`` instead."""
+    def set_images(self, images: dict[str, np.ndarray | None], messages: dict[str, str] | None = None,
+                   box: int | None = None) -> None:
+        """Show images per panel ("raw", "recovered", "reference"); a None image shows its message
+        from ``messages`` instead.
+
+        ``box`` is the particle's side in pixels (default: the first image's); an image of another
+        size (the raw panel binned for display) is stretched over the same (box, box) frame, so
+        the linked panels stay aligned.
+        """
         messages = messages or {}
         for key in PANELS:
             image = images.get(key)
             self._images[key] = None if image is None else standardize(image[None])[0]
             self._messages[key] = "" if image is not None else messages.get(key, "")
         shown = [im for im in self._images.values() if im is not None]
-        if shown and shown[0].shape[0] != self._box:
-            self._box = shown[0].shape[0]
+        box = box or (shown[0].shape[0] if shown else self._box)
+        if box != self._box:
+            self._box = box
             self.boxes["raw"].setRange(xRange=(0, self._box), yRange=(0, self._box), padding=0.02)
         self._redraw()
 
@@ -139,6 +147,7 @@ class Triptych(QWidget):
                 text.setVisible(True)
             else:
                 item.setImage(sign * image, levels=levels, autoLevels=False)
+                item.setRect(QRectF(0, 0, self._box, self._box))
                 text.setVisible(False)
 
 

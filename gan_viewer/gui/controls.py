@@ -156,12 +156,15 @@ class ViewBar(QWidget):
     displayChanged(DisplayFilter)
         The low-pass or binning of the raw panel, gallery and micrograph view changed.
     ctfToggled(bool)
+    spreadToggled(bool)
+        Show the generator's spread over the recovered panel.
     deviceChanged(device)
     """
 
     contrastChanged = pyqtSignal(str, float, bool)
     displayChanged = pyqtSignal(object)
     ctfToggled = pyqtSignal(bool)
+    spreadToggled = pyqtSignal(bool)
     deviceChanged = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -179,16 +182,19 @@ class ViewBar(QWidget):
         for value in BINNING_CHOICES:
             self.binning.addItem("off" if value == 1 else f"{value}", value)
         self.ctf = QCheckBox("CTF on reference")
+        self.spread = QCheckBox("spread", toolTip="Colour the recovered panel where the generator is unsure: where "
+                                                  "its recovery changes when the particle is turned or flipped")
         self.device = QComboBox()
         for name in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(name)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         for widget in (QLabel("contrast"), self.mode, self.sigmas, self.invert, QLabel("low-pass"), self.lowpass,
-                       QLabel("bin"), self.binning, self.ctf, QLabel("device"), self.device):
+                       QLabel("bin"), self.binning, self.ctf, self.spread, QLabel("device"), self.device):
             layout.addWidget(widget)
         layout.addStretch(1)
-        for widget in (self.mode, self.sigmas, self.invert, self.lowpass, self.binning, self.ctf, self.device):
+        for widget in (self.mode, self.sigmas, self.invert, self.lowpass, self.binning, self.ctf, self.spread,
+                       self.device):
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.mode.currentIndexChanged.connect(self._emit_contrast)
         self.sigmas.valueChanged.connect(self._emit_contrast)
@@ -196,6 +202,7 @@ class ViewBar(QWidget):
         self.lowpass.currentIndexChanged.connect(lambda _: self.displayChanged.emit(self.display_filter()))
         self.binning.currentIndexChanged.connect(lambda _: self.displayChanged.emit(self.display_filter()))
         self.ctf.toggled.connect(self.ctfToggled)
+        self.spread.toggled.connect(self.spreadToggled)
         self.device.currentTextChanged.connect(self.deviceChanged)
 
     def _emit_contrast(self) -> None:

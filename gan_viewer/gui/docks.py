@@ -167,6 +167,7 @@ class Docks:
         if self.micrograph is not None:
             self.micrograph.set_labels(labels.copy())
 
-    def set_scores(self, scores: np.ndarray) -> None:
+    def set_scores(self, scores: dict[str, np.ndarray]) -> None:
+        """Per-particle scores by name (gallery_filter.SCORES), (n,) each."""
         if self.gallery is not None:
-            self.gallery.set_scores(scores.copy())
+            self.gallery.set_scores({name: values.copy() for name, values in scores.items()})

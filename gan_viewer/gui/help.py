@@ -47,9 +47,16 @@ LEGEND: list[tuple[str, Entries]] = [
     # Their wording lives here, one entry each; extend it where the window shows them.
     ("The generator's uncertainty", [
         ("spread", "Where the generator's recovery changes when the particle is shown rotated or flipped, "
-                   "i.e. where it is unsure."),
-        ("confidence", "The share of the recovered image that is stable, 0-1; below 0.5 the generator is mostly "
-                       "guessing (the particle may be noise)."),
+                   "i.e. where it is unsure: the View bar's \"spread\" colours it over the recovered panel "
+                   "(dark: stable; bright: as large as a typical particle's signal)."),
+        ("confidence", "Under the panels: 1 minus the spread over the recovered image's own amplitude, 0-1 (1: "
+                       "the same image however the particle is turned). Below the generator's threshold (from its "
+                       "model card: the value that best separates pure noise from particles in its benchmark) the "
+                       "recovered panel says \"looks like noise\": the box may be empty or junk. The gallery sorts "
+                       "and filters by it."),
+        ("recovered contrast", "A recovered image is in the generator's units (the background noise's standard "
+                               "deviation), divided by the typical amplitude of the particles recovered so far: "
+                               "a faint or empty box looks faint or empty, not stretched to full contrast."),
     ]),
     ("Numbers", [
         ("agreement with the reference", "Under the panels: the correlation (CC, -1 to 1) of the recovered image "

@@ -119,6 +119,7 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         self.cancel_button.clicked.connect(self.cancel_bulk)
         self.viewbar.contrastChanged.connect(lambda m, s, i: self.triptych.set_contrast(m, s, i))
         self.viewbar.ctfToggled.connect(self._on_ctf)
+        self.viewbar.spreadToggled.connect(self.triptych.set_show_spread)
         self.viewbar.deviceChanged.connect(lambda device: self.load_generator(self.model, device))
         self.bar.keep_button.clicked.connect(lambda: self.decide(Label.KEEP))
         self.bar.reject_button.clicked.connect(lambda: self.decide(Label.REJECT))
@@ -325,7 +326,10 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
             self.shown_index = index if raw is not None else None
         images = {"raw": None if raw is None else self.raw_display.image(index, raw),
                   "recovered": self.images.get("recovered", index), "reference": self.images.get("reference", index)}
-        self.triptych.set_images(images, {**self._messages(index), "raw": unreadable}, box=shown.source.box)
+        self.triptych.set_images(images, {**self._messages(index), "raw": unreadable}, box=shown.source.box,
+                                 recovered_scale=self.images.recovered_scale(), spread=self.images.get("spread", index),
+                                 confidence=float(self.images.confidence[index]),
+                                 threshold=getattr(self.engine.denoise, "confidence_threshold", None))
         self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]))
         if self.session is not None:
             self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
@@ -416,12 +420,12 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setValue(done)
-        self.docks.set_scores(self.images.agreement())
+        self.docks.set_scores(self.images.score_columns())
 
     def _on_bulk_finished(self) -> None:
         self.progress.hide()
         self.cancel_button.hide()
-        self.docks.set_scores(self.images.agreement())
+        self.docks.set_scores(self.images.score_columns())
         self.refresh()
 
     # -- files --------------------------------------------------------------------------------------

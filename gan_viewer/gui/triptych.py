@@ -1,8 +1,14 @@
 """Raw | GAN-recovered | reference projection, side by side with one contrast and linked zoom.
 
-Each image is standardised on its own (mean 0, standard deviation 1) and the three are shown
-with the same levels, so the panels compare shapes, not units. A panel without an image shows a
-message instead ("computing…", "no generator: ...", "no reference map ..."), never a blank.
+The raw and reference images are standardised on their own (mean 0, standard deviation 1) and
+the three are shown with the same levels, so the panels compare shapes. The recovered image of a
+format-2 generator is not standardised: it is divided by the typical amplitude of the recovered
+particles of the set, so a box the generator finds (nearly) empty looks (nearly) empty instead of
+being stretched to full contrast. Over the recovered panel, the *spread* (where the recovery
+changes when the particle is turned or flipped: where the generator is unsure) can be shown in
+colour, and a particle whose confidence is below the generator's threshold gets a warning: it
+looks like noise to the generator. A panel without an image shows a message instead
+("computing…", "no generator: ...", "no reference map ..."), never a blank.
 """
 
 from __future__ import annotations
@@ -45,6 +51,21 @@ class Triptych(QWidget):
             row.addLayout(self._panel(key, title), 1)  # equal widths whatever the titles say
         self.boxes["raw"].setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # messages centre at 0.5 until an image
         self.score_label = _label("")
+        self.spread_item = pg.ImageItem()
+        self.spread_item.setOpacity(0.65)
+        self.spread_item.setLookupTable(pg.colormap.get("magma").getLookupTable(nPts=256))
+        self.spread_item.setZValue(5)
+        self.spread_item.setVisible(False)
+        self.boxes["recovered"].addItem(self.spread_item)
+        self.warning = pg.TextItem("", color=(255, 120, 120), anchor=(0.5, 0.0), fill=pg.mkBrush(0, 0, 0, 170))
+        self.warning.setZValue(10)
+        self.boxes["recovered"].addItem(self.warning, ignoreBounds=True)
+        self.warning.setVisible(False)
+        self.show_spread = False
+        self._spread: np.ndarray | None = None
+        self._spread_level = 1.0
+        self._confidence: float | None = None
+        self._threshold: float | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row, 1)
@@ -74,25 +95,58 @@ class Triptych(QWidget):
 
     # -- content -----------------------------------------------------------------------------------
     def set_images(self, images: dict[str, np.ndarray | None], messages: dict[str, str] | None = None,
-                   box: int | None = None) -> None:
+                   box: int | None = None, *, recovered_scale: float | None = None,
+                   spread: np.ndarray | None = None, confidence: float | None = None,
+                   threshold: float | None = None) -> None:
         """Show images per panel ("raw", "recovered", "reference"); a None image shows its message
         from ``messages`` instead.
 
         ``box`` is the particle's side in pixels (default: the first image's); an image of another
         size (the raw panel binned for display) is stretched over the same (box, box) frame, so
-        the linked panels stay aligned.
+        the linked panels stay aligned. ``recovered_scale`` (format-2 generators: the typical
+        amplitude of recovered particles, in noise units) divides the recovered image instead of
+        standardising it; ``spread`` (box, box) is the recovered image's per-pixel spread in its
+        units, ``confidence`` its confidence and ``threshold`` the generator's noise threshold.
         """
         messages = messages or {}
         for key in PANELS:
             image = images.get(key)
-            self._images[key] = None if image is None else standardize(image[None])[0]
+            if image is not None and key == "recovered" and recovered_scale:
+                self._images[key] = np.asarray(image, np.float32) / np.float32(recovered_scale)
+            else:
+                self._images[key] = None if image is None else standardize(image[None])[0]
             self._messages[key] = "" if image is not None else messages.get(key, "")
+        has_recovered = self._images["recovered"] is not None
+        self._spread = None if spread is None or not has_recovered else np.asarray(spread, np.float32)
+        self._spread_level = float(recovered_scale) if recovered_scale else float(
+            np.std(images["recovered"])) if has_recovered else 1.0
+        known = has_recovered and confidence is not None and math.isfinite(confidence)
+        self._confidence = float(confidence) if known else None
+        self._threshold = threshold
         shown = [im for im in self._images.values() if im is not None]
         box = box or (shown[0].shape[0] if shown else self._box)
         if box != self._box:
             self._box = box
             self.boxes["raw"].setRange(xRange=(0, self._box), yRange=(0, self._box), padding=0.02)
         self._redraw()
+
+    def set_show_spread(self, on: bool) -> None:
+        """Show the spread over the recovered panel (where there is one), or not."""
+        self.show_spread = bool(on)
+        self._redraw()
+
+    def looks_like_noise(self) -> bool:
+        """True when the shown particle's confidence is below the generator's threshold."""
+        return self._confidence is not None and self._threshold is not None and self._confidence < self._threshold
+
+    def confidence_text(self) -> str:
+        """The confidence line under the panels ("" without one)."""
+        if self._confidence is None:
+            return ""
+        text = f"confidence {self._confidence:.2f}"
+        if self.looks_like_noise():
+            text += f" (below {self._threshold:.2f}: looks like noise to the generator)"
+        return text
 
     def set_title(self, key: str, text: str) -> None:
         self.titles[key].setText(text)
@@ -101,8 +155,9 @@ class Triptych(QWidget):
     def set_scores(self, recovered_cc: float, raw_cc: float) -> None:
         """The agreement line: correlation of recovered and raw with the reference (NaN: unknown)."""
         fmt = lambda v: "-" if not math.isfinite(v) else f"{v:.3f}"  # noqa: E731
+        confidence = self.confidence_text()
         self.score_label.setText(f"agreement with the reference (CC in a circular mask): recovered "
-                                 f"{fmt(recovered_cc)}   raw {fmt(raw_cc)}")
+                                 f"{fmt(recovered_cc)}   raw {fmt(raw_cc)}" + (f"   ·   {confidence}" if confidence else ""))
 
     def set_contrast(self, mode: str | None = None, sigmas: float | None = None, invert: bool | None = None) -> None:
         """Change the shared contrast: mode "sigma" or "minmax", the sigma range, inversion."""
@@ -149,6 +204,17 @@ class Triptych(QWidget):
                 item.setImage(sign * image, levels=levels, autoLevels=False)
                 item.setRect(QRectF(0, 0, self._box, self._box))
                 text.setVisible(False)
+        spread = self._spread if self.show_spread else None
+        self.spread_item.setVisible(spread is not None)
+        if spread is not None:
+            self.spread_item.setImage(spread, levels=(0.0, max(self._spread_level, 1e-12)), autoLevels=False)
+            self.spread_item.setRect(QRectF(0, 0, self._box, self._box))
+        noisy = self.looks_like_noise()
+        self.warning.setVisible(noisy)
+        if noisy:
+            self.warning.setHtml('<div style="text-align:center; font-size:10pt">looks like noise:<br>'
+                                 f'the generator is unsure (confidence {self._confidence:.2f})</div>')
+            self.warning.setPos(self._box / 2, 0)
 
 
 def _label(text: str) -> QLabel:

@@ -52,8 +52,7 @@ class Triptych(QWidget):
         self.boxes["raw"].setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # messages centre at 0.5 until an image
         self.score_label = _label("")
         self.spread_item = pg.ImageItem()
-        self.spread_item.setOpacity(0.65)
-        self.spread_item.setLookupTable(pg.colormap.get("magma").getLookupTable(nPts=256))
+        self.spread_item.setLookupTable(_spread_lut())
         self.spread_item.setZValue(5)
         self.spread_item.setVisible(False)
         self.boxes["recovered"].addItem(self.spread_item)
@@ -215,6 +214,14 @@ class Triptych(QWidget):
             self.warning.setHtml('<div style="text-align:center; font-size:10pt">looks like noise:<br>'
                                  f'the generator is unsure (confidence {self._confidence:.2f})</div>')
             self.warning.setPos(self._box / 2, 0)
+
+
+def _spread_lut() -> np.ndarray:
+    """(256, 4) uint8 RGBA: magma colours, transparent where the spread is small and more opaque
+    as it grows, so the recovered image stays visible under a stable recovery."""
+    lut = np.array(pg.colormap.get("magma").getLookupTable(nPts=256, alpha=True), np.uint8)
+    lut[:, 3] = np.clip(np.linspace(0, 1, 256) ** 0.7 * 230, 0, 255).astype(np.uint8)
+    return lut
 
 
 def _label(text: str) -> QLabel:

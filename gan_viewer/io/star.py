@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from starfile.writer import StarWriter
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_path, check_writable
 from gan_viewer.io.star_parse import block_spans, check_loops, parse_blocks
+from gan_viewer.io.star_write import block_lines
 
 log = logging.getLogger(__name__)
 
@@ -243,14 +243,20 @@ def write_star(table: ParticleTable, path: str | os.PathLike, *, overwrite: bool
         Replace an existing file; otherwise an existing ``path`` raises InputError.
     comments
         Extra ``#`` lines (provenance) written at the top; RELION ignores them.
+
+    Raises
+    ------
+    InputError
+        When ``path`` exists (without ``overwrite``), or a value cannot be written so that STAR
+        readers give it back (see :mod:`gan_viewer.io.star_write`); nothing is written then.
     """
     path = check_writable(path, overwrite)
-    lines = [f"# {c}" for c in comments] + [c for c in table.header_comments]
+    lines = [f"# {' '.join(str(c).split())}" for c in comments] + [c for c in table.header_comments]
     for name, block in table.blocks.items():
         lines.append("")
         if table.version is not None:
             lines += [f"# version {table.version}", ""]
-        lines += list(StarWriter({name: block}, float_format=None).data_block_generator())
+        lines += block_lines(name, block, path)
     _atomic_write_text(path, "\n".join(lines) + "\n", overwrite)
     return path
 

@@ -236,7 +236,7 @@ def _check_npy_size(path: Path) -> None:
             read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
             shape, _, dtype = read_header(fh)
             offset = fh.tell()
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a corrupt header raises ValueError, TokenError, SyntaxError ...
         raise InputError("not a cryoSPARC .cs file (not a numpy array saved with np.save)", path) from exc
     if dtype.hasobject:
         raise InputError("not a cryoSPARC .cs file (it holds Python objects, which are not read)", path)

@@ -101,7 +101,7 @@ class ParticleTable:
         if optics is None or label not in optics.columns:
             return None
         values = pd.to_numeric(optics[label], errors="coerce").to_numpy(np.float64)
-        ids = optics["rlnOpticsGroup"].to_numpy().astype(np.int64)
+        ids = _integers(optics["rlnOpticsGroup"], "data_optics rlnOpticsGroup", self.path)
         order = np.argsort(ids, kind="stable")
         groups = self.optics_groups()
         # searchsorted, not a hash lookup: a few ms for 1,000,000 particles and a handful of groups
@@ -116,7 +116,7 @@ class ParticleTable:
         """Optics group per particle, shape (n,) int; all 1 when the file has no optics table."""
         parts = self.particles
         if "rlnOpticsGroup" in parts.columns and self.optics is not None:
-            return parts["rlnOpticsGroup"].to_numpy().astype(np.int64)
+            return _integers(parts["rlnOpticsGroup"], "rlnOpticsGroup", self.path)
         return np.ones(len(parts), np.int64)
 
     def pixel_size(self) -> np.ndarray | None:
@@ -135,7 +135,7 @@ class ParticleTable:
     def box_size(self) -> np.ndarray | None:
         """Image size in pixels per particle, shape (n,), from ``rlnImageSize``, or None."""
         box = self.optics_values("rlnImageSize")
-        return None if box is None else box.astype(np.int64)
+        return None if box is None else _integers(pd.Series(box), "rlnImageSize", self.path, low=1, high=1 << 17)
 
     def origins_px(self, default_apix: float | None = None) -> np.ndarray:
         """Particle origin (x, y) in pixels, shape (n, 2); zeros when the file has none.
@@ -323,6 +323,19 @@ def _atomic_write_text(path: Path, text: str, overwrite: bool) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _integers(values: pd.Series, label: str, path: Path | None, low: int = -(2**31), high: int = 2**31 - 1
+              ) -> np.ndarray:
+    """``values`` as int64, or InputError naming the first row that is not a whole number in ``low..high``."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(numbers) & (numbers == np.round(numbers)) & (numbers >= low) & (numbers <= high))
+    if bad.any():
+        row = int(bad.argmax())
+        raise InputError(f"{label} of row {row + 1} is {values.iloc[row]!r}, not a whole number from {low} to {high}",
+                         path)
+    return numbers.astype(np.int64)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -310,14 +310,15 @@ def with_npy_shape(raw: bytes, shape: str) -> bytes:
     return raw[:10] + new.encode("latin1") + raw[10 + length:]
 
 
-@pytest.mark.parametrize("change", ["truncate", "append", "huge_shape", "2d_shape"])
+@pytest.mark.parametrize("change", ["truncate", "append", "huge_shape", "2d_shape", "unclosed_bracket"])
 def test_npy_header_must_match_the_file_size(tmp_path, change):
     path = write_cs(tmp_path / "p.cs", synthetic())
     raw = path.read_bytes()
     raw = {"truncate": lambda: raw[:-7], "append": lambda: raw + b"\0" * 7,
            "huge_shape": lambda: with_npy_shape(raw, "(1000000000000,)"),  # 10**12 rows in a few hundred bytes
-           "2d_shape": lambda: with_npy_shape(raw, "(2, 2)")}[change]()
+           "2d_shape": lambda: with_npy_shape(raw, "(2, 2)"),
+           "unclosed_bracket": lambda: with_npy_shape(raw, "(4,")}[change]()  # numpy's parser: TokenError
     path.write_bytes(raw)
-    with pytest.raises(InputError, match="header describes|2-D array") as err:
+    with pytest.raises(InputError, match="header describes|2-D array|not a numpy array") as err:
         read_cryosparc(path)
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)

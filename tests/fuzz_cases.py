@@ -275,7 +275,7 @@ def _mutate_star(seed: Path, kind: str, rng: np.random.Generator) -> Case:
     if not particle_rows:
         return _case(kind, seed, "emptied", True, b"")
     if choice == 2:  # the last row loses its last values: a truncated file
-        fields = lines[particle_rows[-1]].split()
+        fields = _tokens(lines[particle_rows[-1]])
         keep = int(rng.integers(1, len(fields))) if len(fields) > 1 else 0
         cut_lines = lines[:particle_rows[-1]] + [" ".join(fields[:keep])]
         return _case(kind, seed, f"last row cut to {keep} of {len(fields)} values", True, "\n".join(cut_lines).encode())
@@ -291,7 +291,7 @@ def _mutate_star(seed: Path, kind: str, rng: np.random.Generator) -> Case:
         return _case(kind, seed, "particle block duplicated", True, f"{text}\n{block}\n".encode())
     row = rows[int(rng.integers(len(rows)))] if choice != 10 else particle_rows[int(rng.integers(len(particle_rows)))]
     labels = _labels_of_block(lines, row)
-    fields = lines[row].split()
+    fields = _tokens(lines[row])
     if choice == 10:
         if kind != "star" or "rlnImageName" not in labels:  # a blank coordinate file is no particles
             return _case(kind, seed, "blank", kind == "star", b"\n\n")
@@ -310,6 +310,26 @@ def _mutate_star(seed: Path, kind: str, rng: np.random.Generator) -> Case:
     if choice == 7 and _invalid_number(label, value):  # garbage for the commands that read that label
         return _case(kind, seed, f"{label} = {value}", True, mutated, only=("info", "denoise"))
     return _case(kind, seed, f"{label} = {value}", False, mutated)
+
+
+def _tokens(line: str) -> list[str]:
+    """The values of a STAR row as written (quotes kept): a quote opens a value at its start and
+    closes it when whitespace follows (STAR 1.1)."""
+    tokens, i = [], 0
+    while i < len(line):
+        if line[i].isspace():
+            i += 1
+            continue
+        end = i + 1
+        if line[i] in "'\"":
+            while end < len(line) and not (line[end] == line[i] and (end + 1 == len(line) or line[end + 1].isspace())):
+                end += 1
+            end += 1
+        while end < len(line) and not line[end].isspace():
+            end += 1
+        tokens.append(line[i:end])
+        i = end
+    return tokens
 
 
 def _labels_of_block(lines: list[str], row: int) -> list[str]:
@@ -331,7 +351,7 @@ def _invalid_number(label: str, value: str) -> bool:
 def _mutate_box(seed: Path, kind: str, text: str, rng: np.random.Generator) -> Case:
     lines = text.splitlines()
     row = int(rng.integers(len(lines)))
-    fields = lines[row].split()
+    fields = _tokens(lines[row])
     col = int(rng.integers(4))
     value = str(rng.choice(["nan", "abc", "-16", "0", "1e308", "-5"]))
     fields[col] = value

@@ -38,6 +38,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter, defaultdict, deque
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch: the children run side by side on few cores
@@ -47,7 +48,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/fuzz_cases.py holds the seeds and mutations
 
-from tests.fuzz_cases import Case, check_result, make_cases, make_seeds  # noqa: E402
+from tests.fuzz_cases import Case, check_result, iter_cases, make_seeds  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 OUTCOMES = ("ok_result", "ok_input_error", "traceback", "crash", "timeout", "exit0_on_garbage", "invalid_result",
@@ -80,13 +81,14 @@ def main() -> None:
             importlib.import_module(module)
         baseline = _rss_mb()
         start = time.perf_counter()
-        runs = campaign(cases, work, args)
-        report(cases, runs, time.perf_counter() - start, baseline, args)
+        summary: list[Case] = []
+        runs = campaign(cases, summary, work, args)
+        report(summary, runs, time.perf_counter() - start, baseline, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def setup(work: Path, args: argparse.Namespace) -> list[Case]:
+def setup(work: Path, args: argparse.Namespace) -> Iterator[Case]:
     """Seeds and cases; the tiny generator is made in a subprocess, so no torch thread pool
     starts in this process before it forks."""
     code = ("import sys, torch\n"
@@ -99,18 +101,29 @@ def setup(work: Path, args: argparse.Namespace) -> list[Case]:
     subprocess.run([sys.executable, "-c", code, str(model)], check=True)
     seeds = make_seeds(work / "seeds", model, SHARED if SHARED.is_dir() else None)
     print("seeds:", {kind: len(files) for kind, files in seeds.items()}, flush=True)
-    return make_cases(seeds, work / "seeds", args.cases, np.random.default_rng(args.seed))
+    return iter_cases(seeds, work / "seeds", args.cases, np.random.default_rng(args.seed))
 
 
-def campaign(cases: list[Case], work: Path, args: argparse.Namespace) -> list[dict]:
-    """Run every command of every case, ``args.jobs`` children at a time."""
-    pending = deque((case, k) for case in cases for k in range(len(case.commands)))
+def campaign(cases: Iterator[Case], summary: list[Case], work: Path, args: argparse.Namespace) -> list[dict]:
+    """Run every command of every case, ``args.jobs`` children at a time. Cases are made one at a
+    time and their file contents dropped once written, so the children inherit a small parent;
+    ``summary`` gets each case (without its files)."""
+    pending: deque[tuple[Case, int]] = deque()
     running: dict[int, tuple[dict, float]] = {}
-    runs, total = [], len(pending)
-    while pending or running:
+    runs = []
+    while True:
+        if not pending:
+            case = next(cases, None)
+            if case is not None:
+                pending.extend((case, k) for k in range(len(case.commands)))
+                summary.append(case)
+        if not pending and not running:
+            break
         while pending and len(running) < args.jobs:
             case, k = pending.popleft()
             task = prepare(case, k, work)
+            if not pending or pending[0][0] is not case:
+                case.files = {}
             running[fork_command(task, args.mem_cap_mb << 20)] = (task, time.perf_counter())
         pid, status, usage = os.wait4(-1, os.WNOHANG)
         if pid == 0:
@@ -124,7 +137,7 @@ def campaign(cases: list[Case], work: Path, args: argparse.Namespace) -> list[di
         task, started = running.pop(pid)
         runs.append(finish(task, os.waitstatus_to_exitcode(status), usage, time.perf_counter() - started))
         if len(runs) % 100 == 0:
-            print(f"{len(runs)} of {total} runs", flush=True)
+            print(f"{len(runs)} runs, {len(summary)} cases", flush=True)
     return runs
 
 

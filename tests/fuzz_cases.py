@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,10 +186,15 @@ def commands_for(kind: str, name: str, seed_dir: Path, project_dir: Path) -> lis
 def make_cases(seeds: dict[str, list[Path]], seed_dir: Path, count: int, rng: np.random.Generator,
                kinds: tuple[str, ...] | None = None) -> list[Case]:
     """``count`` cases, kinds taken in turn, each a random mutation of a random seed of its kind."""
+    return list(iter_cases(seeds, seed_dir, count, rng, kinds))
+
+
+def iter_cases(seeds: dict[str, list[Path]], seed_dir: Path, count: int, rng: np.random.Generator,
+               kinds: tuple[str, ...] | None = None) -> Iterator[Case]:
+    """The cases of :func:`make_cases` one at a time (their files are held only while in use)."""
     kinds = kinds or tuple(seeds)
     mutators = {"star": _mutate_star, "coords": _mutate_star, "stack": _mutate_mrc, "map": _mutate_mrc,
                 "micrograph": _mutate_mrc, "cs": _mutate_cs, "card": _mutate_card}
-    cases = []
     for k in range(count):
         kind = kinds[k % len(kinds)]
         seed = seeds[kind][int(rng.integers(len(seeds[kind])))]
@@ -196,8 +202,7 @@ def make_cases(seeds: dict[str, list[Path]], seed_dir: Path, count: int, rng: np
         case.ident = f"{k:04d}-{kind}-{seed.name}"
         case.commands = [c for c in commands_for(kind, next(iter(case.files)), seed_dir, seed.parent)
                          if not case.only or c[0] in case.only]
-        cases.append(case)
-    return cases
+        yield case
 
 
 def _case(kind: str, seed: Path, mutation: str, garbage: bool, data: bytes, only: tuple[str, ...] = ()) -> Case:

@@ -90,3 +90,44 @@ def apply_ctf(images: torch.Tensor | np.ndarray, params: CtfParams, apix: float 
     box = images.shape[-1]
     ctf = ctf_2d(params, box, apix, device=images.device)
     return torch.fft.irfft2(torch.fft.rfft2(images) * ctf, s=(box, box))
+
+
+def ctf_at(params: CtfParams, kxy: np.ndarray, box: int, apix: float | np.ndarray) -> np.ndarray:
+    """RELION's CTF of n particles at given frequencies only (numpy; :func:`ctf_2d` fills whole grids).
+
+    RELION's ``CTF::getCTF``: ``-sin(K1 dz u^2 + K2 u^4 - phase_shift - atan(Q / sqrt(1 - Q^2)))``
+    times ``scale * exp(-B u^2 / 4)``, with the defocus along the frequency's direction
+    ``dz = -(U + V) / 2 - (U - V) / 2 * cos(2 (azimuth - angle))``.
+
+    Parameters
+    ----------
+    params
+        n particles' parameters.
+    kxy
+        (2, m) frequencies kx, ky in Fourier pixels of a ``box`` image (``k / box`` cycles per pixel).
+    apix
+        Pixel size in Angstrom, one for all or (n,).
+
+    Returns
+    -------
+    (n, m) float32.
+    """
+    n = len(params)
+    apix_arr = np.broadcast_to(np.asarray(apix, np.float64), (n,))
+    if not np.all(apix_arr > 0):
+        raise InputError("pixel size must be positive")
+    col = lambda a: np.asarray(a, np.float64)[:, None]  # noqa: E731 - (n, 1)
+    volts = col(params.voltage) * 1e3
+    wavelength = 12.2643247 / np.sqrt(volts * (1 + volts * 0.978466e-6))  # Angstrom
+    kx, ky = np.asarray(kxy, np.float64)
+    u2 = (kx ** 2 + ky ** 2)[None] / (box * col(apix_arr)) ** 2  # (n, m) 1/A^2
+    azimuth = np.arctan2(ky, kx)[None]  # (1, m)
+    deltaf = (-(col(params.defocus_u) + col(params.defocus_v)) / 2
+              - (col(params.defocus_u) - col(params.defocus_v)) / 2 * np.cos(2 * (azimuth - np.radians(col(params.defocus_angle)))))
+    q = col(params.amplitude_contrast)
+    gamma = (np.pi * wavelength * deltaf * u2 + np.pi / 2 * col(params.cs) * 1e7 * wavelength ** 3 * u2 ** 2
+             - np.radians(col(params.phase_shift)) - np.arctan(q / np.sqrt(1 - q ** 2)))
+    out = -np.sin(gamma) * col(params.scale)
+    if np.any(params.bfactor):
+        out *= np.exp(-col(params.bfactor) * u2 / 4)
+    return out.astype(np.float32)

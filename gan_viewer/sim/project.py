@@ -107,19 +107,81 @@ class Projector:
                 out[lo:hi] = self._project_batch(rot, shift).cpu().numpy()
         return out
 
+    def band(self, radius: float | None = None) -> np.ndarray:
+        """Flat indices (m,) int64, in a (d, d // 2 + 1) rfft, of the samples with |k| <= ``radius``
+        (Fourier pixels; default and at most d // 2), in the order :meth:`fourier_slices` returns them."""
+        pixels = self._pixels.cpu().numpy()
+        if radius is None or radius >= self.size // 2:
+            return pixels
+        k2 = self._k2.cpu().numpy()
+        return pixels[(k2 ** 2).sum(1) <= float(radius) ** 2]
+
+    def fourier_slices(self, eulers_deg: np.ndarray, radius: float | None = None, *,
+                       batch_size: int | None = None) -> np.ndarray:
+        """The rfft2 of the projections at zero origin, on the samples of :meth:`band`.
+
+        ``np.fft.rfft2(project(eulers))`` at those samples, without the inverse FFT: what a
+        matched filter in Fourier space needs (no real-space image, no forward FFT).
+
+        Parameters
+        ----------
+        eulers_deg
+            (n, 3) RELION rot, tilt, psi in degrees.
+        radius
+            Highest frequency kept, in Fourier pixels (default d // 2, the whole circle).
+
+        Returns
+        -------
+        (n, m) complex64 array, m = ``len(self.band(radius))``.
+        """
+        eulers, _ = _check_views(eulers_deg, None)
+        k2, table = self._k2, self._table
+        if radius is not None and radius < self.size // 2:
+            k2 = k2[(k2 ** 2).sum(1) <= float(radius) ** 2]  # (m, 2), same order as band()
+            table = self._band_table(float(radius))
+        if batch_size is None:
+            batch_size = max(1, _SAMPLES_PER_BATCH // max(1, len(k2)))
+        matrices = zyz_matrices(eulers)  # (n, 3, 3)
+        out = np.empty((len(eulers), len(k2)), np.complex64)
+        with torch.inference_mode():
+            for lo in range(0, len(eulers), int(batch_size)):
+                rot = torch.as_tensor(matrices[lo:lo + int(batch_size)], dtype=torch.float32, device=self.device)
+                shift = torch.zeros((len(rot), 2), dtype=torch.float32, device=self.device)
+                out[lo:lo + len(rot)] = self._slice_values(rot, shift, k2, table).cpu().numpy()
+        return out
+
+    def _band_table(self, radius: float) -> torch.Tensor:
+        """The part of the padded transform that slices within ``radius`` reach, in the layout of
+        :func:`_padded_transform` (a small table: the gathers stay in cache). Cached per radius."""
+        cache = self.__dict__.setdefault("_band_tables", {})
+        if radius not in cache:
+            c = self.padded // 2
+            h = min(c, math.ceil(radius * self.padded / self.size) + 1)
+            cache[radius] = self._table[c - h:c + h + 2, c - h:c + h + 2, :h + 2].contiguous()
+        return cache[radius]
+
+    def _slice_values(self, rot: torch.Tensor, shift: torch.Tensor, k2: torch.Tensor,
+                      table: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, 3, 3) rotations, (b, 2) image shifts x, y in pixels, (m, 2) frequencies kx, ky
+        -> (b, m) complex64 rfft2 samples of the shifted projections (from ``table``, by default
+        the whole padded transform)."""
+        d = self.size
+        table = self._table if table is None else table
+        # 3D frequency of each slice sample in padded-transform voxels: pad * M @ (kx, ky, 0)
+        xyz = torch.matmul(k2, rot[:, :, :2].transpose(1, 2) * (self.padded / d))  # (b, m, 3)
+        sign = 1.0 - 2.0 * (xyz[..., :1] < 0)  # (b, m, 1): -1 where x < 0
+        half_box = self.padded // 2  # |xyz| <= half_box; clamp float32 rounding at the rim
+        values = _trilinear(table, (xyz * sign).clamp_(-half_box, half_box))  # (b, m, 2) re, im
+        values[..., 1:] *= sign  # the Friedel mate of x < 0 samples: conjugate
+        # shift by (shift + d // 2): the origin moves from pixel 0 to the centre pixel d // 2
+        phase = torch.matmul(shift + d // 2, k2.T) * (-2 * math.pi / d)  # (b, m)
+        return torch.view_as_complex(values) * torch.polar(torch.ones_like(phase), phase)
+
     def _project_batch(self, rot: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """(b, 3, 3) rotations, (b, 2) image shifts x, y in pixels -> (b, d, d) images."""
         d = self.size
-        # 3D frequency of each slice sample in padded-transform voxels: pad * M @ (kx, ky, 0)
-        xyz = torch.matmul(self._k2, rot[:, :, :2].transpose(1, 2) * (self.padded / d))  # (b, m, 3)
-        sign = 1.0 - 2.0 * (xyz[..., :1] < 0)  # (b, m, 1): -1 where x < 0
-        half_box = self.padded // 2  # |xyz| <= half_box; clamp float32 rounding at the rim
-        values = _trilinear(self._table, (xyz * sign).clamp_(-half_box, half_box))  # (b, m, 2) re, im
-        values[..., 1:] *= sign  # the Friedel mate of x < 0 samples: conjugate
-        # shift by (shift + d // 2): the origin moves from pixel 0 to the centre pixel d // 2
-        phase = torch.matmul(shift + d // 2, self._k2.T) * (-2 * math.pi / d)  # (b, m)
         half = torch.zeros((rot.shape[0], d * (d // 2 + 1)), dtype=torch.complex64, device=rot.device)
-        half[:, self._pixels] = torch.view_as_complex(values) * torch.polar(torch.ones_like(phase), phase)
+        half[:, self._pixels] = self._slice_values(rot, shift, self._k2)
         return torch.fft.irfft2(half.view(-1, d, d // 2 + 1), s=(d, d))  # (b, d, d)
 
 

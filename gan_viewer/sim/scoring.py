@@ -1,0 +1,204 @@
+"""Matched-filter curation scores of particles against a reference map (the maths: :mod:`gan_viewer.core.scores`).
+
+:class:`ParticleScorer` holds one optics group's reference (a map at the particles' pixel size and
+box), its noise spectrum and a bank of projections at random poses; :meth:`ParticleScorer.score`
+scores a chunk of particles. Everything happens on Fourier samples within a band (the reference is
+sliced in Fourier space, never projected to real space), so a chunk costs one rfft2 of the
+particles, one central slice per particle and two matrix products against the bank.
+:func:`score_table` streams a STAR file's particles through one scorer per optics group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from gan_viewer.core.ctf_params import CtfParams
+from gan_viewer.core.noise import noise_power_spectrum
+from gan_viewer.core.normalize import relion_normalize
+from gan_viewer.core.scores import (DEFAULT_SCORE, DEFAULT_SOURCE, SCORE_COLUMNS, band_frequencies, centring_phases,
+                                    matched_filter,
+                                    random_pose_scores, random_pose_zscore, whitening_weights)
+from gan_viewer.sim.project import Projector
+
+log = logging.getLogger(__name__)
+
+#: highest resolution (Angstrom) the matched filter uses by default
+DEFAULT_RESOLUTION = 6.0
+#: projections at random poses per optics group, for the z-score
+DEFAULT_BANK = 64
+#: particles per optics group that give its noise spectrum
+NOISE_SAMPLE = 512
+
+
+@dataclass
+class ScoreInputs:
+    """What a chunk of n particles brings: images and, where known, poses and CTF.
+
+    Attributes
+    ----------
+    images : (n, box, box) raw particles
+    eulers : (n, 3) RELION rot, tilt, psi in degrees, or None (no pose: no matched filter)
+    origins : (n, 2) origin x, y in pixels, or None (zero)
+    ctf : the n particles' CTF parameters, or None (the filter without a CTF)
+    """
+
+    images: np.ndarray
+    eulers: np.ndarray | None = None
+    origins: np.ndarray | None = None
+    ctf: CtfParams | None = None
+
+
+class ParticleScorer:
+    """One optics group's reference, noise spectrum and random-pose bank.
+
+    Parameters
+    ----------
+    volume
+        (box, box, box) map at the particles' pixel size and box
+        (:func:`gan_viewer.sim.reference.map_at`).
+    apix
+        The particles' pixel size in Angstrom.
+    noise_power
+        (box // 2 + 1,) the particles' noise spectrum (:func:`gan_viewer.core.noise.noise_power_spectrum`
+        of RELION-normalised particles), or None for white noise (then gvMatched is the unwhitened filter).
+    resolution
+        Highest resolution used, in Angstrom (clipped to Nyquist).
+    bank_size
+        Random poses for the z-score (0: no z-score).
+    seed
+        The random poses' seed: the same seed gives the same bank, so shards agree.
+    """
+
+    def __init__(self, volume: np.ndarray, apix: float, noise_power: np.ndarray | None, *,
+                 resolution: float = DEFAULT_RESOLUTION, bank_size: int = DEFAULT_BANK, seed: int = 0,
+                 device: str = "cpu") -> None:
+        self.projector = Projector(volume, device=device)
+        self.box, self.apix = self.projector.size, float(apix)
+        self.radius = min(self.box // 2 - 1, self.box * self.apix / float(resolution))
+        self.pixels = self.projector.band(self.radius)  # (m,)
+        self.white = whitening_weights(noise_power, self.box).ravel()[self.pixels].astype(np.float32)  # (m,)
+        self.plain = whitening_weights(None, self.box).ravel()[self.pixels].astype(np.float32)
+        self.whitened = noise_power is not None
+        rng = np.random.default_rng(seed)
+        self.bank = self.projector.fourier_slices(random_eulers(rng, bank_size), self.radius) if bank_size else None
+
+    def score(self, inputs: ScoreInputs) -> dict[str, np.ndarray]:
+        """Scores of n particles: ``dict name -> (n,) float64`` over gvScore, gvMatchedZ, gvMatched,
+        gvMatchedPlain (NaN for all of them without poses)."""
+        n = len(inputs.images)
+        out = {name: np.full(n, np.nan) for name in SCORE_COLUMNS if name.startswith("gvMatched")}
+        if inputs.eulers is None or not n:
+            out[DEFAULT_SCORE] = out[DEFAULT_SOURCE].copy()
+            return out
+        normalised, _, _ = relion_normalize(np.asarray(inputs.images, np.float32))
+        x = np.fft.rfft2(normalised).reshape(n, -1)[:, self.pixels]  # (n, m)
+        if inputs.origins is not None and np.any(inputs.origins):
+            x *= centring_phases(inputs.origins, self.pixels, self.box)
+        ctf = None if inputs.ctf is None else ctf_samples(inputs.ctf, self.box, self.apix, self.pixels)
+        t = self.projector.fourier_slices(inputs.eulers, self.radius)  # (n, m)
+        if ctf is not None:
+            t *= ctf
+        out["gvMatched"] = matched_filter(x, t, self.white)
+        out["gvMatchedPlain"] = matched_filter(x, t, self.plain)
+        if self.bank is not None:
+            out["gvMatchedZ"] = random_pose_zscore(out["gvMatched"], random_pose_scores(x, ctf, self.white, self.bank))
+        out[DEFAULT_SCORE] = out[DEFAULT_SOURCE].copy()
+        return out
+
+
+def ctf_samples(params: CtfParams, box: int, apix: float, pixels: np.ndarray) -> np.ndarray:
+    """(n, m) float32: each particle's CTF (:func:`gan_viewer.sim.ctf.ctf_at`) on the rfft2 samples ``pixels``."""
+    from gan_viewer.sim.ctf import ctf_at
+
+    return ctf_at(params, band_frequencies(pixels, box), box, apix)
+
+
+def random_eulers(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 3) RELION Euler angles of uniformly random rotations (rot, psi uniform, cos(tilt) uniform)."""
+    rot = rng.uniform(-180, 180, n)
+    tilt = np.degrees(np.arccos(rng.uniform(-1, 1, n)))
+    psi = rng.uniform(-180, 180, n)
+    return np.stack([rot, tilt, psi], axis=1)
+
+
+def group_noise_power(images: np.ndarray) -> np.ndarray:
+    """(box // 2 + 1,) noise spectrum of a sample of one group's particles (their background ring)."""
+    return noise_power_spectrum(images)
+
+
+def noise_sample_rows(rows: np.ndarray, size: int = NOISE_SAMPLE, seed: int = 0) -> np.ndarray:
+    """At most ``size`` of ``rows`` (sorted), the same for every caller with the same rows and seed,
+    so every shard of a set measures the same noise spectrum."""
+    rows = np.asarray(rows, np.int64)
+    if len(rows) <= size:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
+
+
+def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *, chunk: int = 2048,
+                resolution: float = DEFAULT_RESOLUTION, bank_size: int = DEFAULT_BANK, whiten: bool = True,
+                device: str = "cpu") -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Score ``rows`` of a STAR file's particles, chunk by chunk (memory bounded by ``chunk``).
+
+    Parameters
+    ----------
+    table
+        The :class:`~gan_viewer.io.star.ParticleTable`.
+    source
+        Its images (:class:`~gan_viewer.core.particles.StarParticles`).
+    map_path
+        The reference map; resampled to each optics group's pixel size and box. InputError when
+        it cannot cover a group's box.
+    rows
+        (k,) sorted particle rows to score (a shard); the noise spectrum of each optics group is
+        measured on a sample of the whole group, so shards agree.
+
+    Yields
+    ------
+    (rows, scores): the rows of a chunk and ``dict name -> (len(rows),) float64``.
+    """
+    from gan_viewer.sim.reference import map_at, particle_sampling
+
+    apix, box = particle_sampling(table, None)
+    if apix is None:
+        apix = np.full(len(table), 1.0)
+        log.warning("%s: no pixel size in the STAR or its stacks: taking the map's voxels as pixels", table.path)
+    eulers = table.eulers()
+    origins = table.origins_px(default_apix=float(apix[0]))
+    try:
+        ctf = CtfParams.from_table(table)
+    except Exception as exc:  # noqa: BLE001 - no CTF is not an error: score without it
+        ctf = None
+        log.warning("%s: no CTF (%s): the matched filter runs without one", table.path, exc)
+    if eulers is None:
+        log.warning("%s: no angles (rlnAngleRot/Tilt/Psi): %s cannot be computed", table.path,
+                    ", ".join(n for n in SCORE_COLUMNS if n.startswith("gvMatched") or n == DEFAULT_SCORE))
+    groups = table.optics_groups()
+    keys = np.stack([apix, box, groups], axis=1)
+    scorers: dict[tuple, ParticleScorer] = {}
+    for key in np.unique(keys[rows], axis=0) if eulers is not None else []:
+        members = np.flatnonzero(np.all(keys == key, axis=1))
+        volume, group_apix = map_at(map_path, float(key[0]), int(key[1]))
+        noise = group_noise_power(source.images(noise_sample_rows(members))) if whiten else None
+        scorers[tuple(key)] = ParticleScorer(volume, group_apix, noise, resolution=resolution,
+                                             bank_size=bank_size, device=device)
+    for lo in range(0, len(rows), chunk):
+        part = np.asarray(rows[lo:lo + chunk], np.int64)
+        out = {name: np.full(len(part), np.nan) for name in SCORE_COLUMNS if name.startswith("gvMatched")}
+        out[DEFAULT_SCORE] = np.full(len(part), np.nan)
+        if eulers is not None:
+            for key, scorer in scorers.items():
+                where = np.flatnonzero(np.all(keys[part] == key, axis=1))
+                if not len(where):
+                    continue
+                sub = part[where]
+                got = scorer.score(ScoreInputs(source.images(sub), eulers[sub], origins[sub],
+                                               None if ctf is None else ctf.take(sub)))
+                for name, values in got.items():
+                    out[name][where] = values
+        yield part, out

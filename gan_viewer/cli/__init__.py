@@ -32,6 +32,8 @@ COMMANDS = {
     "evaluate": "gan_viewer.cli.evaluate",
     "train": "gan_viewer.cli.train",
     "denoise": "gan_viewer.cli.denoise",
+    "score": "gan_viewer.cli.score",
+    "merge": "gan_viewer.cli.merge",
 }
 
 log = logging.getLogger("gan_viewer")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -142,7 +143,8 @@ def noise_sample_rows(rows: np.ndarray, size: int = NOISE_SAMPLE, seed: int = 0)
 
 def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *, chunk: int = 2048,
                 resolution: float = DEFAULT_RESOLUTION, bank_size: int = DEFAULT_BANK, whiten: bool = True,
-                device: str = "cpu") -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+                device: str = "cpu", extra: Callable | None = None
+                ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Score ``rows`` of a STAR file's particles, chunk by chunk (memory bounded by ``chunk``).
 
     Parameters
@@ -157,6 +159,10 @@ def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *,
     rows
         (k,) sorted particle rows to score (a shard); the noise spectrum of each optics group is
         measured on a sample of the whole group, so shards agree.
+    extra
+        ``extra(images, references, apix) -> dict name -> (k,)`` for more scores per chunk (the
+        GAN's, :func:`gan_viewer.ml.scoring.gan_scores`); ``references`` are the projections at the
+        particles' poses (None without poses).
 
     Yields
     ------
@@ -197,8 +203,66 @@ def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *,
                 if not len(where):
                     continue
                 sub = part[where]
-                got = scorer.score(ScoreInputs(source.images(sub), eulers[sub], origins[sub],
-                                               None if ctf is None else ctf.take(sub)))
+                images = source.images(sub)
+                got = scorer.score(ScoreInputs(images, eulers[sub], origins[sub], None if ctf is None else ctf.take(sub)))
+                if extra is not None:
+                    got.update(extra(images, scorer.projector.project(eulers[sub], origins[sub]), scorer.apix))
                 for name, values in got.items():
-                    out[name][where] = values
+                    out.setdefault(name, np.full(len(part), np.nan))[where] = values
+        elif extra is not None:
+            out.update(extra(source.images(part), None, float(apix[part[0]])) if len(part) else {})
         yield part, out
+
+
+def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | os.PathLike, *,
+               shard: tuple[int, int] | None = None, chunk: int = 2048, resolution: float = DEFAULT_RESOLUTION,
+               project_dir: str | os.PathLike | None = None, device: str = "cpu", extra: Callable | None = None,
+               overwrite: bool = False) -> tuple[int, list[str]]:
+    """Score a STAR file's particles (or one shard of them) and write them with the score columns.
+
+    Every block, column and value of the input is kept; the gv columns that could be computed
+    (:data:`gan_viewer.core.scores.SCORE_COLUMNS`) are added (replaced when the input has them).
+    With ``shard=(k, n)`` only the k-th of n slices of the rows is scored and written, marked with
+    :func:`gan_viewer.core.shards.shard_comment` for ``gan-viewer merge``. Nothing is written
+    when anything fails (InputError for bad input).
+
+    Returns
+    -------
+    (number of particles scored, names of the score columns written)
+    """
+    from gan_viewer.core.particles import StarParticles
+    from gan_viewer.core.shards import Shard, file_digest, shard_bounds, shard_comment, shard_rows
+    from gan_viewer.io.atomic import check_writable
+    from gan_viewer.io.star import read_star, write_star
+
+    check_writable(out, overwrite)
+    table = read_star(star)
+    source = StarParticles(table, project_dir)
+    rows = np.arange(len(table)) if shard is None else shard_rows(len(table), *shard)
+    columns: dict[str, np.ndarray] = {}
+    done = 0
+    for part, scores in score_table(table, source, map_path, rows, chunk=chunk, resolution=resolution,
+                                    device=device, extra=extra):
+        for name, values in scores.items():
+            columns.setdefault(name, np.full(len(rows), np.nan))[done:done + len(part)] = values
+        done += len(part)
+        log.info("scored %d / %d particles", done, len(rows))
+    written = [name for name in SCORE_COLUMNS if name in columns and np.isfinite(columns[name]).any()]
+    missing = [name for name in SCORE_COLUMNS if name not in written]
+    if missing:
+        log.warning("%s: not computed: %s", star, ", ".join(missing))
+    from gan_viewer.io.star import ParticleTable
+
+    particles = (table.particles if shard is None else table.particles.iloc[rows]).reset_index(drop=True)
+    particles = particles.assign(**{name: np.round(columns[name], 6) for name in written})
+    blocks = {**table.blocks, table.particles_block: particles}
+    result = ParticleTable(blocks, table.particles_block, table.optics_block, table.version, None,
+                           list(table.header_comments))
+    comments = [f"gan-viewer score: {len(rows)} particles of {Path(star).name} against {Path(map_path).name}, "
+                f"resolution {resolution:g} A; {DEFAULT_SCORE} = {DEFAULT_SOURCE}"]
+    if shard is not None:
+        lo, hi = shard_bounds(len(table), *shard)
+        comments.insert(0, shard_comment(Shard(shard[0], shard[1], lo, hi, len(table), file_digest(star))))
+    write_star(result, out, overwrite=overwrite, comments=comments)
+    return len(rows), written
+

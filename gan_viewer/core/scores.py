@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 #: the default ranking score's column
 DEFAULT_SCORE = "gvScore"
 #: the score gvScore copies: the winner of ``benchmarks/bench_curation.py``
-DEFAULT_SOURCE = "gvMatchedZ"
+DEFAULT_SOURCE = "gvMatched"
 
 #: gv columns, in display order (higher = better for all)
 SCORE_COLUMNS = ("gvScore", "gvMatchedZ", "gvMatched", "gvMatchedPlain", "gvAgreement", "gvConfidence")

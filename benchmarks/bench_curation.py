@@ -124,7 +124,7 @@ def fibonacci_views(n_dir: int, psi_step: float) -> np.ndarray:
 class PoseSearch:
     """Exhaustive orientation search at low resolution, best shift of the best views, local refinement."""
 
-    def __init__(self, world: World, resolution: float = 15.0, n_dir: int = 600, psi_step: float = 10.0) -> None:
+    def __init__(self, world: World, resolution: float = 20.0, n_dir: int = 600, psi_step: float = 10.0) -> None:
         self.scorer = ParticleScorer(world.volume, world.apix, None, resolution=resolution, bank_size=0)
         self.views = fibonacci_views(n_dir, psi_step)
         self.bank = self.scorer.projector.fourier_slices(self.views, self.scorer.radius)  # (v, m)
@@ -132,10 +132,11 @@ class PoseSearch:
         self.volume, self.box, self.apix = world.volume, world.box, world.apix
 
     def refine(self, images: np.ndarray, ctf: CtfParams, max_shift: float = 8.0, top: int = 4,
-               local: int = 36, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+               local: int = 36, coarse_shift: float = 3.0, coarse_step: float = 3.0,
+               rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Best (eulers (n, 3), origins (n, 2)) of every particle against the reference."""
         from gan_viewer.core.normalize import relion_normalize
-        from gan_viewer.core.scores import half_plane_weights, random_pose_scores, whitening_weights
+        from gan_viewer.core.scores import centring_phases, half_plane_weights, random_pose_scores, whitening_weights
         from gan_viewer.sim.scoring import ctf_samples
 
         rng = rng or np.random.default_rng(0)
@@ -147,8 +148,14 @@ class PoseSearch:
         c = ctf_samples(ctf, box, self.apix, sc.pixels)
         white = whitening_weights(power, box).ravel()[sc.pixels].astype(np.float32)
         best = np.empty((n, top), np.int64)
+        grid = np.arange(-coarse_shift, coarse_shift + 1e-9, coarse_step)
+        grid = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)  # (s, 2) origins tried at low resolution
         for lo in range(0, n, 256):
-            s = random_pose_scores(ft.reshape(n, -1)[lo:lo + 256, sc.pixels], c[lo:lo + 256], white, self.bank)
+            x = ft.reshape(n, -1)[lo:lo + 256, sc.pixels]
+            s = np.full((len(x), len(self.views)), -np.inf, np.float32)
+            for origin in grid:  # the best over the shifts of each view
+                centred = x * centring_phases(np.broadcast_to(origin, (len(x), 2)), sc.pixels, box)
+                np.maximum(s, random_pose_scores(centred, c[lo:lo + 256], white, self.bank), out=s)
             best[lo:lo + 256] = np.argsort(-s, axis=1)[:, :top]
         # best shift of each candidate: whitened cross-correlation maps over the whole band
         weight = whitening_weights(power, box)  # (box, box // 2 + 1), multiplicity included
@@ -303,7 +310,7 @@ def run_sets(args: argparse.Namespace) -> dict:
                         search = PoseSearch(world)
                     data["eulers"], data["origins"] = search.refine(data["images"], data["ctf"])
                     data["kind"] = np.where(data["kind"] == "wrong_pose", "good", data["kind"])  # refined: real particles
-                scores = score_set(world, data, args.resolution, gan)
+                scores = score_set(world, data, args.resolution, gan if snr in args.gan_snr else None)
                 row = {"poses": poses, "noise": noise, "snr": snr, "scores": figures(scores, data["kind"])}
                 if poses == "refined":
                     err = angular_error(data["eulers"], data["true_eulers"])[data["kind"] == "good"]
@@ -374,6 +381,7 @@ def main() -> None:
     parser.add_argument("--poses", nargs="+", default=["given", "refined"])
     parser.add_argument("--resolution", type=float, default=None, help="matched filter's limit (A)")
     parser.add_argument("--gan", action="store_true", help="also the GAN agreement and confidence (slow)")
+    parser.add_argument("--gan-snr", type=float, nargs="+", default=[0.02, 0.005], help="SNRs that get the GAN scores")
     parser.add_argument("--fsc", action="store_true", help="FSC of relion_reconstruct maps")
     parser.add_argument("--fsc-snr", type=float, nargs="+", default=[0.02, 0.005])
     parser.add_argument("--out", type=Path)

@@ -29,7 +29,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output STAR file")
     parser.add_argument("--shard", metavar="K/N", help="score only the K-th of N slices of the rows")
     parser.add_argument("--resolution", type=float, default=None,
-                        help="highest resolution the matched filter uses, in A (default 6)")
+                        help="highest resolution the matched filter uses, in A (default 10)")
     parser.add_argument("--chunk", type=int, default=2048, help="particles read and scored at a time")
     parser.add_argument("--gan", action="store_true", help="also gvAgreement and gvConfidence (slow: the generator)")
     parser.add_argument("--model", help="generator for --gan (default: the bundled one)")

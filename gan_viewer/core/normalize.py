@@ -66,3 +66,18 @@ def relion_normalize(images: np.ndarray, radius_fraction: float = BACKGROUND_RAD
     std = np.where(std > 0, std, 1.0)
     out = ((stack - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
     return (out[0], mean[0], std[0]) if single else (out, mean, std)
+
+
+def background_std(images: np.ndarray, radius_fraction: float = BACKGROUND_RADIUS) -> np.ndarray:
+    """(n,) float64: the standard deviation of each image's background ring, the divisor of
+    :func:`relion_normalize`, without making the normalised images (two matrix-vector products;
+    1 where the ring is flat). ``images``: (n, box, box)."""
+    stack = np.asarray(images, np.float32)
+    flat = stack.reshape(len(stack), -1)  # (n, box^2)
+    ring = background_mask(stack.shape[-1], radius_fraction).ravel().astype(np.float32)
+    count = float(ring.sum())
+    mean = (flat @ ring) / count  # (n,)
+    centred = flat - mean[:, None]
+    centred *= centred
+    std = np.sqrt(np.maximum((centred @ ring).astype(np.float64) / count, 0.0))
+    return np.where(std > 0, std, 1.0)

@@ -157,6 +157,18 @@ def matched_filter(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.where(norm > 0, num / np.sqrt(norm), np.nan)
 
 
+def matched_filters(x: np.ndarray, t: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`matched_filter` with several weightings at once: (n, m), (n, m), (m, k) -> (n, k) float64.
+
+    Two matrix products (the products of x and t, and |t|^2, against the weights), not k passes.
+    """
+    weights = np.asarray(weights, np.float32)
+    num = (t.real * x.real + t.imag * x.imag) @ weights  # (n, k)
+    norm = (t.real * t.real + t.imag * t.imag) @ weights
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, num / np.sqrt(np.maximum(norm, 1e-30)), np.nan).astype(np.float64)
+
+
 def random_pose_scores(x: np.ndarray, ctf: np.ndarray | None, w: np.ndarray, bank: np.ndarray) -> np.ndarray:
     """:func:`matched_filter` of every particle against every reference of a bank (random poses).
 

@@ -120,14 +120,23 @@ def ctf_at(params: CtfParams, kxy: np.ndarray, box: int, apix: float | np.ndarra
     volts = col(params.voltage) * 1e3
     wavelength = 12.2643247 / np.sqrt(volts * (1 + volts * 0.978466e-6))  # Angstrom
     kx, ky = np.asarray(kxy, np.float64)
-    u2 = (kx ** 2 + ky ** 2)[None] / (box * col(apix_arr)) ** 2  # (n, m) 1/A^2
-    azimuth = np.arctan2(ky, kx)[None]  # (1, m)
-    deltaf = (-(col(params.defocus_u) + col(params.defocus_v)) / 2
-              - (col(params.defocus_u) - col(params.defocus_v)) / 2 * np.cos(2 * (azimuth - np.radians(col(params.defocus_angle)))))
+    k2 = (kx ** 2 + ky ** 2).astype(np.float32)[None]  # (1, m) in Fourier pixels^2
+    azimuth = np.arctan2(ky, kx)
+    cos2, sin2 = np.cos(2 * azimuth).astype(np.float32)[None], np.sin(2 * azimuth).astype(np.float32)[None]
+    # per particle: u^2 = k2 * s, and the defocus along the azimuth is a + b cos 2az + c sin 2az
+    s = 1.0 / (box * col(apix_arr)) ** 2  # (n, 1) 1/A^2 per Fourier pixel^2
+    angle = np.radians(col(params.defocus_angle))
+    half_diff = (col(params.defocus_u) - col(params.defocus_v)) / 2
+    k1 = np.pi * wavelength * s  # times deltaf * k2
+    a = (k1 * -(col(params.defocus_u) + col(params.defocus_v)) / 2).astype(np.float32)
+    b = (k1 * -half_diff * np.cos(2 * angle)).astype(np.float32)
+    c = (k1 * -half_diff * np.sin(2 * angle)).astype(np.float32)
+    k2term = (np.pi / 2 * col(params.cs) * 1e7 * wavelength ** 3 * s ** 2).astype(np.float32)
     q = col(params.amplitude_contrast)
-    gamma = (np.pi * wavelength * deltaf * u2 + np.pi / 2 * col(params.cs) * 1e7 * wavelength ** 3 * u2 ** 2
-             - np.radians(col(params.phase_shift)) - np.arctan(q / np.sqrt(1 - q ** 2)))
-    out = -np.sin(gamma) * col(params.scale)
+    offset = (np.radians(col(params.phase_shift)) + np.arctan(q / np.sqrt(1 - q ** 2))).astype(np.float32)
+    gamma = (a + b * cos2 + c * sin2) * k2 + k2term * (k2 * k2) - offset  # (n, m) float32
+    out = -np.sin(gamma)
+    out *= col(params.scale).astype(np.float32)
     if np.any(params.bfactor):
-        out *= np.exp(-col(params.bfactor) * u2 / 4)
+        out *= np.exp((-col(params.bfactor) * s / 4).astype(np.float32) * k2)
     return out.astype(np.float32)

@@ -17,19 +17,20 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import torch
 
 from gan_viewer.core.ctf_params import CtfParams
 from gan_viewer.core.noise import noise_power_spectrum
-from gan_viewer.core.normalize import relion_normalize
+from gan_viewer.core.normalize import background_std
 from gan_viewer.core.scores import (DEFAULT_SCORE, DEFAULT_SOURCE, SCORE_COLUMNS, band_frequencies, centring_phases,
-                                    matched_filter,
+                                    matched_filters,
                                     random_pose_scores, random_pose_zscore, whitening_weights)
 from gan_viewer.sim.project import Projector
 
 log = logging.getLogger(__name__)
 
 #: highest resolution (Angstrom) the matched filter uses by default
-DEFAULT_RESOLUTION = 6.0
+DEFAULT_RESOLUTION = 10.0
 #: projections at random poses per optics group, for the z-score
 DEFAULT_BANK = 64
 #: particles per optics group that give its noise spectrum
@@ -85,6 +86,7 @@ class ParticleScorer:
         self.white = whitening_weights(noise_power, self.box).ravel()[self.pixels].astype(np.float32)  # (m,)
         self.plain = whitening_weights(None, self.box).ravel()[self.pixels].astype(np.float32)
         self.whitened = noise_power is not None
+        self.weights = np.stack([self.white, self.plain], axis=1)  # (m, 2)
         rng = np.random.default_rng(seed)
         self.bank = self.projector.fourier_slices(random_eulers(rng, bank_size), self.radius) if bank_size else None
 
@@ -96,16 +98,18 @@ class ParticleScorer:
         if inputs.eulers is None or not n:
             out[DEFAULT_SCORE] = out[DEFAULT_SOURCE].copy()
             return out
-        normalised, _, _ = relion_normalize(np.asarray(inputs.images, np.float32))
-        x = np.fft.rfft2(normalised).reshape(n, -1)[:, self.pixels]  # (n, m)
+        # RELION's normalisation is (x - mean) / std of the ring: on the band (no DC) only the division counts
+        images = np.asarray(inputs.images, np.float32)
+        with torch.inference_mode():
+            x = torch.fft.rfft2(torch.from_numpy(images)).reshape(n, -1)[:, torch.from_numpy(self.pixels)].numpy()
+        x /= background_std(images).astype(np.float32)[:, None]  # (n, m) complex64
         if inputs.origins is not None and np.any(inputs.origins):
             x *= centring_phases(inputs.origins, self.pixels, self.box)
         ctf = None if inputs.ctf is None else ctf_samples(inputs.ctf, self.box, self.apix, self.pixels)
         t = self.projector.fourier_slices(inputs.eulers, self.radius)  # (n, m)
         if ctf is not None:
             t *= ctf
-        out["gvMatched"] = matched_filter(x, t, self.white)
-        out["gvMatchedPlain"] = matched_filter(x, t, self.plain)
+        out["gvMatched"], out["gvMatchedPlain"] = matched_filters(x, t, self.weights).T
         if self.bank is not None:
             out["gvMatchedZ"] = random_pose_zscore(out["gvMatched"], random_pose_scores(x, ctf, self.white, self.bank))
         out[DEFAULT_SCORE] = out[DEFAULT_SOURCE].copy()

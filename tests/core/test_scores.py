@@ -92,3 +92,13 @@ def test_shards_tile_the_rows(total: int, n: int) -> None:
 def test_bad_shard_specs(text: str) -> None:
     with pytest.raises(InputError):
         parse_shard(text)
+
+
+def test_background_std_is_relion_normalize_divisor() -> None:
+    from gan_viewer.core.normalize import background_std, relion_normalize
+
+    rng = np.random.default_rng(4)
+    images = (1000 + rng.uniform(1, 9, (5, 1, 1)) * rng.standard_normal((5, BOX, BOX))).astype(np.float32)
+    images[2] = 7.0  # flat: divisor 1
+    _, _, std = relion_normalize(images)
+    assert np.allclose(background_std(images), std, rtol=1e-4)

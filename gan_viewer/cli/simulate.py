@@ -2,6 +2,8 @@
 
 Writes OUT/particles.mrcs (noisy), OUT/clean.mrcs (the same views without noise or CTF) and
 OUT/particles.star (RELION 3.1: optics + particles with angles, origins and, with --ctf, CTF).
+The optics always name the microscope (--voltage, --cs, --amplitude-contrast), as RELION's
+programs require; without --ctf no CTF is applied (run RELION without --ctf).
 Orientations are uniform on SO(3); SNR is var(clean image) / var(noise), image by image.
 Several SNRs (--snr 0.1 0.03 0.01) write one folder per SNR from the same views.
 
@@ -52,6 +54,9 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be at least 1, got {args.n}")
     for snr in args.snr:
         noise_sigma(np.ones((1, 2, 1)) * [[[0], [1]]], snr)  # validates the SNR before any work
+    if not (np.isfinite(args.voltage) and args.voltage > 0 and np.isfinite(args.cs)
+            and 0 <= args.amplitude_contrast < 1):
+        raise InputError("the microscope needs --voltage > 0 kV, a finite --cs and --amplitude-contrast in [0, 1)")
     if args.box is not None and args.box < 8:
         raise InputError(f"--box must be at least 8 pixels, got {args.box}")
     path = args.map or args.model
@@ -61,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
                          defocus_range=tuple(args.defocus) if args.ctf else None, astigmatism=args.astigmatism,
                          voltage=args.voltage, cs=args.cs, amplitude_contrast=args.amplitude_contrast)
     projector = Projector(volume, device=args.device)
-    spec = SimulationSpec(n=args.n, snrs=list(args.snr), apix=apix, seed=args.seed, source=str(path))
+    spec = SimulationSpec(n=args.n, snrs=list(args.snr), apix=apix, seed=args.seed, source=str(path),
+                          voltage=args.voltage, cs=args.cs, amplitude_contrast=args.amplitude_contrast)
     stars = write_simulation(projector, views, spec, args.out, overwrite=args.force)
     for star in stars:
         print(star)

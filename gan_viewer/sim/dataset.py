@@ -36,6 +36,10 @@ class SimulationSpec:
     seed: int
     source: str  # provenance: the map or model it came from
     chunk: int = 256
+    #: the microscope written to the optics table even without a CTF (RELION's programs need it)
+    voltage: float = 300.0
+    cs: float = 2.7
+    amplitude_contrast: float = 0.1
 
 
 def snr_folder_name(snr: float) -> str:
@@ -60,6 +64,8 @@ def write_simulation(projector: Projector, views: Views, spec: SimulationSpec, o
             comments = [f"gan-viewer {__version__} simulate: {spec.n} particles of {spec.source}",
                         f"snr {snr:g} (var(clean) / var(noise), per image), seed {spec.seed}",
                         "particles.mrcs: noisy; clean.mrcs: the same views without noise or CTF"]
+            if views.ctf is None:
+                comments.append("no CTF applied: the optics name the microscope only (RELION: no --ctf)")
             write_star(table, folder / "particles.star", comments=comments)
     stars = [out_dir / "particles.star"] if len(spec.snrs) == 1 else [
         out_dir / snr_folder_name(s) / "particles.star" for s in spec.snrs]
@@ -93,6 +99,9 @@ def _render_into(projector: Projector, views: Views, spec: SimulationSpec, folde
 
 
 def _star_table(views: Views, spec: SimulationSpec, box: int):
+    """The RELION 3.1 table. The optics always name the microscope (voltage, Cs, amplitude
+    contrast), which relion_reconstruct, relion_refine and relion_project require even when no CTF
+    was applied; the per-particle CTF columns are written only with a CTF."""
     n = len(views)
     particles = {
         "rlnImageName": [format_image_name(i, "particles.mrcs") for i in range(n)],
@@ -100,7 +109,8 @@ def _star_table(views: Views, spec: SimulationSpec, box: int):
         "rlnOriginXAngst": views.origins_px[:, 0] * spec.apix, "rlnOriginYAngst": views.origins_px[:, 1] * spec.apix,
     }
     optics = {"rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"], "rlnImagePixelSize": [spec.apix],
-              "rlnImageSize": [box], "rlnImageDimensionality": [2]}
+              "rlnImageSize": [box], "rlnImageDimensionality": [2], "rlnVoltage": [spec.voltage],
+              "rlnSphericalAberration": [spec.cs], "rlnAmplitudeContrast": [spec.amplitude_contrast]}
     if views.ctf is not None:
         particles.update(rlnDefocusU=views.ctf.defocus_u, rlnDefocusV=views.ctf.defocus_v,
                          rlnDefocusAngle=views.ctf.defocus_angle, rlnPhaseShift=views.ctf.phase_shift,

@@ -6,6 +6,11 @@ is its complement, every other particle (labelled reject, and undecided), so the
 together are the input. Undecided particles are not kept unless asked (``undecided=Label.KEEP``,
 ``--undecided keep``), and then they go to the kept file instead.
 
+RELION's Select-job file (``backup_selection.star``, :mod:`gan_viewer.io.selection`) says the
+same per input row: ``rlnSelected`` 1 for a kept particle, 0 for every other one (so undecided
+particles are 0 unless they are kept). Read back, 0 is reject and any selection colour (1-6) is
+keep: a selection file has no undecided particles.
+
 The subsets keep the input's version, blocks, optics table, columns, row order and values
 exactly; only the particle rows are filtered. Provenance goes in ``#`` comment lines, which
 RELION ignores. Nothing is written unless every destination can be written: both files are
@@ -30,6 +35,7 @@ from gan_viewer import __version__
 from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_paths, write_text
+from gan_viewer.io.selection import read_selection, selection_text
 from gan_viewer.io.star import ParticleTable, star_text
 
 log = logging.getLogger(__name__)
@@ -70,6 +76,18 @@ def labels_from_rows(n: int, keep: np.ndarray | None, reject: np.ndarray | None)
     return labels
 
 
+def labels_from_selection(path: str | os.PathLike, table: ParticleTable) -> np.ndarray:
+    """Labels (n,) int8 from RELION's Select-job file for ``table``: 0 reject, 1-6 keep.
+
+    Raises
+    ------
+    InputError
+        When the file is not a selection file or its row count is not the table's.
+    """
+    selected = read_selection(path, len(table), table.path)
+    return np.where(selected > 0, Label.KEEP, Label.REJECT).astype(np.int8)
+
+
 @dataclass
 class ExportResult:
     """What an export wrote.
@@ -85,9 +103,10 @@ class ExportResult:
     kept: int
     rejected: int
     undecided: int
-    kept_path: Path
+    kept_path: Path | None
     rejected_path: Path | None
     undecided_kept: bool = False
+    selection_path: Path | None = None
 
 
 def kept_mask(labels: np.ndarray, undecided: Label = Label.REJECT) -> np.ndarray:
@@ -99,10 +118,12 @@ def kept_mask(labels: np.ndarray, undecided: Label = Label.REJECT) -> np.ndarray
     return kept | (labels == Label.UNDECIDED) if undecided == Label.KEEP else kept
 
 
-def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os.PathLike,
+def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os.PathLike | None,
                    rejected_path: str | os.PathLike | None = None, *, undecided: Label = Label.REJECT,
-                   overwrite: bool = False, provenance: dict[str, str] | None = None) -> ExportResult:
-    """Write the kept particles of ``table`` (and, optionally, all the others) as STAR files.
+                   overwrite: bool = False, provenance: dict[str, str] | None = None,
+                   selection_path: str | os.PathLike | None = None) -> ExportResult:
+    """Write the kept particles of ``table`` (and, optionally, all the others, and RELION's
+    Select-job file) as STAR files, all or none.
 
     Parameters
     ----------
@@ -119,13 +140,20 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
         Replace existing files; otherwise an existing destination raises InputError.
     provenance
         Extra ``key: value`` lines for the header (e.g. the model's sha256).
+    selection_path
+        Also write RELION's ``backup_selection.star``: ``rlnSelected`` 1 for each kept row, 0 for
+        the others, in input order. ``kept_path`` may then be None.
     """
     labels = np.asarray(labels)
     if labels.shape != (len(table),):
         raise InputError(f"{labels.shape[0]} labels for {len(table)} particles", table.path)
-    targets = [Path(kept_path)] + ([Path(rejected_path)] if rejected_path else [])
-    if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
-        raise InputError("kept and rejected outputs are the same file", targets[0])
+    named = {"kept": kept_path, "rejected": rejected_path, "selection": selection_path}
+    named = {what: Path(p) for what, p in named.items() if p}
+    if "kept" not in named and "selection" not in named:
+        raise InputError("nothing to write: give a kept file or a selection file")
+    targets = list(named.values())
+    if len({t.resolve() for t in targets}) < len(targets):
+        raise InputError(f"the {' and '.join(named)} outputs must be different files", targets[0])
     for target in targets:
         if table.path is not None and target.resolve() == Path(table.path).resolve():
             raise InputError("is the input file; choose another output name", target)
@@ -136,14 +164,20 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
     counts = {lab: int((labels == lab).sum()) for lab in Label}
     kept = kept_mask(labels, undecided)
     with atomic_paths(targets, overwrite=overwrite) as temps:  # all or nothing: renamed together at the end
-        for tmp, is_kept, rows in zip(temps, (True, False), (np.flatnonzero(kept), np.flatnonzero(~kept))):
-            comments = _provenance(table, is_kept, len(rows), counts, undecided, provenance or {})
+        for tmp, what in zip(temps, named):
+            if what == "selection":
+                comments = _provenance(table, True, int(kept.sum()), counts, undecided, provenance or {})
+                write_text(tmp, selection_text(kept, ["RELION Select-job file: rlnSelected 1 = " + comments[0]]
+                                               + comments[1:]))
+                continue
+            rows = np.flatnonzero(kept if what == "kept" else ~kept)
+            comments = _provenance(table, what == "kept", len(rows), counts, undecided, provenance or {})
             write_text(tmp, star_text(table.subset(rows), comments))
     log.info("kept %d of %d (labelled keep %d, reject %d, undecided %d: %s)", int(kept.sum()), len(table),
              counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED],
              "kept" if undecided == Label.KEEP else "not kept")
-    return ExportResult(int(kept.sum()), int((~kept).sum()), counts[Label.UNDECIDED], targets[0],
-                        targets[1] if len(targets) == 2 else None, undecided == Label.KEEP)
+    return ExportResult(int(kept.sum()), int((~kept).sum()), counts[Label.UNDECIDED], named.get("kept"),
+                        named.get("rejected"), undecided == Label.KEEP, named.get("selection"))
 
 
 def _provenance(table: ParticleTable, kept: bool, n_rows: int, counts: dict, undecided: Label,

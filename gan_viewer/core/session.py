@@ -149,6 +149,27 @@ class Session:
         """
         return self.curation.set(self._cursor if indices is None else indices, label) is not None
 
+    def take_labels(self, labels: np.ndarray) -> tuple[int, int]:
+        """Label the particles as ``labels`` (n,) int8 says, e.g. from RELION's Select job: the
+        keep and the reject particles in one decision each (Ctrl+Z undoes them), undecided entries
+        left as they are. Returns how many were labelled (keep, reject).
+
+        Raises
+        ------
+        SaveError
+            The decisions could not be saved (ReadOnlyError in a read-only session).
+        """
+        labels = np.asarray(labels)
+        if labels.shape != (len(self),):
+            raise ValueError(f"{labels.shape} labels for {len(self)} particles")
+        counts = []
+        for label in (Label.KEEP, Label.REJECT):
+            indices = np.flatnonzero(labels == label)
+            if indices.size:
+                self.curation.set(indices, label)
+            counts.append(int(indices.size))
+        return counts[0], counts[1]
+
     def undo(self) -> bool:
         """Revert the last decision (saved first, like any decision); raises SaveError."""
         return self.curation.undo() is not None

@@ -2,6 +2,8 @@
 
 Each particle is projected at its optics group's pixel size and box (the map is resampled to
 them), shifted by minus its origin as RELION does, and with --ctf multiplied by its CTF.
+2D alignments (a Class2D _data.star) are projected with a warning: their psi is new and any rot
+and tilt are older, so the images are not the particles' references.
 
 example:
   gan-viewer project --map ref.mrc --star particles.star --out refs.mrcs --ctf
@@ -10,7 +12,10 @@ example:
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -27,10 +32,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from gan_viewer.sim.reference import project_table
+    from gan_viewer.io.poses import two_d_alignment
     from gan_viewer.io.star import read_star
+    from gan_viewer.sim.reference import project_table
 
     table = read_star(args.star)
+    two_d = two_d_alignment(table)
+    if two_d is not None:
+        log.warning("%s: %s: projections need 3D poses (Refine3D, Class3D); these mix a 2D psi with an older "
+                    "rot and tilt", args.star, two_d)
     n = project_table(args.map, table, args.out, ctf=args.ctf, device=args.device, relion_odd_centre=args.relion_odd_centre, overwrite=args.force,
                       project_dir=args.project_dir)
     print(f"{n} projections -> {args.out}")

@@ -40,6 +40,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coords", type=Path, help="coordinate file (.star or .box) for a micrograph FILE")
     parser.add_argument("--box", type=int, help="box size in pixels for a micrograph FILE")
     parser.add_argument("--project-dir", type=Path, help="RELION project folder to resolve stack paths")
+    parser.add_argument("--session", type=Path, metavar="FILE",
+                        help="the session file (default: beside FILE, or in the user data folder)")
     parser.add_argument("--from-selection", type=Path, metavar="FILE",
                         help="label the particles from RELION's Select-job file (backup_selection.star)")
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
@@ -51,4 +53,4 @@ def main(args: argparse.Namespace) -> int:
 
     return run(args.file, map_path=args.map, model=args.model, device=args.device, coords=args.coords,
                box=args.box, project_dir=args.project_dir, screenshot=args.screenshot,
-               selection=args.from_selection)
+               selection=args.from_selection, session_path=args.session)

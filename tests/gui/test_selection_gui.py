@@ -21,11 +21,15 @@ def test_gui_takes_the_labels_of_a_selection(tiny_set, tiny_map, tmp_path):
     sel = tmp_path / "backup_selection.star"
     sel.write_text(selection_text(selected))
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    journal = tmp_path / "job" / "gan-viewer.sqlite"  # a session file of its own, as an External job keeps
+    journal.parent.mkdir()
     run = subprocess.run([sys.executable, "-m", "gan_viewer", "gui", str(tiny_set), "--map", str(tiny_map),
-                          "--device", "cpu", "--from-selection", str(sel), "--screenshot", str(tmp_path / "s.png")],
+                          "--device", "cpu", "--from-selection", str(sel), "--session", str(journal),
+                          "--screenshot", str(tmp_path / "s.png")],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    session = Session.open(tiny_set)
+    assert not list(tiny_set.parent.glob("*.sqlite"))  # nothing beside the data
+    session = Session.open(tiny_set, journal_path=journal)
     np.testing.assert_array_equal(session.curation.labels, np.where(selected > 0, 1, 2))
     session.close()
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PyQt6.QtCore import QSize, QTimer
+from PyQt6.QtGui import QIcon
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from gan_viewer.errors import InputError
+from gan_viewer.resources import resource_path
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,11 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName("gan-viewer")
     app.setOrganizationName("gan-viewer")
+    app.setDesktopFileName("gan-viewer")  # packaging/gan-viewer.desktop
+    try:
+        app.setWindowIcon(QIcon(str(resource_path("icons/gan-viewer.png"))))
+    except InputError:
+        log.debug("no icon among the bundled resources")
     return app
 
 

@@ -164,7 +164,7 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
     counts = {lab: int((labels == lab).sum()) for lab in Label}
     kept = kept_mask(labels, undecided)
     with atomic_paths(targets, overwrite=overwrite) as temps:  # all or nothing: renamed together at the end
-        for tmp, what in zip(temps, named):
+        for target, tmp, what in zip(targets, temps, named):
             if what == "selection":
                 comments = _provenance(table, True, int(kept.sum()), counts, undecided, provenance or {})
                 write_text(tmp, selection_text(kept, ["RELION Select-job file: rlnSelected 1 = " + comments[0]]
@@ -172,7 +172,7 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
                 continue
             rows = np.flatnonzero(kept if what == "kept" else ~kept)
             comments = _provenance(table, what == "kept", len(rows), counts, undecided, provenance or {})
-            write_text(tmp, star_text(table.subset(rows), comments))
+            write_text(tmp, star_text(table.subset(rows), comments, target))
     log.info("kept %d of %d (labelled keep %d, reject %d, undecided %d: %s)", int(kept.sum()), len(table),
              counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED],
              "kept" if undecided == Label.KEEP else "not kept")

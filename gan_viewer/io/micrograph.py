@@ -101,10 +101,14 @@ def _read_box(path: Path) -> pd.DataFrame:
 
 
 def _check_finite_rows(values: np.ndarray, path: Path) -> None:
-    """Raise InputError naming the first row (1-based) with a NaN or missing value."""
+    """Raise InputError naming the first row (1-based) with a NaN, missing or absurd (beyond
+    10**9 px) value."""
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
         raise InputError(f"particle {int(bad.argmax()) + 1} has a missing or non-numeric coordinate", path)
+    far = (np.abs(values) > 1e9).any(axis=1)
+    if far.any():
+        raise InputError(f"particle {int(far.argmax()) + 1} has a coordinate beyond 10**9 pixels", path)
 
 
 class MicrographParticles:

@@ -31,6 +31,18 @@ def write_mrcs(path: Path, images: np.ndarray, pixel_size: float = 0.0) -> Path:
     return path
 
 
+def write_cs(path: Path, fields: dict[str, np.ndarray]) -> Path:
+    """Save a structured array like cryoSPARC does (np.save, no pickle); ``path`` is returned."""
+    n = len(next(iter(fields.values())))
+    dtype = [(name, arr.dtype, arr.shape[1:]) for name, arr in fields.items()]
+    rec = np.zeros(n, dtype=dtype)
+    for name, arr in fields.items():
+        rec[name] = arr
+    with open(path, "wb") as fh:  # np.save(str) would append ".npy"
+        np.save(fh, rec, allow_pickle=False)
+    return path
+
+
 def numbered_images(n: int, box: int) -> np.ndarray:
     """(n, box, box) float32 images whose pixels all equal their 1-based index plus a ramp."""
     ramp = np.linspace(0, 0.5, box * box, dtype=np.float32).reshape(box, box)

@@ -40,7 +40,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                       help="add N procedural assemblies (oligomers, shells, rings, filaments, membrane proteins, ...)")
     data.add_argument("--noisy", type=Path, help="noisy stack of given pairs")
     data.add_argument("--clean", type=Path, help="clean stack of given pairs")
-    data.add_argument("--star", type=Path, help="real particles with angles (with --map)")
+    data.add_argument("--star", type=Path, help="real particles with angles, STAR or cryoSPARC .cs (with --map)")
     data.add_argument("--project-dir", type=Path, help="RELION project folder for --star")
     sim = parser.add_argument_group("simulation (with --map/--model)")
     sim.add_argument("--snr", type=float, nargs="+", default=[0.03], metavar="S", help="SNR, or MIN MAX")

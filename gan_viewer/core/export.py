@@ -18,6 +18,13 @@ written to temporaries and fsynced first, then renamed back to back, and a failu
 (a full disk, an I/O error, SIGTERM, Ctrl+C) leaves neither, and existing files as they were. The
 one residual: a SIGKILL or a power cut in the microseconds between the two renames leaves the
 kept file without the rejected one.
+
+Particles read from a cryoSPARC ``.cs`` file can go to either format, chosen by each output's
+extension: a ``.cs`` output holds the input's rows as stored, every field (the rows of
+:func:`~gan_viewer.io.cryosparc.load_cryosparc`), and a STAR output is the RELION 3.1 conversion,
+whose image names point to ``.mrcs`` links to cryoSPARC's ``.mrc`` stacks in ``OUT_stacks/``
+beside the kept file (:mod:`gan_viewer.io.relion_stacks`: RELION reads stacks only from ``.mrcs``).
+The links folder is renamed into place just before the files; a failure in between leaves it.
 """
 
 from __future__ import annotations
@@ -34,9 +41,12 @@ import numpy as np
 from gan_viewer import __version__
 from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.errors import InputError
-from gan_viewer.io.atomic import atomic_paths, write_text
+from gan_viewer.io.atomic import atomic_dir, atomic_paths, write_bytes, write_text
+from gan_viewer.io.cryosparc import cs_bytes, load_cryosparc
+from gan_viewer.io.relion_stacks import StackLinks, links_folder, make_links, plan_stack_links, relinked
 from gan_viewer.io.selection import read_selection, selection_text
 from gan_viewer.io.star import ParticleTable, star_text
+from gan_viewer.io.tables import is_cryosparc
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +108,10 @@ class ExportResult:
         Rows in the kept file and in its complement (the rejected file, when written).
     undecided
         How many particles had no label; they are in the rejected file unless ``undecided_kept``.
+    kept_path, rejected_path, selection_path
+        The files written (None for those not asked for).
+    links_path
+        The folder of ``.mrcs`` stack links that STAR files converted from a ``.cs`` name, if made.
     """
 
     kept: int
@@ -107,6 +121,7 @@ class ExportResult:
     rejected_path: Path | None
     undecided_kept: bool = False
     selection_path: Path | None = None
+    links_path: Path | None = None
 
 
 def kept_mask(labels: np.ndarray, undecided: Label = Label.REJECT) -> np.ndarray:
@@ -121,7 +136,8 @@ def kept_mask(labels: np.ndarray, undecided: Label = Label.REJECT) -> np.ndarray
 def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os.PathLike | None,
                    rejected_path: str | os.PathLike | None = None, *, undecided: Label = Label.REJECT,
                    overwrite: bool = False, provenance: dict[str, str] | None = None,
-                   selection_path: str | os.PathLike | None = None) -> ExportResult:
+                   selection_path: str | os.PathLike | None = None,
+                   project_dir: str | os.PathLike | None = None) -> ExportResult:
     """Write the kept particles of ``table`` (and, optionally, all the others, and RELION's
     Select-job file) as STAR files, all or none.
 
@@ -143,6 +159,15 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
     selection_path
         Also write RELION's ``backup_selection.star``: ``rlnSelected`` 1 for each kept row, 0 for
         the others, in input order. ``kept_path`` may then be None.
+    project_dir
+        Where the stacks of a ``.cs`` input are, when it is converted to STAR (the cryoSPARC
+        project folder; by default the ``.cs`` file's folder and its parents are tried).
+
+    Raises
+    ------
+    InputError
+        Before anything is written: labels of another length, a missing, existing or repeated
+        destination, a ``.cs`` output for a STAR input, stacks of a ``.cs`` input not found.
     """
     labels = np.asarray(labels)
     if labels.shape != (len(table),):
@@ -161,6 +186,7 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
             raise InputError("exists already; refusing to overwrite it (use --force)", target)
         if not target.parent.resolve().is_dir():
             raise InputError("folder does not exist", target.parent)
+    records, links = _cryosparc_plan(table, named, overwrite, project_dir)
     counts = {lab: int((labels == lab).sum()) for lab in Label}
     kept = kept_mask(labels, undecided)
     with atomic_paths(targets, overwrite=overwrite) as temps:  # all or nothing: renamed together at the end
@@ -171,13 +197,50 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
                                                + comments[1:]))
                 continue
             rows = np.flatnonzero(kept if what == "kept" else ~kept)
+            if records is not None and is_cryosparc(target):
+                write_bytes(tmp, cs_bytes(records[rows]))
+                continue
             comments = _provenance(table, what == "kept", len(rows), counts, undecided, provenance or {})
-            write_text(tmp, star_text(table.subset(rows), comments, target))
+            source = table if links is None else relinked(table, links, target)
+            write_text(tmp, star_text(source.subset(rows), comments, target))
+        if links is not None:  # the links last, just before the files are renamed
+            with atomic_dir(links.folder, overwrite=overwrite) as folder:
+                make_links(folder, links)
     log.info("kept %d of %d (labelled keep %d, reject %d, undecided %d: %s)", int(kept.sum()), len(table),
              counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED],
              "kept" if undecided == Label.KEEP else "not kept")
     return ExportResult(int(kept.sum()), int((~kept).sum()), counts[Label.UNDECIDED], named.get("kept"),
-                        named.get("rejected"), undecided == Label.KEEP, named.get("selection"))
+                        named.get("rejected"), undecided == Label.KEEP, named.get("selection"),
+                        None if links is None else links.folder)
+
+
+def _cryosparc_plan(table: ParticleTable, named: dict[str, Path], overwrite: bool,
+                    project_dir: str | os.PathLike | None) -> tuple[np.ndarray | None, StackLinks | None]:
+    """The ``.cs`` rows for ``.cs`` outputs, and the stack links for STAR outputs of a ``.cs``
+    input (None when not needed); InputError for what cannot be written."""
+    outputs = {what: path for what, path in named.items() if what != "selection"}
+    from_cs = is_cryosparc(table.path)
+    cs_outputs = [path for path in outputs.values() if is_cryosparc(path)]
+    if cs_outputs and not from_cs:
+        raise InputError("a .cs output needs particles read from a cryoSPARC .cs file; write STAR (.star) "
+                         "for these", cs_outputs[0])
+    records = None
+    if cs_outputs:
+        records = load_cryosparc(table.path)
+        if len(records) != len(table):
+            raise InputError(f"has {len(records)} rows now, {len(table)} when it was read; open it again",
+                             table.path)
+    star_outputs = [path for path in outputs.values() if not is_cryosparc(path)]
+    if not from_cs or not star_outputs:
+        return records, None
+    first = named["kept"] if "kept" in outputs and not is_cryosparc(named["kept"]) else star_outputs[0]
+    folder = links_folder(first)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("exists and is not a folder (it is where the .mrcs stack links go)", folder)
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise InputError("exists already (the .mrcs stack links of a converted .cs go there); refusing to "
+                         "replace it (use --force)", folder)
+    return records, plan_stack_links(table, folder, project_dir)
 
 
 def _provenance(table: ParticleTable, kept: bool, n_rows: int, counts: dict, undecided: Label,

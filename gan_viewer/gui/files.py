@@ -139,7 +139,8 @@ def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False
         provenance["generator"] = window.engine.description
     try:
         result = export_curated(session.source.table, session.curation.labels, kept, rejected,
-                                undecided=undecided, overwrite=overwrite, provenance=provenance)
+                                undecided=undecided, overwrite=overwrite, provenance=provenance,
+                                project_dir=getattr(session.source, "project_dir", None))
     except (InputError, OSError) as exc:
         error_dialog(window, "Export failed", str(exc))
         return None

@@ -1,9 +1,11 @@
 """RELION 3.1 itself as the client of what gan-viewer writes (``apt-get install relion``; .ci/run
-installs it). Small on purpose: 32 px boxes, at most 200 particles.
+installs it). Small on purpose: 32 px boxes, at most 200 particles (and 7 real ones of 320 px).
 
 - relion_star_handler reads the kept, rejected and Select-job exports;
 - relion_reconstruct rebuilds the source map from ``simulate``'s particles, with and without CTF;
-- relion_project and ``gan-viewer project`` agree image by image on a random set.
+- relion_project and ``gan-viewer project`` agree image by image on a random set;
+- relion_stack_create reads every image of a STAR converted from a cryoSPARC .cs (through the
+  .mrcs links), and relion_star_handler selects its half sets by rlnRandomSubset.
 """
 
 from __future__ import annotations
@@ -116,3 +118,40 @@ def test_project_agrees_with_relion_project(capsys, tiny_map: Path, tmp_path: Pa
     assert theirs.shape == ours.shape == (60, 32, 32)
     per_image = [correlation(a, b) for a, b in zip(theirs, ours)]
     assert min(per_image) > 0.999, per_image
+
+
+def test_relion_reads_star_files_converted_from_cryosparc(capsys, tmp_path: Path) -> None:
+    """A real cryoSPARC .cs with its .mrc stack (EMPIAR-10076, 7 particles, 320 px), given half sets:
+    RELION reads every image of the converted STAR through its .mrcs links, selects the half sets
+    by rlnRandomSubset, and refuses the same STAR with the .mrc names left as they are."""
+    from gan_viewer.io.cryosparc import read_cryosparc
+    from tests.conftest import SHARED_DATA, write_cs
+
+    empiar = SHARED_DATA / "particles" / "real_empiar10076"
+    if not (empiar / "empiar_10076_7.cs").is_file():
+        pytest.skip("../shared/data is not available")
+    project = tmp_path / "cryosparc"
+    project.mkdir()
+    shutil.copy(empiar / "empiar_10076_7.mrc", project)
+    raw = np.load(empiar / "empiar_10076_7.cs", allow_pickle=False)
+    split = np.array([0, 1, 1, 0, 1, 0, 0], np.uint32)
+    cs = write_cs(project / "particles.cs", {**{name: raw[name] for name in raw.dtype.names}, "alignments3D/split": split,
+                                             "alignments3D/pose": np.zeros((7, 3), np.float32)})
+    out = tmp_path / "relion"
+    out.mkdir()
+    gan_viewer(capsys, "export", cs, "--keep", "1-5", "--reject", "6-7", "--out", out / "kept.star",
+               "--rejected", out / "rejected.star")
+    relion(out, "relion_stack_create", "--i", "kept.star", "--o", "kept_images")
+    original = mrcfile.read(project / "empiar_10076_7.mrc")
+    np.testing.assert_array_equal(mrcfile.read(out / "kept_images.mrcs"), original[:5])
+    for half, rows in ((1, [1, 4]), (2, [2, 3, 5])):  # split 0 is RELION's half 1
+        relion(out, "relion_star_handler", "--i", "kept.star", "--o", f"half{half}.star", "--select",
+               "rlnRandomSubset", "--minval", half, "--maxval", half)
+        assert read_star(out / f"half{half}.star").particles["rlnImageName"].tolist() == [
+            f"{row:06d}@kept_stacks/empiar_10076_7.mrcs" for row in rows]
+    np.testing.assert_array_equal(read_star(out / "rejected.star").particles["rlnRandomSubset"], [1, 1])
+    # the control: cryoSPARC's .mrc stack named as it is
+    write_star(read_cryosparc(cs), project / "as_is.star")
+    result = subprocess.run(["relion_stack_create", "--i", "as_is.star", "--o", "as_is"], cwd=project,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "should have extension .mrcs" in result.stdout + result.stderr

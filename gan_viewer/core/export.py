@@ -1,4 +1,4 @@
-"""Curated subsets of a particle table: kept and rejected STAR files.
+"""Curated subsets of a particle table: kept and rejected STAR (or cryoSPARC .cs) files.
 
 What "kept" means, everywhere (the inspector's export, ``gan-viewer export``), as in RELION's
 Select job: the kept file holds the particles labelled keep, and nothing else; the rejected file

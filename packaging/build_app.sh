@@ -25,7 +25,8 @@ if ! "$build/venv/bin/python" -c "import sys, torch; sys.exit(torch.version.cuda
     exit 2
 fi
 "${pip[@]}" ".[gui]" "pyinstaller>=6"
-"$build/venv/bin/pyinstaller" --noconfirm --clean --log-level WARN --distpath "$dist" --workpath "$build/work" \
+# offscreen: PyInstaller imports the GUI's modules to analyse them, and there may be no display
+QT_QPA_PLATFORM=offscreen "$build/venv/bin/pyinstaller" --noconfirm --clean --log-level WARN --distpath "$dist" --workpath "$build/work" \
     packaging/gan-viewer.spec
 app="$dist/gan-viewer"
 install -m644 packaging/gan-viewer.desktop resources/icons/gan-viewer.png "$app/"

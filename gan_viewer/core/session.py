@@ -156,6 +156,24 @@ class Session:
     def redo(self) -> bool:
         return self.curation.redo() is not None
 
+    # -- scores -----------------------------------------------------------------------------------
+    def scores(self, contexts: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+        """Saved scores, name -> (n,) float32 (NaN: not computed); with ``contexts``, only the
+        names given there whose scores were computed against that context."""
+        saved = self.journal.scores()
+        if contexts is None:
+            return saved
+        return {name: values for name, values in saved.items()
+                if name in contexts and self.journal.score_context(name) == contexts[name]}
+
+    def save_scores(self, indices: np.ndarray, values: dict[str, np.ndarray], contexts: dict[str, str]) -> None:
+        """Save scores of particles ``indices`` (k,): name -> (k,) values, computed against
+        ``contexts[name]`` (see :meth:`Journal.record_scores`). Raises SaveError (ReadOnlyError in
+        a read-only session)."""
+        if self.read_only:
+            raise ReadOnlyError(self.journal.path, self.read_only_reason)
+        self.journal.record_scores(indices, values, contexts)
+
     def check_writable(self) -> None:
         """Raise SaveError unless the journal can commit again (for a "Retry" after a failure)."""
         if self.read_only:

@@ -351,6 +351,21 @@ def read_session(path: str | os.PathLike) -> tuple[JournalInfo, np.ndarray]:
         raise InputError(f"not a gan-viewer session file ({exc})", path) from exc
 
 
+def read_session_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The scores of a session file, name -> (n,) float32, checked, without writing to it."""
+    path = Path(path)
+    try:
+        db = connect_read_only(path)
+        try:
+            info = inspect(db, path)
+            scores = read_checked_scores(db, info, path)
+            return {name: values for name, values in scores.items() if SCORE_KEY + name in info.meta}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"not a gan-viewer session file ({exc})", path) from exc
+
+
 def read_session_meta(path: str | os.PathLike) -> dict[str, str]:
     """The meta table of a session file (fingerprint, n, source, cursor), after checking its schema."""
     path = Path(path)

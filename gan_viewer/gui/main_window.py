@@ -524,6 +524,16 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
     def export_curated(self) -> None:
         files.export_dialog(self)
 
+    def exportable_scores(self) -> dict[str, np.ndarray]:
+        """The session's scores that can be exported as columns, name -> (n,): those known for at
+        least one particle, and the curator model's predicted keep once it has learnt."""
+        if self.images is None:
+            return {}
+        scores = {name: values.copy() for name, values in self.images.saved_names().items()}
+        if self.curator is not None and self.curator.p_keep() is not None:
+            scores["predicted keep"] = self.curator.p_keep().copy()
+        return {name: values for name, values in scores.items() if np.isfinite(values).any()}
+
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():
             event.acceptProposedAction()

@@ -328,6 +328,10 @@ class ParticleImages(QObject):
         features.update({name: self.embedding[:, k] for k, name in enumerate(EMBEDDING)})
         return features
 
+    def saved_names(self) -> dict[str, np.ndarray]:
+        """The scores by the names they are saved and exported under, (n,) each (not copies)."""
+        return {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+
     def unscored(self) -> np.ndarray:
         """(k,) particles "Score all" still has to compute (its agreement, or with the spread on,
         its confidence, is unknown)."""

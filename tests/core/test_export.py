@@ -76,16 +76,16 @@ def test_export_real_relion5(shared_data: Path, tmp_path: Path) -> None:
 
 def fail_at_block(monkeypatch, block: int, action) -> None:
     """Call ``action()`` when the ``block``-th STAR block (1-based, over all files) is formatted."""
-    import gan_viewer.io.star as star
+    from gan_viewer.io import star, star_write
 
-    real = star.block_lines
+    real = star_write.block_lines
     calls = []
 
-    def formatting(*args):
+    def formatting(*args, **kwargs):
         calls.append(1)
         if len(calls) == block:
             action()
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(star, "block_lines", formatting)
 
@@ -115,8 +115,8 @@ def test_killed_while_writing_the_rejected_file_leaves_neither(tiny_set: Path, t
     child = f"""
 import os, signal, sys
 import numpy as np
-import gan_viewer.io.star as star
 from gan_viewer.core.export import export_curated
+from gan_viewer.io import star
 from gan_viewer.io.star import read_star
 real, calls = star.block_lines, []
 def formatting(*args):

@@ -29,7 +29,7 @@ from gan_viewer.gui.docks import Docks
 from gan_viewer.gui.opening import BackgroundOpening, Preview, check_readable, loads_in_background
 from gan_viewer.io.micrograph import is_micrograph_file
 from gan_viewer.gui.pipeline import ParticleImages
-from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.sim.reference_maker import ReferenceMaker
 from gan_viewer.gui.saving import SaveGuard
 from gan_viewer.gui.triptych import PENDING, Triptych
 from gan_viewer.gui.workers import InferenceEngine, Loader, Request, Worker

@@ -13,10 +13,11 @@ import torch
 from gan_viewer.core.ctf_params import CtfParams
 from gan_viewer.core.particles import StarParticles
 from gan_viewer.errors import InputError
+from gan_viewer.io.maps import load_map
 from gan_viewer.io.mrc import StackWriter
 from gan_viewer.io.star import ParticleTable
 from gan_viewer.sim.project import Projector
-from gan_viewer.sim.volume import load_map, resample_map
+from gan_viewer.sim.volume import resample_map
 
 log = logging.getLogger(__name__)
 

@@ -191,7 +191,7 @@ def test_optics_groups_with_their_own_pixel_size(make_window, qtbot, tiny_set, t
     assert 3.0 in seen and 2.0 in seen
 
     from gan_viewer.core.particles import StarParticles
-    from gan_viewer.gui.reference import ReferenceMaker
+    from gan_viewer.sim.reference_maker import ReferenceMaker
 
     optics["rlnImagePixelSize"] = [2.0, 2.01]  # within 1 %: one projector serves both groups
     close = ReferenceMaker(StarParticles(table, tiny_set.parent), tiny_map)

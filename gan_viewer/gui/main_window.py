@@ -92,7 +92,8 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         self.projection.start()
         self._build_ui()
         self.actions_ = build_actions(self)
-        self.docks = Docks(self)
+        self.docks = Docks(self, self.view_menu, self.metadata, self.go, self.save_failed,
+                           self.micrographShown.emit)
         self._init_display()
         self._init_saving()
         self.refresh_decisions()

@@ -37,3 +37,7 @@ def test_resources_found_from_an_unpacked_wheel(wheel: Path, tmp_path: Path) -> 
                             env={"PYTHONPATH": str(tmp_path), "PATH": ""})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith(str(tmp_path / "gan_viewer" / "resources"))
+
+
+def test_wheel_ships_the_type_marker(wheel: Path) -> None:
+    assert "gan_viewer/py.typed" in zipfile.ZipFile(wheel).namelist()  # PEP 561: the package is typed

@@ -6,8 +6,10 @@ Shortcuts live on actions added to the window itself, so they work wherever the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from PyQt6.QtCore import QSettings
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMenu
 
@@ -29,9 +31,12 @@ SHORTCUTS = {
 
 @dataclass
 class Actions:
-    """The window's actions by name, and the Open Recent menu (rebuilt from the settings)."""
+    """The window's actions by name, and the Open Recent menu (rebuilt from ``settings``; an entry
+    opens with ``open_path(path, map, **options)``)."""
 
     window: QMainWindow
+    settings: QSettings
+    open_path: Callable[..., bool]
     by_name: dict[str, QAction] = field(default_factory=dict)
     recent_menu: QMenu | None = None
     dialogs: dict = field(default_factory=dict)  # the Help menu's dialogs, made once
@@ -42,15 +47,15 @@ class Actions:
     def refresh_recent(self) -> None:
         menu = self.recent_menu
         menu.clear()
-        for entry in files.recent(self.window.settings):
+        for entry in files.recent(self.settings):
             action = menu.addAction(files.describe(entry))
-            action.triggered.connect(lambda _=False, e=entry: files.open_entry(self.window, e))
+            action.triggered.connect(lambda _=False, e=entry: files.open_entry(self.open_path, e))
         menu.setEnabled(bool(menu.actions()))
 
 
 def build_actions(window) -> Actions:
     """Create every action of ``window`` (a MainWindow) with its menu entry and shortcuts."""
-    actions = Actions(window)
+    actions = Actions(window, window.settings, window.open_path)
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     _add(actions, file_menu, "open", "&Open particles…", ["Ctrl+O"], lambda: files.open_dialog(window))

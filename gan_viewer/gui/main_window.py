@@ -30,7 +30,7 @@ from gan_viewer.gui.docks import Docks
 from gan_viewer.gui.opening import BackgroundOpening, Preview, check_readable, loads_in_background
 from gan_viewer.io.micrograph import is_micrograph_file
 from gan_viewer.gui.pipeline import ParticleImages
-from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.sim.reference_maker import ReferenceMaker
 from gan_viewer.gui.saving import SaveGuard
 from gan_viewer.gui.triptych import PENDING, Triptych
 from gan_viewer.gui.workers import InferenceEngine, Loader, Request, Worker
@@ -94,7 +94,8 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         self.projection.start()
         self._build_ui()
         self.actions_ = build_actions(self)
-        self.docks = Docks(self)
+        self.docks = Docks(self, self.view_menu, self.metadata, self.go, self.save_failed,
+                           self.micrographShown.emit, self.score_all)
         self._init_display()
         self._init_saving()
         self.refresh_decisions()

@@ -29,7 +29,7 @@ from gan_viewer.core.metrics import circular_mask, correlation
 from gan_viewer.core.particles import pixel_sizes
 from gan_viewer.core.session import Session
 from gan_viewer.errors import InputError
-from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.sim.reference_maker import ReferenceMaker
 from gan_viewer.gui.workers import InferenceEngine, LruCache, Request, Worker
 
 log = logging.getLogger(__name__)

@@ -212,7 +212,7 @@ class VolumeBank:
     def add_file(self, path: str | os.PathLike, kind: str = "map", assumed_apix: float | None = None) -> BankEntry | None:
         """Add a map or an atomic model file (a map without a pixel size takes ``assumed_apix``)."""
         from gan_viewer.sim.reference import is_model
-        from gan_viewer.sim.volume import load_map
+        from gan_viewer.io.maps import load_map
 
         if is_model(path):
             from gan_viewer.sim.atomic import atoms_to_map, load_model

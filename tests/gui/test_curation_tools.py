@@ -62,7 +62,7 @@ def test_scores_are_saved_reloaded_and_score_all_resumes(make_window, qtbot, tin
     # the export dialog's choice, through the same path the dialog takes
     from gan_viewer.gui import files
 
-    result = files.export_to(window, tmp_path / "k.star", None, undecided=Label.KEEP,
+    result = files.export_to(window.session, tmp_path / "k.star", None, undecided=Label.KEEP,
                              scores=window.exportable_scores())
     kept = read_star(result.kept_path)
     np.testing.assert_allclose(kept.particles["gvAgreementScore"].to_numpy(float), scores, rtol=1e-5)

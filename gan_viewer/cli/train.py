@@ -84,18 +84,12 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
     from gan_viewer.ml.pix2pix import TrainConfig
     from gan_viewer.ml.sources import sources_from_args
-    from gan_viewer.ml.train import RunSpec, train
+    from gan_viewer.ml.train import RunSpec, check_run, train
 
-    if args.steps is None and args.minutes is None:
-        raise InputError("say how long to train: --steps N or --minutes M")
-    if (args.steps is not None and args.steps < 1) or (args.minutes is not None and args.minutes <= 0):
-        raise InputError("--steps and --minutes must be positive")
     out = output_stem(args.out)  # gen_snr0.05 stays gen_snr0.05 (not gen_snr0 + ".05")
-    if output_file(out, ".safetensors").exists() and not (args.force or args.resume):
-        raise InputError("exists already; use --force to replace it or --resume to continue",
-                         output_file(out, ".safetensors"))
-    if not out.parent.resolve().is_dir():
-        raise InputError("folder does not exist", out.parent)
+    run = RunSpec(steps=args.steps, minutes=args.minutes, validate_every=args.validate_every, seed=args.seed,
+                  extra_card={"name": out.name, "command": "gan-viewer train " + " ".join(_argv(args))})
+    check_run(out, run, resume=args.resume, overwrite=args.force)  # before any work
     device = pick_device(args.device)
     torch.set_float32_matmul_precision("high")
     train_source, val_source = sources_from_args(args, device)
@@ -105,14 +99,8 @@ def main(args: argparse.Namespace) -> int:
                                reconstruction=args.loss)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    for box in getattr(train_source, "boxes", (train_source.box,)):
-        if box % generator.multiple:
-            raise InputError(f"box {box} is not a multiple of {generator.multiple} (2**depth); "
-                             "choose another --box or --depth")
-    run = RunSpec(steps=args.steps, minutes=args.minutes, validate_every=args.validate_every, seed=args.seed,
-                  extra_card={"name": out.name, "command": "gan-viewer train " + " ".join(_argv(args))})
     card = train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
-                 resume=args.resume)
+                 resume=args.resume, overwrite=args.force)
     v = card["validation"]
     print(f"{output_file(out, '.safetensors')}: validation PSNR {v['psnr_db']:.2f} dB "
           f"(noisy input {v['input_psnr_db']:.2f} dB), CC {v['cc']:.3f}, {card['training']['steps']} steps")

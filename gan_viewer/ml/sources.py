@@ -101,13 +101,8 @@ def _add_folder(bank, folder) -> None:
 
 
 def _star_pairs(args: argparse.Namespace) -> StarPairs:
-    from gan_viewer.core.particles import StarParticles
     from gan_viewer.io.star import read_star
 
     if len(args.map) != 1 or args.model:
         raise InputError("--star needs exactly one --map (the reference)")
-    table = read_star(args.star)
-    source = StarParticles(table, args.project_dir)
-    apix = source.pixel_size
-    volume, apix = volume_from(args.map[0], apix, source.box, allow_pad=True)
-    return StarPairs.from_table(table, volume, apix, str(args.map[0]), project_dir=args.project_dir)
+    return StarPairs.from_map(read_star(args.star), args.map[0], args.project_dir)

@@ -293,7 +293,7 @@ def train_for_map(particles: ParticleTable | ParticleSource | str | os.PathLike,
     if progress is not None:
         progress(TrainingProgress(card["training"]["steps"], steps, float("nan"), None, {}, phase="checking"))
     denoiser = _denoiser(out, dev)
-    card["validation"]["held_out_simulated"] = check_simulated(denoiser, simulated, recipe, apix)
+    card["validation"]["held_out_simulated"] = check_simulated(denoiser, map_path, simulated, recipe, apix)
     card["hallucination"] = check_hallucination(denoiser, map_path, simulated, recipe, apix, box)
     return update_card(output_file(out, ".safetensors"), {"validation": card["validation"],
                                                             "hallucination": card["hallucination"]})
@@ -324,13 +324,16 @@ def _denoiser(out: Path, device):
     return Denoiser.load(output_file(out, ".safetensors"), str(device))
 
 
-def check_simulated(denoise, simulated: ScenePairs, recipe: SpecificRecipe, apix: float) -> dict:
+def check_simulated(denoise, map_path, simulated: ScenePairs, recipe: SpecificRecipe, apix: float) -> dict:
     """PSNR of the generator, the noisy input and the oracle Gaussian low-pass on fresh simulated
-    particles (none empty), inside the particle box's circle."""
-    from gan_viewer.sim.scenes import SceneSampler
+    particles (the training's recipe, none empty, views of a new bank: orientations the training
+    never drew), inside the particle box's circle."""
+    from gan_viewer.sim.scenes import SceneSampler, VolumeBank
 
     s = simulated.sampler
-    sampler = SceneSampler(s.bank, s.noise, replace(s.recipe, empty_probability=0.0), ctf_pool=s.ctf_pool)
+    bank = VolumeBank(s.bank.apix)
+    bank.add_file(map_path, assumed_apix=apix)
+    sampler = SceneSampler(bank, s.noise, replace(s.recipe, empty_probability=0.0), ctf_pool=s.ctf_pool)
     scenes = sampler.sample(recipe.n_check, np.random.default_rng([recipe.seed, 31]))
     mask = circular_mask(scenes.noisy.shape[-1])
     recovered = denoise(scenes.noisy, apix)
@@ -343,9 +346,9 @@ def check_simulated(denoise, simulated: ScenePairs, recipe: SpecificRecipe, apix
             "lowpass_psnr_db": mean["lowpass"], "lowpass_sigma_px": sigma,
             "gain_over_input_db": mean["generator"] - mean["noisy"],
             "gain_over_lowpass_db": mean["generator"] - mean["lowpass"],
-            "data": "fresh simulated particles of the map (the training recipe, no empty boxes); PSNR inside the "
-                    "box's circle after per-image normalisation; the low-pass is the oracle Gaussian (sigma chosen "
-                    "with the truth)"}
+            "data": "fresh simulated particles of the map (the training recipe, no empty boxes, views not drawn in "
+                    "training); PSNR inside the box's circle after per-image normalisation; the low-pass is the "
+                    "oracle Gaussian (sigma chosen with the truth)"}
 
 
 def check_hallucination(denoise, map_path, simulated: ScenePairs, recipe: SpecificRecipe, apix: float,

@@ -1,48 +1,73 @@
-"""Add benchmark and hallucination results to a model card (the weights and their sha256 stay).
+"""Add benchmark results to a model card (the weights and their sha256 stay).
 
-Usage: ``python packaging/finish_model_card.py MODEL.safetensors --benchmark B.json --hallucination H.json``
-where B.json comes from ``benchmarks/bench_generator.py default`` and H.json from
-``gan-viewer evaluate --hallucination``.
+Usage::
+
+    python packaging/finish_model_card.py MODEL.safetensors --general G.json [--independent I.json]
+        [--throughput T.json] [--provenance packaging/training_models.json]
+
+G.json comes from ``benchmarks/bench_generator.py general`` (unseen structures at their own
+sampling, hallucination on pure noise, calibration of the spread), I.json from the same with
+``--independent`` (the held-out micrograph), T.json from ``bench_generator.py throughput``. With
+``--provenance``, the card lists the origin and licence of every atomic model of the training
+corpus (package, version, licence), as packaging/fetch_training_models.py fetched them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 
-def summary_of_benchmark(bench: dict) -> dict:
-    rows = {}
-    for label, r in bench["results"].items():
-        rows[label] = {"psnr_db": {k: round(v["psnr_db"], 2) for k, v in r.items() if isinstance(v, dict)},
-                       "gain_over_oracle_lowpass_db": round(r["gain_over_lowpass_db"], 2)}
-    return {"structures": bench["structures"], "n_per_structure": bench["n_per_structure"],
-            "script": "benchmarks/bench_generator.py default", "results": rows}
+def summary_of_general(bench: dict) -> dict:
+    """Gains per cell, hallucination per geometry and noise, calibration per geometry."""
+    gains = {label: round(r["gain_over_lowpass_db"], 2) for label, r in bench["results"].items()}
+    return {
+        "script": "benchmarks/bench_generator.py general", "structures": bench["structures"],
+        "n_per_structure": bench["n_per_structure"], "noise": bench["noise"],
+        "gain_over_oracle_lowpass_db": gains,
+        "psnr_db": {label: {k: round(v["psnr_db"], 2) for k, v in r.items() if isinstance(v, dict)}
+                    for label, r in bench["results"].items()},
+        "hallucination": {k: {m: round(v, 3) for m, v in r.items()} for k, r in bench["hallucination"].items()},
+        "calibration": {g: {m: {k: round(v, 3) for k, v in c.items()} for m, c in methods.items()}
+                        for g, methods in bench["calibration"].items()},
+    }
 
 
-def summary_of_hallucination(report: dict) -> dict:
-    keep = ("n", "control_sigma", "verdict", "fraction_above_control_p99")
-    out = {k: report[k] for k in keep if k in report}
-    for side in ("output", "control"):
-        if side in report:
-            out[side] = {k: v for k, v in report[side].items() if not isinstance(v, list)}
-    out["command"] = report.get("command", "gan-viewer evaluate --hallucination")
-    return out
+def summary_of_corpus(records: list[dict]) -> dict:
+    packages = Counter((r["package"], r["version"], r["package_licence"]) for r in records)
+    return {"models": len(records), "fetched_by": "packaging/fetch_training_models.py",
+            "manifest": "packaging/training_models.json",
+            "packages": [{"package": p, "version": v, "licence": lic, "models": n}
+                         for (p, v, lic), n in sorted(packages.items())],
+            "note": "coordinates from the PDB (CC0), shipped in these packages' test or demo data"}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
-    parser.add_argument("--benchmark", type=Path)
-    parser.add_argument("--hallucination", type=Path)
+    parser.add_argument("--general", type=Path)
+    parser.add_argument("--independent", type=Path)
+    parser.add_argument("--throughput", type=Path, nargs="*", default=[])
+    parser.add_argument("--provenance", type=Path)
     args = parser.parse_args()
     card_path = args.model.with_suffix(".json")
     card = json.loads(card_path.read_text())
-    if args.benchmark:
-        card["unseen_structures"] = summary_of_benchmark(json.loads(args.benchmark.read_text()))
-    if args.hallucination:
-        card["hallucination"] = summary_of_hallucination(json.loads(args.hallucination.read_text()))
+    if args.general:
+        general = json.loads(args.general.read_text())
+        card["unseen_structures"] = summary_of_general(general)
+        card["confidence_threshold"] = round(general["confidence_threshold"], 3)
+    if args.independent:
+        card["independent_test"] = summary_of_general(json.loads(args.independent.read_text()))
+    for path in args.throughput:
+        result = json.loads(path.read_text())
+        card.setdefault("throughput", []).append(result)
+    if args.provenance:
+        card["training_corpus"] = summary_of_corpus(json.loads(args.provenance.read_text()))
+    card["held_out"] = ("never used for training or tuning: any TRPV1 structure, any apoferritin/ferritin "
+                        "structure, the micrograph fei-extended.mrc of the mrcfile sdist; GroEL/GroES (1AON) "
+                        "is held out of training for the unseen-structure benchmark")
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(card_path)
 

@@ -7,7 +7,7 @@
 # (fetched from pip sdists by packaging/fetch_training_models.py into $CORPUS, when present),
 # procedural assemblies (oligomers, shells, rings, filaments, small and membrane proteins) and
 # phantoms. Scenes (gan_viewer/sim/scenes.py, --scenes realistic): 3 A/px, boxes 64-128 px,
-# particles filling 30-90 % of the box, neighbours at the edge, empty boxes, RELION's CTF on 80 %
+# particles filling 30-90 % of the box, neighbours at the edge, 15 % empty boxes, RELION's CTF on 80 %
 # (defocus 0.5-3.5 um, astigmatism, amplitude contrast 0.07-0.1, B 0-150), white, coloured and
 # real micrograph noise (the Falcon micrograph fei_epu/epu2.9_example.mrc), ice gradients, both
 # contrasts, SNR 0.003-0.6, RELION's normalisation; targets in the input's noise units.
@@ -29,6 +29,6 @@ exec gan-viewer train \
   --map "$DATA/maps/betagal_relion_tutorial.mrc" --map "$DATA/maps/rnapolII_emd1883.mrc" \
   --map "$DATA/maps/ribosome70S_65px.mrc" "${EXTRA[@]}" \
   --phantoms "${PHANTOMS:-60}" --micrograph "$DATA/micrographs/fei_epu/epu2.9_example.mrc" \
-  --scenes realistic --apix 3.0 --box 64 96 128 --snr 0.003 0.6 --ctf 0.8 --defocus 5000 35000 --shift 3 \
+  --scenes realistic --apix 3.0 --box 64 96 128 --snr 0.003 0.6 --ctf 0.8 --defocus 5000 35000 --shift 3 --empty 0.15 \
   --loss "${LOSS:-l1}" --gan-weight "${GAN:-1}" --batch-size 16 --validate-every 250 \
   --minutes "$MINUTES" --device "$DEVICE" --seed "${SEED:-1}" --out "$OUT" --force ${RESUME:+--resume}

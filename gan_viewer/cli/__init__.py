@@ -3,6 +3,10 @@
 One module per command, each with ``add_args(parser)`` and ``main(args) -> int`` and its
 docstring as help. Command modules import heavy packages (pandas, torch, Qt) inside ``main``
 only, so ``gan-viewer --help`` answers at once.
+
+Exit status: 0 done; 2 bad input (one line naming the file and the problem); 1 an unexpected
+error, i.e. a bug (one line naming a log file, in the user's log folder, that holds the
+traceback); 130 interrupted. ``--debug`` shows the traceback instead of the line.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
 
 from gan_viewer import __version__
 from gan_viewer.errors import InputError
@@ -51,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit status (2 for bad input)."""
+    """Run one command; returns the exit status: 0, 2 for bad input, 1 for a bug (see
+    :func:`report_unexpected`), 130 when interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -77,3 +84,42 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gan-viewer {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line, the traceback in a log file
+        if args.debug:
+            raise
+        return report_unexpected(args.command, exc, sys.argv[1:] if argv is None else argv)
+
+
+def report_unexpected(command: str, exc: BaseException, argv: list[str]) -> int:
+    """Report an exception that is not bad input (a bug): one line on stderr naming a log file that
+    holds the traceback. Returns the exit status, 1 (bad input gives 2)."""
+    log_file = _write_traceback(exc, argv)
+    where = f"the traceback is in {log_file}; " if log_file else ""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    print(f"gan-viewer {command}: internal error: {type(exc).__name__}{': ' + text if text else ''} "
+          f"({where}run with --debug for the traceback)", file=sys.stderr)
+    return 1
+
+
+def _write_traceback(exc: BaseException, argv: list[str]) -> Path | None:
+    """Write the traceback to a new file in the user's log folder (else the temporary folder)."""
+    import platform
+    import tempfile
+    import time
+    import traceback
+
+    import platformdirs
+
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    text = (f"gan-viewer {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+            f"command line: gan-viewer {' '.join(argv)}\n\n" + "".join(traceback.format_exception(exc)))
+    for folder in (platformdirs.user_log_dir("gan-viewer"), tempfile.gettempdir()):
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            path = Path(folder) / name
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None

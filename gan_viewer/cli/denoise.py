@@ -12,8 +12,9 @@ background noise at the model's pixel size (an empty box comes out near 0, not a
 
 --spread SPREAD.mrcs also writes, per pixel, how much the recovery changes when the particle is
 shown rotated or flipped (--samples of the 8 rotations and flips; the recovered image is then
-their mean): high where the generator is unsure. A per-particle confidence (the share of the
-recovered image that is stable, 0-1) is summarised at the end.
+their mean): high where the generator is unsure. A per-particle confidence (1 minus the spread
+over the recovered image's amplitude, 0-1) is summarised at the end, with how many particles
+fall below the model card's threshold, where pure noise lies.
 
 example:
   gan-viewer denoise particles.star --out recovered.mrcs --spread spread.mrcs --device auto
@@ -107,7 +108,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"{n} particles -> {args.out} ({denoiser.name} on {denoiser.device}; units: {denoiser.units})")
     print(f"amplitude (rms inside the particle circle): median {np.median(amplitudes):.3g}")
     if args.spread is not None:
-        low = int((confidences < 0.5).sum())
-        print(f"spread -> {args.spread}; confidence median {np.nanmedian(confidences):.2f}, "
-              f"{low} of {n} below 0.5 (the generator is mostly unsure: they may be noise)")
+        threshold = denoiser.confidence_threshold
+        low = int((confidences < threshold).sum())
+        print(f"spread -> {args.spread}; confidence median {np.nanmedian(confidences):.2f}, {low} of {n} below "
+              f"{threshold:.2f}, where pure noise lies (the generator is unsure: they may be empty or junk)")
     return 0

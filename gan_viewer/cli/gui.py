@@ -1,18 +1,22 @@
 """Open the particle inspector: raw | GAN-recovered | reference projection, keep/reject, export.
 
 FILE is a particle STAR file (with its stacks), a bare .mrcs stack, a cryoSPARC .cs file, or a
-micrograph with --coords and --box. Without FILE a bundled demo set opens (simulated once from
-the bundled map, which serves as its reference). Decisions are saved before they show, in a
-session file beside FILE (in the user data folder when FILE's folder is read-only or on a network
-filesystem); opening FILE again resumes where you left off. A second window on the same FILE is
-read-only. File > Export writes the particles labelled keep, and optionally all the others.
+micrograph with --coords and --box (without them the micrograph alone opens in the micrograph
+view, with nothing to curate). The View bar's low-pass (Angstrom) and binning make the raw panel,
+the thumbnails and the micrograph legible at real sizes; Help > Legend explains every panel and
+number. Without FILE a bundled demo set opens (simulated once from the bundled map, which
+serves as its reference). Decisions are saved before they show, in a session file beside FILE
+(in the user data folder when FILE's folder is read-only or on a network filesystem); opening
+FILE again resumes where you left off. A second window on the same FILE is read-only. File >
+Export writes the particles labelled keep, and optionally all the others.
 
 keys: K keep, R or X reject, Space/Right next, Backspace/Left previous, N next undecided,
-      U or Ctrl+Z undo, Ctrl+Shift+Z redo
+      U or Ctrl+Z undo, Ctrl+Shift+Z redo, F1 legend
 
 examples:
   gan-viewer gui particles.star --map reference.mrc
   gan-viewer gui micrograph.mrc --coords micrograph_autopick.star --box 64
+  gan-viewer gui micrograph.mrc   # the micrograph alone (View bar: low-pass 20 A, bin 4)
   gan-viewer gui particles.star --screenshot window.png   # save the window and exit
 """
 
@@ -24,7 +28,8 @@ from pathlib import Path
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE",
-                        help="particles (.star, .mrcs, .cs) or a micrograph (with --coords); default: the demo")
+                        help="particles (.star, .mrcs, .cs) or a micrograph (boxed with --coords, else shown alone); "
+                             "default: the demo")
     parser.add_argument("--map", type=Path, help="reference map for the third panel")
     parser.add_argument("--model", help="generator checkpoint (default: the bundled one)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],

@@ -136,9 +136,10 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
     counts = {lab: int((labels == lab).sum()) for lab in Label}
     kept = kept_mask(labels, undecided)
     with atomic_paths(targets, overwrite=overwrite) as temps:  # all or nothing: renamed together at the end
-        for tmp, is_kept, rows in zip(temps, (True, False), (np.flatnonzero(kept), np.flatnonzero(~kept))):
+        for target, tmp, is_kept, rows in zip(targets, temps, (True, False),
+                                              (np.flatnonzero(kept), np.flatnonzero(~kept))):
             comments = _provenance(table, is_kept, len(rows), counts, undecided, provenance or {})
-            write_text(tmp, star_text(table.subset(rows), comments))
+            write_text(tmp, star_text(table.subset(rows), comments, target))
     log.info("kept %d of %d (labelled keep %d, reject %d, undecided %d: %s)", int(kept.sum()), len(table),
              counts[Label.KEEP], counts[Label.REJECT], counts[Label.UNDECIDED],
              "kept" if undecided == Label.KEEP else "not kept")

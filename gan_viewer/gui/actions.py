@@ -33,6 +33,7 @@ class Actions:
     window: QMainWindow
     by_name: dict[str, QAction] = field(default_factory=dict)
     recent_menu: QMenu | None = None
+    dialogs: dict = field(default_factory=dict)  # the Help menu's dialogs, made once
 
     def __getitem__(self, name: str) -> QAction:
         return self.by_name[name]
@@ -77,6 +78,12 @@ def build_actions(window) -> Actions:
     window.generators.build_menu(bar.addMenu("&Generator"),
                                  lambda model: window.load_generator(model, window.viewbar.device.currentText()))
     window.view_menu = bar.addMenu("&View")
+    from gan_viewer.gui.help import show_help  # help imports SHORTCUTS from here
+
+    help_menu = bar.addMenu("&Help")
+    _add(actions, help_menu, "legend", "&Legend…", ["F1"], lambda: show_help(window, "legend"))
+    _add(actions, help_menu, "shortcuts", "&Keyboard shortcuts…", [], lambda: show_help(window, "shortcuts"))
+    _add(actions, help_menu, "about", "&About gan-viewer…", [], lambda: show_help(window, "about"))
     return actions
 
 

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 import pyqtgraph as pg
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QSize, QTimer
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from gan_viewer.errors import InputError
@@ -60,6 +60,7 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     from gan_viewer.core.particles import open_particles
     from gan_viewer.core.session import Session
     from gan_viewer.gui.opening import loads_in_background
+    from gan_viewer.io.micrograph import is_micrograph_file
     from gan_viewer.io.star_head import read_star_head
 
     if file is None:
@@ -70,7 +71,9 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     if map_path is not None and not Path(map_path).is_file():
         raise InputError("no such map file", map_path)
     options = {k: v for k, v in (("coords", coords), ("box", box), ("project_dir", project_dir)) if v is not None}
-    if loads_in_background(file, options):
+    if coords is None and is_micrograph_file(file):  # shown without particles, read behind the window
+        session = None
+    elif loads_in_background(file, options):
         read_star_head(file, 1)  # a file that is not a STAR file fails here, before any window
         session = None
     else:
@@ -82,7 +85,7 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     from gan_viewer.gui.main_window import MainWindow
 
     window = MainWindow(model=model, device=device)
-    window.resize(1600, 1000)
+    window.resize(initial_size(app))
     if screenshot is not None:
         _arm_screenshot(app, window, Path(screenshot))
     if session is None:
@@ -100,10 +103,28 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
         window.deleteLater()
 
 
+def initial_size(app: QApplication) -> QSize:
+    """1600 x 1000, or less on a smaller screen (a 1366 x 768 laptop). The offscreen platform's
+    screen is a fixed 800 x 600 that no one sees, so offscreen windows (screenshots) keep 1600 x 1000."""
+    size = QSize(1600, 1000)
+    screen = app.primaryScreen()
+    if screen is None or app.platformName() == "offscreen":
+        return size
+    return size.boundedTo(screen.availableGeometry().size())
+
+
 def _arm_screenshot(app: QApplication, window, path: Path) -> None:
-    """Save the window to ``path`` once the first triptych of the open session is complete, then quit
-    (status 0; 1 on timeout; 2 when a file read in the background is unreadable)."""
+    """Save the window to ``path`` once the first triptych of the open session is complete and the
+    micrograph view (if any) has its image, then quit (status 0; 1 on timeout; 2 when a file read
+    in the background is unreadable). A micrograph without particles needs only its image."""
     done = []
+
+    def ready() -> bool:
+        micrograph = window.docks.micrograph
+        if micrograph is not None and not micrograph.shown:
+            return False
+        return window.session is not None and window.triptych.is_complete() or (
+            window.micrograph_path is not None and micrograph is not None)
 
     def save(status: int) -> None:
         if done:
@@ -123,6 +144,7 @@ def _arm_screenshot(app: QApplication, window, path: Path) -> None:
         window.close()
         app.exit(2)
 
-    window.triptychDrawn.connect(lambda _index: window.session is not None and QTimer.singleShot(300, lambda: save(0)))
+    window.triptychDrawn.connect(lambda _index: ready() and QTimer.singleShot(300, lambda: save(0)))
+    window.micrographShown.connect(lambda: ready() and QTimer.singleShot(300, lambda: save(0)))
     window.openFailed.connect(failed)
     QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: save(1))

@@ -8,6 +8,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, 
                              QTableWidget, QTableWidgetItem, QWidget)
 
 from gan_viewer.core.curation import Label
+from gan_viewer.core.display_filters import BINNING_CHOICES, LOWPASS_CHOICES_A, DisplayFilter
 
 BADGE = {
     Label.UNDECIDED: ("undecided", "#5a5a5a"),
@@ -36,14 +37,15 @@ class CurationBar(QWidget):
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.badge.setMinimumWidth(110)
         self.counter = QLabel()
+        self.counter.setWordWrap(True)  # a million of each still fits a laptop's width, on two lines
+        self.counter.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         layout = QHBoxLayout(self)
         for widget in (self.prev_button, self.keep_button, self.reject_button, self.next_button):
             layout.addWidget(widget)
         layout.addSpacing(12)
         layout.addWidget(self.position)
         layout.addWidget(self.badge)
-        layout.addStretch(1)
-        layout.addWidget(self.counter)
+        layout.addWidget(self.counter, 1)  # the room left; wraps only when there is too little
 
     def _button(self, text: str, keys: str, colour: str | None = None) -> QPushButton:
         button = QPushButton(text)
@@ -65,6 +67,7 @@ class CurationBar(QWidget):
     def show_particle(self, index: int, total: int, label: Label) -> None:
         """The position ("particle 12 of 300") and the label badge of the current particle."""
         self._enable(True)
+        self.badge.show()
         self.position.setText(f"particle {index + 1:,} of {total:,}")
         text, colour = BADGE[Label(label)]
         self.badge.setText(text)
@@ -74,10 +77,18 @@ class CurationBar(QWidget):
     def show_reading(self, index: int) -> None:
         """The position while the particle file is still being read (no decisions yet)."""
         self._enable(False)
+        self.badge.show()
         self.position.setText(f"particle {index + 1:,}")
         self.badge.setText("reading the file…")
         self.badge.setStyleSheet("QLabel { color: #555555; font-style: italic; padding: 6px 10px; }")
         self.counter.setText("keep / reject open when every particle is read")
+
+    def show_no_particles(self) -> None:
+        """A micrograph shown without particles: nothing to move through or decide."""
+        self._enable(False)
+        self.position.setText("micrograph only")
+        self.badge.hide()
+        self.counter.setText("no particles to curate")
 
     def _enable(self, on: bool) -> None:
         for button in (self.prev_button, self.next_button):
@@ -136,17 +147,24 @@ class SessionBanner(QWidget):
 
 
 class ViewBar(QWidget):
-    """Contrast (mode, sigmas, invert), CTF on the reference, and the generator's device.
+    """Contrast (mode, sigmas, invert), the display filter (low-pass, binning), CTF on the
+    reference, and the generator's device.
 
     Signals
     -------
     contrastChanged(mode, sigmas, invert)
+    displayChanged(DisplayFilter)
+        The low-pass or binning of the raw panel, gallery and micrograph view changed.
     ctfToggled(bool)
+    spreadToggled(bool)
+        Show the generator's spread over the recovered panel.
     deviceChanged(device)
     """
 
     contrastChanged = pyqtSignal(str, float, bool)
+    displayChanged = pyqtSignal(object)
     ctfToggled = pyqtSignal(bool)
+    spreadToggled = pyqtSignal(bool)
     deviceChanged = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -156,26 +174,56 @@ class ViewBar(QWidget):
         self.mode.addItem("min / max", "minmax")
         self.sigmas = QDoubleSpinBox(minimum=0.5, maximum=10.0, singleStep=0.5, value=3.0, suffix=" σ")
         self.invert = QCheckBox("invert")
+        self.lowpass = QComboBox(toolTip="Gaussian low-pass of the raw panel, gallery and micrograph (for the eye "
+                                         "only: scores use the raw pixels); amplitude 1/e at this resolution")
+        for value in LOWPASS_CHOICES_A:
+            self.lowpass.addItem("off" if value is None else f"{value:g} Å", value)
+        self.binning = QComboBox(toolTip="Bin the raw panel, gallery and micrograph by Fourier cropping")
+        for value in BINNING_CHOICES:
+            self.binning.addItem("off" if value == 1 else f"{value}", value)
         self.ctf = QCheckBox("CTF on reference")
+        self.spread = QCheckBox("spread", toolTip="Colour the recovered panel where the generator is unsure: where "
+                                                  "its recovery changes when the particle is turned or flipped")
         self.device = QComboBox()
         for name in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(name)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
-        for widget in (QLabel("contrast"), self.mode, self.sigmas, self.invert, self.ctf, QLabel("device"),
-                       self.device):
+        for widget in (QLabel("contrast"), self.mode, self.sigmas, self.invert, QLabel("low-pass"), self.lowpass,
+                       QLabel("bin"), self.binning, self.ctf, self.spread, QLabel("device"), self.device):
             layout.addWidget(widget)
-        for widget in (self.mode, self.sigmas, self.invert, self.ctf, self.device):
+        layout.addStretch(1)
+        for widget in (self.mode, self.sigmas, self.invert, self.lowpass, self.binning, self.ctf, self.spread,
+                       self.device):
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.mode.currentIndexChanged.connect(self._emit_contrast)
         self.sigmas.valueChanged.connect(self._emit_contrast)
         self.invert.toggled.connect(self._emit_contrast)
+        self.lowpass.currentIndexChanged.connect(lambda _: self.displayChanged.emit(self.display_filter()))
+        self.binning.currentIndexChanged.connect(lambda _: self.displayChanged.emit(self.display_filter()))
         self.ctf.toggled.connect(self.ctfToggled)
+        self.spread.toggled.connect(self.spreadToggled)
         self.device.currentTextChanged.connect(self.deviceChanged)
 
     def _emit_contrast(self) -> None:
         self.sigmas.setEnabled(self.mode.currentData() == "sigma")
         self.contrastChanged.emit(self.mode.currentData(), self.sigmas.value(), self.invert.isChecked())
+
+    def display_filter(self) -> DisplayFilter:
+        return DisplayFilter(self.lowpass.currentData(), self.binning.currentData())
+
+    def set_display_filter(self, display: DisplayFilter) -> None:
+        """Show ``display`` in the combo boxes (one of the choices offered); emits ``displayChanged`` once if it changed."""
+        if display.lowpass_a not in LOWPASS_CHOICES_A or display.binning not in BINNING_CHOICES:
+            raise ValueError(f"{display} is not among the choices offered")
+        if display == self.display_filter():
+            return
+        for combo, choices, value in ((self.lowpass, LOWPASS_CHOICES_A, display.lowpass_a),
+                                      (self.binning, BINNING_CHOICES, display.binning)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(choices.index(value) if value in choices else 0)
+            combo.blockSignals(False)
+        self.displayChanged.emit(self.display_filter())
 
 
 class MetadataPanel(QTableWidget):

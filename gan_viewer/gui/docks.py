@@ -1,4 +1,5 @@
-"""The window's docks: metadata, gallery and micrograph, rebuilt for each session.
+"""The window's docks: metadata, gallery and micrograph, rebuilt for each session (the micrograph
+view alone for a micrograph opened without coordinates).
 
 The gallery (:mod:`gan_viewer.gui.gallery`) and the micrograph view
 (:mod:`gan_viewer.gui.micrograph_view`) are optional parts: when one cannot be imported, its dock
@@ -11,8 +12,11 @@ import importlib
 import logging
 
 import numpy as np
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
+
+from gan_viewer.core.display_filters import DisplayFilter
+from gan_viewer.gui.display import described, filtered_fetch, titled
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,12 @@ def unavailable(title: str, module: str, reason: str) -> QLabel:
 
 
 class Docks:
-    """Owns the docks of ``window`` (a MainWindow) and keeps them in step with the cursor and labels."""
+    """Owns the docks of ``window`` (a MainWindow) and keeps them in step with the cursor, the labels
+    and the display filter.
+
+    Signals go through the window: ``window.micrographShown`` when the micrograph view has its
+    image on screen.
+    """
 
     def __init__(self, window: QMainWindow) -> None:
         self.window = window
@@ -45,6 +54,12 @@ class Docks:
         self.micrograph: QWidget | None = None
         self.metadata_dock = self._dock("Metadata", window.metadata, Qt.DockWidgetArea.RightDockWidgetArea)
         self._session_docks: list[QDockWidget] = []
+        self._gallery_dock: QDockWidget | None = None
+        self._micrograph_dock: QDockWidget | None = None
+        self._read = None  # the session's raw reader, for the gallery's fetch
+        self._apix: np.ndarray | None = None  # (n,) pixel sizes of the session's particles
+        self.display = DisplayFilter()
+        self._widened = False  # the right docks were widened for a micrograph shown alone
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -54,33 +69,75 @@ class Docks:
         self.window.view_menu.addAction(dock.toggleViewAction())
         return dock
 
-    def attach(self, session, images) -> None:
-        """Create the gallery and (for a micrograph) the micrograph view for ``session``."""
+    def attach(self, session, images, apix: np.ndarray | None = None) -> None:
+        """Create the gallery and (for a micrograph) the micrograph view for ``session``, whose
+        particles have pixel sizes ``apix`` (n,) (None: unknown)."""
         module = "gan_viewer.gui.gallery"
         gallery_cls, why = _optional(module, "GalleryWidget")
+        self._read, self._apix = images.read, apix
+        if self._widened:  # back from a micrograph alone: the room to the particle panels
+            self.window.resizeDocks([self.metadata_dock], [340], Qt.Orientation.Horizontal)
+            self._widened = False
         if gallery_cls is not None:
-            self.gallery = gallery_cls(session, images.read)
+            self.gallery = gallery_cls(session, filtered_fetch(images.read, self.display, apix))
             self.gallery.particleActivated.connect(self.window.go)
             self.gallery.decisionFailed.connect(self.window.save_failed)
         widget = self.gallery if gallery_cls is not None else unavailable("Gallery", module, why)
         dock = self._dock("Gallery", widget, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.window.resizeDocks([dock], [230], Qt.Orientation.Vertical)  # the triptych gets the room
         self._session_docks.append(dock)
+        self._gallery_dock = dock
+        self._title_gallery()
         source = session.source
-        if not hasattr(source, "micrograph_path"):
+        if hasattr(source, "micrograph_path"):
+            self._add_micrograph(source.micrograph_path, np.asarray(source.coordinates), source.box,
+                                 session.curation.labels.copy(), source.pixel_size)
+
+    def show_micrograph(self, path, apix: float | None) -> None:
+        """A micrograph opened without coordinates: the micrograph view alone, with no boxes, given
+        the room the particle panels do not need (until particles are opened)."""
+        self._add_micrograph(path, np.zeros((0, 2)), 0, np.zeros(0, np.int8), apix)
+        self._widened = True
+        QTimer.singleShot(0, self._widen)  # once the new dock is laid out
+
+    def _widen(self) -> None:
+        window, dock = self.window, self._micrograph_dock
+        if not self._widened or dock is None:
             return
+        window.resizeDocks([dock], [window.width()], Qt.Orientation.Horizontal)  # as wide as the panels allow
+        window.resizeDocks([self.metadata_dock, dock], [100, window.height()], Qt.Orientation.Vertical)
+
+    def _add_micrograph(self, path, coords: np.ndarray, box: int, labels: np.ndarray, apix: float | None) -> None:
         module = "gan_viewer.gui.micrograph_view"
         view_cls, why = _optional(module, "MicrographView")
         if view_cls is None:
             self._session_docks.append(self._dock("Micrograph", unavailable("Micrograph view", module, why),
                                                   Qt.DockWidgetArea.RightDockWidgetArea))
-        else:
-            self.micrograph = view_cls()
-            self.micrograph.set_micrograph(micrograph_image(source), np.asarray(source.coordinates), source.box,
-                                           session.curation.labels.copy())
-            self.micrograph.particleClicked.connect(self.window.go)
-            self._session_docks.append(self._dock("Micrograph", self.micrograph,
-                                                  Qt.DockWidgetArea.RightDockWidgetArea))
+            return
+        self.micrograph = view_cls(display=self.display)
+        self.micrograph.particleClicked.connect(self.window.go)
+        self.micrograph.displayChanged.connect(self._on_micrograph_shown)
+        self._micrograph_dock = self._dock("Micrograph", self.micrograph, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._session_docks.append(self._micrograph_dock)
+        self.micrograph.set_micrograph(path, coords, box, labels, apix)
+
+    def _on_micrograph_shown(self, description: str) -> None:
+        if self._micrograph_dock is not None:
+            self._micrograph_dock.setWindowTitle(titled("Micrograph", description))
+        self.window.micrographShown.emit()
+
+    def set_display_filter(self, display: DisplayFilter) -> None:
+        """Low-pass and bin the gallery's thumbnails and the micrograph view as ``display`` says."""
+        self.display = display
+        if self.gallery is not None:
+            self.gallery.set_fetch(filtered_fetch(self._read, display, self._apix))
+            self._title_gallery()
+        if self.micrograph is not None:
+            self.micrograph.set_display_filter(display)
+
+    def _title_gallery(self) -> None:
+        if self._gallery_dock is not None:
+            self._gallery_dock.setWindowTitle(titled("Gallery", described(self.display, self._apix)))
 
     def detach(self) -> None:
         for dock in self._session_docks:
@@ -88,7 +145,8 @@ class Docks:
             self.window.removeDockWidget(dock)
             dock.deleteLater()
         self._session_docks.clear()
-        self.gallery = self.micrograph = None
+        self.gallery = self.micrograph = self._gallery_dock = self._micrograph_dock = None
+        self._read = self._apix = None
 
     def decide_selection(self, label: int) -> bool:
         """While the gallery has the focus and a selection, K and R act on that selection instead."""
@@ -109,14 +167,7 @@ class Docks:
         if self.micrograph is not None:
             self.micrograph.set_labels(labels.copy())
 
-    def set_scores(self, scores: np.ndarray) -> None:
+    def set_scores(self, scores: dict[str, np.ndarray]) -> None:
+        """Per-particle scores by name (gallery_filter.SCORES), (n,) each."""
         if self.gallery is not None:
-            self.gallery.set_scores(scores.copy())
-
-
-def micrograph_image(source) -> np.ndarray:
-    """The whole micrograph of a :class:`~gan_viewer.io.micrograph.MicrographParticles`, (H, W) float32."""
-    from gan_viewer.io.mrc import MrcStack
-
-    with MrcStack(source.micrograph_path) as stack:
-        return np.asarray(stack.read(np.array([0]))[0], np.float32)
+            self.gallery.set_scores({name: values.copy() for name, values in scores.items()})

@@ -17,6 +17,7 @@ from gan_viewer.core.curation import Label
 from gan_viewer.core.export import ExportResult, export_curated
 from gan_viewer.errors import InputError
 from gan_viewer.gui.export_dialog import ExportDialog
+from gan_viewer.io.micrograph import is_micrograph_file
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,11 @@ def open_map_dialog(window) -> None:
 
 
 def open_dropped(window, paths: list[Path]) -> None:
-    """Particles open a session; a map (``.map``, or ``.mrc`` while a session is open) becomes the reference."""
+    """Particles open a session and a micrograph the micrograph view; a map (``.map``, or a 3D ``.mrc``
+    while a session is open) becomes the reference."""
     for path in paths:
         suffix = path.suffix.lower()
-        if suffix == ".map" or (suffix == ".mrc" and window.session is not None):
+        if suffix == ".map" or (suffix == ".mrc" and window.session is not None and not is_micrograph_file(path)):
             window.set_map(path)
         else:
             window.open_path(path, getattr(window, "map_path", None))

@@ -67,6 +67,7 @@ class GalleryWidget(QtWidgets.QWidget):
         self.view.setModel(self.model)
         self.view.setItemDelegate(ThumbnailDelegate(self.loader, self._labels, self.view))
         self.view.set_cell(thumb_size + 8)
+        self.view.setMinimumHeight(thumb_size + 8 + 2 * self.view.frameWidth())  # a whole row, even on a laptop
         self._build_controls(thumb_size)
         self._counts_timer = QtCore.QTimer(self, singleShot=True, interval=0)
         self._counts_timer.timeout.connect(self._on_labels_changed)
@@ -90,12 +91,13 @@ class GalleryWidget(QtWidgets.QWidget):
         self.loader.set_fetch(fetch)
         self.view.viewport().update()
 
-    def set_scores(self, scores: np.ndarray) -> None:
-        """Agreement scores, (n,) float with NaN where unknown; re-sorts and re-filters if they are used."""
-        self.columns.set_scores(scores)
-        if self.filter.column() == SCORE:
+    def set_scores(self, scores: np.ndarray | dict[str, np.ndarray]) -> None:
+        """Scores (name -> (n,) float with NaN where unknown; or the agreement scores alone);
+        re-sorts and re-filters if they are used."""
+        names = self.columns.set_scores(scores)
+        if self.filter.column() in names:
             self.filter.refresh()
-        if SCORE in (self.spec.sort, self.spec.filter_column):
+        if self.spec.sort in names or self.spec.filter_column in names:
             self.refresh()
 
     def set_sort(self, column: str, descending: bool = False) -> None:

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 INDEX = "index"
 SCORE = "agreement score"
+CONFIDENCE = "confidence"
+#: the per-particle numbers the inspector computes (not in the STAR file)
+SCORES = (SCORE, CONFIDENCE)
 
 
 @dataclass
@@ -32,7 +35,8 @@ class ViewSpec:
 
 
 class Columns:
-    """Per-particle values for sorting and filtering: the STAR columns, the index and a score.
+    """Per-particle values for sorting and filtering: the STAR columns, the index and the scores
+    the inspector computes (:data:`SCORES`).
 
     Parameters
     ----------
@@ -45,33 +49,39 @@ class Columns:
     def __init__(self, n: int, table: pd.DataFrame | None) -> None:
         self.n = n
         self.table = table
-        self.scores = np.full(n, np.nan)
+        self.scores = {name: np.full(n, np.nan) for name in SCORES}
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
 
     def names(self) -> list[str]:
-        """Every sortable key: index, score, then the table's columns."""
-        return [INDEX, SCORE] + ([] if self.table is None else [str(c) for c in self.table.columns])
+        """Every sortable key: index, the scores, then the table's columns."""
+        return [INDEX, *SCORES] + ([] if self.table is None else [str(c) for c in self.table.columns])
 
     def numeric_names(self) -> list[str]:
         """Keys a range filter can apply to."""
         table = [] if self.table is None else [
             str(c) for c in self.table.columns if pd.api.types.is_numeric_dtype(self.table[c].dtype)
             and not pd.api.types.is_bool_dtype(self.table[c].dtype)]
-        return [SCORE, INDEX] + table
+        return [*SCORES, INDEX] + table
 
-    def set_scores(self, scores: np.ndarray) -> None:
-        scores = np.asarray(scores, np.float64)
-        if scores.shape != (self.n,):
-            raise ValueError(f"scores have shape {scores.shape}, expected ({self.n},)")
-        self.scores = scores.copy()
-        self._orders = {k: v for k, v in self._orders.items() if k[0] != SCORE}
+    def set_scores(self, scores: np.ndarray | dict[str, np.ndarray]) -> list[str]:
+        """New values of the scores: a dict name -> (n,) float (NaN: unknown), or one (n,) array of
+        agreement scores. Returns the names set."""
+        if not isinstance(scores, dict):
+            scores = {SCORE: scores}
+        for name, values in scores.items():
+            values = np.asarray(values, np.float64)
+            if name not in SCORES or values.shape != (self.n,):
+                raise ValueError(f"score {name!r} has shape {values.shape}, expected one of {SCORES} of ({self.n},)")
+            self.scores[name] = values.copy()
+        self._orders = {k: v for k, v in self._orders.items() if k[0] not in scores}
+        return list(scores)
 
     def values(self, name: str) -> np.ndarray:
         """(n,) float64 values of a numeric key (NaN where unknown)."""
         if name == INDEX:
             return np.arange(self.n, dtype=np.float64)
-        if name == SCORE:
-            return self.scores
+        if name in self.scores:
+            return self.scores[name]
         return pd.to_numeric(self.table[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
 
     def order(self, name: str, descending: bool = False) -> np.ndarray:
@@ -84,7 +94,7 @@ class Columns:
     def _argsort(self, name: str, descending: bool) -> np.ndarray:
         if name == INDEX:
             return np.arange(self.n, dtype=np.int64)[::-1 if descending else 1].copy()
-        if name == SCORE or pd.api.types.is_numeric_dtype(self.table[name].dtype):
+        if name in self.scores or pd.api.types.is_numeric_dtype(self.table[name].dtype):
             values = self.values(name)
             missing = np.isnan(values)
         else:  # text: rank by sorted unique value

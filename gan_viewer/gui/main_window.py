@@ -24,9 +24,11 @@ from gan_viewer.errors import InputError
 from gan_viewer.gui import files, training
 from gan_viewer.gui.actions import build_actions
 from gan_viewer.gui.controls import CurationBar, MetadataPanel, SessionBanner, ViewBar
+from gan_viewer.gui.display import DisplayFiltering
 from gan_viewer.gui.docks import Docks
 from gan_viewer.gui.generators import GeneratorChoice
 from gan_viewer.gui.opening import BackgroundOpening, Preview, check_readable, loads_in_background
+from gan_viewer.io.micrograph import is_micrograph_file
 from gan_viewer.gui.pipeline import ParticleImages
 from gan_viewer.gui.reference import ReferenceMaker
 from gan_viewer.gui.saving import SaveGuard
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 CURSOR_SAVE_MS = 500
 
 
-class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
+class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
     """The inspector window.
 
     Parameters
@@ -62,11 +64,14 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
         When a session is ready for decisions (at once for small files, later for large ones).
     openFailed(message)
         When a file opened in the background turned out unreadable (a dialog says so too).
+    micrographShown()
+        When the micrograph view has drawn its image (after an open, or a new display filter).
     """
 
     triptychDrawn = pyqtSignal(int)
     sessionOpened = pyqtSignal()
     openFailed = pyqtSignal(str)
+    micrographShown = pyqtSignal()
 
     def __init__(self, *, loader: Loader | None = None, model: str | Path | None = None, device: str = "auto",
                  settings: QSettings | None = None, prefetch: int = 8) -> None:
@@ -89,6 +94,7 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
         self._build_ui()
         self.actions_ = build_actions(self)
         self.docks = Docks(self)
+        self._init_display()
         self._init_saving()
         self.refresh_decisions()
         self.cursor_timer = QTimer(self, singleShot=True, interval=CURSOR_SAVE_MS)
@@ -116,6 +122,7 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
         self.cancel_button.clicked.connect(self.cancel_bulk)
         self.viewbar.contrastChanged.connect(lambda m, s, i: self.triptych.set_contrast(m, s, i))
         self.viewbar.ctfToggled.connect(self._on_ctf)
+        self.viewbar.spreadToggled.connect(self.triptych.set_show_spread)
         self.viewbar.deviceChanged.connect(lambda device: self.load_generator(self.model, device))
         self.bar.keep_button.clicked.connect(lambda: self.decide(Label.KEEP))
         self.bar.reject_button.clicked.connect(lambda: self.decide(Label.REJECT))
@@ -132,6 +139,8 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
         """
         from gan_viewer.core.particles import open_particles
 
+        if kwargs.get("coords") is None and is_micrograph_file(path):
+            return self.open_micrograph(path)
         if loads_in_background(path, kwargs):
             self.open_in_background(path, map_path, kwargs)
             return True
@@ -171,7 +180,7 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
         session.curation.changed.connect(self._on_labels)
         name = Path(session.source.path).name if session.source.path else "particles"
         self.setWindowTitle(f"gan-viewer — {name} ({len(session):,} particles)")
-        self.docks.attach(session, self.images)
+        self.docks.attach(session, self.images, self._display_particles(session.source))
         self.save_error = None
         self.refresh_decisions()
         if session.read_only:
@@ -207,6 +216,7 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
     def close_session(self) -> None:
         self._cancel_opening()
         if self.session is None:
+            self._close_micrograph()
             return
         self._detach()
         self.cursor_timer.stop()
@@ -317,9 +327,12 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
             raw, unreadable = None, f"cannot show this particle: {exc}"
         if self.session is not None:
             self.shown_index = index if raw is not None else None
-        images = {"raw": raw, "recovered": self.images.get("recovered", index),
-                  "reference": self.images.get("reference", index)}
-        self.triptych.set_images(images, {**self._messages(index), "raw": unreadable})
+        images = {"raw": None if raw is None else self.raw_display.image(index, raw),
+                  "recovered": self.images.get("recovered", index), "reference": self.images.get("reference", index)}
+        self.triptych.set_images(images, {**self._messages(index), "raw": unreadable}, box=shown.source.box,
+                                 recovered_scale=self.images.recovered_scale(), spread=self.images.get("spread", index),
+                                 confidence=float(self.images.confidence[index]),
+                                 threshold=getattr(self.engine.denoise, "confidence_threshold", None))
         self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]))
         if self.session is not None:
             self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
@@ -412,12 +425,12 @@ class MainWindow(BackgroundOpening, SaveGuard, QMainWindow):
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setValue(done)
-        self.docks.set_scores(self.images.agreement())
+        self.docks.set_scores(self.images.score_columns())
 
     def _on_bulk_finished(self) -> None:
         self.progress.hide()
         self.cancel_button.hide()
-        self.docks.set_scores(self.images.agreement())
+        self.docks.set_scores(self.images.score_columns())
         self.refresh()
 
     # -- files --------------------------------------------------------------------------------------

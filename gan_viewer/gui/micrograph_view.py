@@ -7,17 +7,27 @@ micrograph upside down relative to RELION, so the view box is created with ``inv
 Picks are drawn in the same frame: a coordinate ``(x, y)`` is the centre of pixel
 ``data[round(y), round(x)]``, which pyqtgraph draws over ``[x, x + 1) x [y, y + 1)``, so box
 centres sit at ``(x + 0.5, y + 0.5)`` in view coordinates.
+
+Display: the micrograph is read, low-passed and binned (:mod:`gan_viewer.core.display_filters`)
+in background threads, its FFT once; the UI thread only receives an 8-bit image. Measured with
+``benchmarks/bench_display.py``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
 from gan_viewer.core.curation import Label
+from gan_viewer.core.display_filters import DisplayFilter, DisplayImage, Spectrum
+from gan_viewer.io.micrograph import micrograph_header, read_micrograph
 
 log = logging.getLogger(__name__)
 
@@ -25,28 +35,12 @@ LABEL_PENS = {Label.UNDECIDED: pg.mkPen(120, 200, 255, 220, width=1.5),
               Label.KEEP: pg.mkPen(60, 230, 90, width=2),
               Label.REJECT: pg.mkPen(255, 60, 60, width=2)}
 CURRENT_PEN = pg.mkPen(255, 210, 0, width=3)
-MAX_DISPLAY_SIDE = 2048  # larger micrographs are binned for display (boxes stay in full-size pixels)
+MAX_DISPLAY_SIDE = 2048  # larger micrographs are binned further for display (boxes stay in full-size pixels)
 
 
-def display_image(image: np.ndarray, lowpass_sigma: float = 1.0) -> tuple[np.ndarray, int]:
-    """A (h, w) float32 micrograph ready to show: binned to at most ``MAX_DISPLAY_SIDE`` and low-passed.
-
-    Returns
-    -------
-    shown : (h // b, w // b) float32 array
-    b : int
-        Binning factor (1 when the micrograph is small enough).
-    """
-    image = np.asarray(image, np.float32)
-    b = int(np.ceil(max(image.shape) / MAX_DISPLAY_SIDE))
-    if b > 1:
-        h, w = (image.shape[0] // b) * b, (image.shape[1] // b) * b
-        image = image[:h, :w].reshape(h // b, b, w // b, b).mean(axis=(1, 3))
-    if lowpass_sigma > 0:
-        from scipy import ndimage  # here, not at the top: 0.1 s of every window's start-up otherwise
-
-        image = ndimage.gaussian_filter(np.nan_to_num(image), lowpass_sigma / b if b > 1 else lowpass_sigma)
-    return image.astype(np.float32, copy=False), b
+def display_binning(shape: tuple[int, int]) -> int:
+    """The least binning that brings a (h, w) micrograph to at most ``MAX_DISPLAY_SIDE`` pixels a side."""
+    return max(1, math.ceil(max(shape) / MAX_DISPLAY_SIDE))
 
 
 def robust_limits(image: np.ndarray, sigmas: float = 3.0) -> tuple[float, float]:
@@ -64,25 +58,99 @@ def robust_limits(image: np.ndarray, sigmas: float = 3.0) -> tuple[float, float]
     return median - sigmas * sigma, median + sigmas * sigma
 
 
+class DisplayMaker(QtCore.QObject):
+    """Reads a micrograph and filters it for display in background threads.
+
+    The micrograph's FFT is computed once (:class:`~gan_viewer.core.display_filters.Spectrum`);
+    each display setting then costs a multiply, a crop and a small inverse FFT. Only the latest
+    request's image is sent; older requests stop at their next check.
+
+    Signals
+    -------
+    ready(ticket, DisplayImage, grey)
+        The display image of request ``ticket``, and the same as (h', w') uint8 with the contrast
+        of :func:`robust_limits` (made here too: on the UI thread a 2048 px image's contrast and
+        float-to-colour conversion take 0.2 s).
+    failed(ticket, message)
+    """
+
+    ready = QtCore.pyqtSignal(int, object, object)
+    failed = QtCore.pyqtSignal(int, str)
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ticket = 0
+        self.timings: dict[str, float] = {}  # seconds of the last read + FFT and the last filtering
+        self._lock = threading.Lock()
+        self._key: int | None = None
+        self._spectrum: Spectrum | None = None
+
+    def request(self, key: int, source: np.ndarray | Path, apix: float | None, display: DisplayFilter) -> int:
+        """Make the display image of micrograph ``key`` (an array or an MRC path) with ``display``."""
+        self.ticket += 1
+        threading.Thread(target=self._run, args=(self.ticket, key, source, apix, display), daemon=True,
+                         name=f"micrograph-display-{self.ticket}").start()
+        return self.ticket
+
+    def _run(self, ticket: int, key: int, source, apix: float | None, display: DisplayFilter) -> None:
+        try:
+            with self._lock:
+                if ticket != self.ticket:
+                    return
+                if key != self._key:
+                    self._key, self._spectrum = None, None  # the previous one's memory first
+                    start = time.perf_counter()
+                    image = read_micrograph(source) if isinstance(source, (str, Path)) else source
+                    self._spectrum, self._key = Spectrum(image, apix), key
+                    self.timings["spectrum"] = time.perf_counter() - start
+                spectrum = self._spectrum
+            if ticket != self.ticket:
+                return
+            start = time.perf_counter()
+            shown = spectrum.image(display, display_binning(spectrum.shape))
+            lo, hi = robust_limits(shown.image)
+            grey = np.clip((shown.image - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+            self.timings["filter"] = time.perf_counter() - start
+            log.debug("micrograph %s shown at bin %d (%s): %s", spectrum.shape, shown.binning, display, self.timings)
+            self._send(self.ready, ticket, shown, grey)
+        except Exception as exc:  # noqa: BLE001 - told to the view, never lost with the thread
+            log.exception("micrograph display failed")
+            self._send(self.failed, ticket, f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _send(signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the view was deleted meanwhile
+            pass
+
+
 class MicrographView(QtWidgets.QWidget):
     """A micrograph (pan/zoom) with one square per particle, coloured by its label.
 
+    The display image (low-passed and binned as :meth:`set_display_filter` says, and binned
+    further to at most :data:`MAX_DISPLAY_SIDE` pixels a side) is made off the UI thread; boxes
+    and clicks work meanwhile. A micrograph opened without coordinates has no boxes.
+
     Parameters
     ----------
-    lowpass_sigma
-        Gaussian blur (micrograph pixels) applied for display only; 0 shows the raw pixels.
+    display
+        The display filter to start with.
 
     Signals
     -------
     particleClicked(int)
         The user clicked inside a particle's box (the nearest centre wins where boxes overlap).
+    displayChanged(str)
+        A new display image is on screen; the text says what was applied ("low-pass 20 Å, bin 2").
     """
 
     particleClicked = QtCore.pyqtSignal(int)
+    displayChanged = QtCore.pyqtSignal(str)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, lowpass_sigma: float = 1.0) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, display: DisplayFilter = DisplayFilter()) -> None:
         super().__init__(parent)
-        self.lowpass_sigma = lowpass_sigma
+        self.display = display
         self.graphics = pg.GraphicsView(background="k")
         self.viewbox = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.graphics.setCentralItem(self.viewbox)
@@ -93,29 +161,94 @@ class MicrographView(QtWidgets.QWidget):
             item.setZValue(z)
             self.viewbox.addItem(item)
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
+        self.status = QtWidgets.QLabel(self.graphics)  # over the image's top left corner: the view never moves
+        self.status.setStyleSheet("color: #eeeeee; background: rgba(40, 40, 40, 200); padding: 2px 6px;")
+        self.status.move(4, 4)
+        self.status.hide()
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
+        self.maker = DisplayMaker(self)
+        self.maker.ready.connect(self._on_ready)
+        self.maker.failed.connect(self._on_failed)
         self.coords = np.zeros((0, 2))
         self.box = 0
         self.labels = np.zeros(0, np.int8)
         self.current: int | None = None
+        self.shape: tuple[int, int] = (0, 0)  # micrograph (height, width) in pixels
+        self.binning = 1  # of the image on screen
+        self.display_image: DisplayImage | None = None  # what is on screen, before its contrast
+        self.shown = False  # whether the image of the current micrograph and setting is on screen
+        self._source: tuple[int, np.ndarray | Path, float | None] | None = None  # key, image or path, apix
+        self._keys = 0
+        self._ticket = 0
 
-    def set_micrograph(self, image: np.ndarray, coords: np.ndarray, box: int, labels: np.ndarray) -> None:
-        """Show ``image`` (H, W) with boxes of side ``box`` px at ``coords`` (n, 2) x, y; ``labels`` (n,) int8."""
-        image = np.asarray(image, np.float32)
-        if image.ndim != 2:
-            raise ValueError(f"micrograph must be 2D (H, W), got shape {image.shape}")
+    def set_micrograph(self, image: np.ndarray | str | Path, coords: np.ndarray, box: int, labels: np.ndarray,
+                       apix: float | None = None) -> None:
+        """Show a micrograph with boxes of side ``box`` px at ``coords`` (n, 2) x, y; ``labels`` (n,) int8.
+
+        ``image`` is the (H, W) array, or the path of its MRC file (read in the background);
+        ``apix`` its pixel size in Angstrom (None: no low-pass possible).
+        """
+        if isinstance(image, (str, Path)):
+            source, (shape, _) = Path(image), micrograph_header(image)
+        else:
+            source = np.asarray(image, np.float32)
+            if source.ndim != 2:
+                raise ValueError(f"micrograph must be 2D (H, W), got shape {source.shape}")
+            shape = source.shape
+        self._keys += 1
+        self._source, self.shape = (self._keys, source, apix), tuple(shape)
+        self.image_item.setImage(np.zeros((1, 1), np.float32), levels=(0, 1), autoLevels=False)  # black until ready
+        self.image_item.setRect(QtCore.QRectF(0, 0, shape[1], shape[0]))
         coords = np.asarray(coords, np.float64).reshape(-1, 2)
-        shown, binning = display_image(image, self.lowpass_sigma)
-        self.image_item.setImage(shown, levels=robust_limits(shown), autoLevels=False)
-        self.image_item.setRect(QtCore.QRectF(0, 0, shown.shape[1] * binning, shown.shape[0] * binning))
         self.coords, self.box, self.current = coords, int(box), None
         self.boxes.setData(pos=coords + 0.5, size=self.box)
         self.current_box.clear()
         self.set_labels(labels)
         self.viewbox.autoRange(padding=0.01)
-        log.debug("micrograph %s (binned %d) with %d boxes of %d px", image.shape, binning, len(coords), box)
+        self._request("reading the micrograph…")
+        log.debug("micrograph %s with %d boxes of %d px", shape, len(coords), box)
+
+    def set_display_filter(self, display: DisplayFilter) -> None:
+        """Low-pass and bin the micrograph for display (in the background)."""
+        if display != self.display:
+            self.display = display
+            if self._source is not None:
+                self._request(f"filtering ({display.describe() or 'no filter'})…")
+
+    def description(self) -> str:
+        """What the image on screen has had applied ("" when nothing, or nothing yet)."""
+        if not self.shown or self._source is None:
+            return ""
+        return self.display.describe(binning=self.binning, apix_known=self._source[2] is not None)
+
+    def _request(self, status: str) -> None:
+        self.shown = False
+        self._show_status(status)
+        key, source, apix = self._source
+        self._ticket = self.maker.request(key, source, apix, self.display)
+
+    def _on_ready(self, ticket: int, shown: DisplayImage, grey: np.ndarray) -> None:
+        if ticket != self._ticket:
+            return
+        self.display_image = shown
+        self.image_item.setImage(grey, levels=(0, 255), autoLevels=False)
+        height, width = shown.extent  # the micrograph's size, to within one binned pixel
+        self.image_item.setRect(QtCore.QRectF(0, 0, width, height))
+        self.binning, self.shown = shown.binning, True
+        self.status.hide()
+        self.displayChanged.emit(self.description())
+
+    def _on_failed(self, ticket: int, message: str) -> None:
+        if ticket == self._ticket:
+            self._show_status(f"cannot show the micrograph: {message}")
+
+    def _show_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.adjustSize()
+        self.status.show()
+        self.status.raise_()
 
     def set_labels(self, labels: np.ndarray) -> None:
         """Recolour the boxes: (n,) int8 labels (undecided / keep / reject)."""

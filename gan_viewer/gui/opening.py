@@ -25,6 +25,7 @@ from gan_viewer.core.session import Session, saved_cursor
 from gan_viewer.errors import InputError
 from gan_viewer.gui import files
 from gan_viewer.gui.triptych import PENDING
+from gan_viewer.io.micrograph import micrograph_header
 from gan_viewer.io.star_head import read_star_head, read_star_rows
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ BACKGROUND_BYTES = 8 << 20
 PREVIEW_ROWS = 256
 #: the whole file is read at the latest this many seconds after its preview was sent
 MAX_PREVIEW_WAIT_S = 10.0
+#: what the particle panels say while a micrograph opened without coordinates is shown
+NO_PARTICLES = {"raw": "no particles: a micrograph opened without coordinates (to box particles: --coords "
+                       "picks.star --box N)",
+                "recovered": "no particles", "reference": "no particles"}
 
 
 def loads_in_background(path: str | Path, options: dict) -> bool:
@@ -177,7 +182,9 @@ class BackgroundOpening:
     """The window's side of opening a file in the background (mixed into the main window).
 
     It shows the preview when it comes, switches to the session when the whole file is read
-    (keeping the preview's images), and reports a file that turns out unreadable.
+    (keeping the preview's images), and reports a file that turns out unreadable. A micrograph
+    opened without coordinates is shown in the micrograph view alone (read and filtered there in
+    the background), with no particles and no curation.
     """
 
     def _init_opening(self) -> None:
@@ -186,6 +193,35 @@ class BackgroundOpening:
         self.opener.opened.connect(self._on_opened)
         self.opener.failed.connect(self._on_open_failed)
         self._opening: tuple[int, Path, Path | None, dict] | None = None  # ticket, file, map, options
+        self.micrograph_path: Path | None = None  # a micrograph shown without particles
+
+    def open_micrograph(self, path: str | Path) -> bool:
+        """Show the micrograph ``path`` without particles (closing what was open); False, with a
+        dialog, when it cannot be read (what was open stays open)."""
+        try:
+            (height, width), apix = micrograph_header(path)
+        except (InputError, OSError) as exc:
+            files.error_dialog(self, "Cannot open micrograph", str(exc))
+            return False
+        self.close_session()
+        self.micrograph_path = Path(path)
+        self.docks.show_micrograph(self.micrograph_path, apix)
+        self._display_particles(None)
+        self.triptych.set_images({}, NO_PARTICLES)
+        self.bar.show_no_particles()
+        self.metadata.show_metadata({"micrograph": str(self.micrograph_path), "size (px)": f"{width} x {height}",
+                                     "pixel size (Å)": "unknown" if apix is None else apix})
+        self.setWindowTitle(f"gan-viewer — {self.micrograph_path.name} (micrograph, no particles)")
+        files.remember(self.settings, path, None, {})
+        self.actions_.refresh_recent()
+        return True
+
+    def _close_micrograph(self) -> None:
+        if self.micrograph_path is not None:
+            self.micrograph_path = None
+            self.docks.detach()
+            self.triptych.set_images({}, {})
+            self.metadata.show_metadata({})
 
     def open_in_background(self, path: str | Path, map_path: str | Path | None, options: dict) -> None:
         """Close the open session and start reading ``path``; see :meth:`open_path`."""
@@ -213,6 +249,7 @@ class BackgroundOpening:
             return
         self.preview = preview
         self.images = self._make_images(preview, self._opening[2])
+        self._display_particles(preview.source)
         self.images.show(preview.cursor)
         self.metadata.show_metadata(preview.source.metadata(preview.cursor))
         self.refresh()

@@ -284,6 +284,10 @@ class ParticleImages(QObject):
         """(n,) score for sorting: recovered vs reference, or raw vs reference without a generator."""
         return self.scores if self.engine.denoise is not None else self.raw_scores
 
+    def score_columns(self) -> dict[str, np.ndarray]:
+        """The gallery's score columns: agreement (:meth:`agreement`) and confidence, (n,) each."""
+        return {"agreement score": self.agreement(), "confidence": self.confidence}
+
     def score_all(self, chunk: int = 64) -> bool:
         """Score every particle in the background; False when there is no reference."""
         if not self.reference.available:

@@ -36,6 +36,7 @@ One optics group is made per distinct (pixel size, box, voltage, Cs, amplitude c
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from pathlib import Path
@@ -94,6 +95,7 @@ def read_cryosparc(path: str | os.PathLike) -> ParticleTable:
     if not {"blob/path", "blob/idx"} <= names:
         raise InputError(f"no particle image paths (blob/path and blob/idx); {len(cs)} rows, "
                          f"{len(names)} fields; is this a particle .cs file?", path)
+    check_fields(cs, path)
     parts = pd.DataFrame(index=pd.RangeIndex(len(cs)))
     stacks = _strings(cs["blob/path"])
     parts["rlnImageName"] = [f"{int(i) + 1:06d}@{s}" for i, s in zip(cs["blob/idx"], stacks)]
@@ -143,10 +145,74 @@ def rotvec_to_relion(pose: np.ndarray) -> np.ndarray:
     return eul
 
 
+def check_fields(cs: np.ndarray, path: Path) -> None:
+    """InputError naming the first field read here whose type, shape or values are wrong.
+
+    Every field in :data:`FIELD_SPECS` that the file has must hold numbers of the given kinds
+    (strings for paths) with the given per-row shape; numbers must be finite, sizes and pixel
+    sizes positive and image indices not negative.
+    """
+    for name in cs.dtype.names:
+        spec = _spec(name)
+        if spec is None:
+            continue
+        kinds, shape, rule = spec
+        dtype = cs.dtype[name]
+        if dtype.base.kind not in kinds or dtype.shape != shape:
+            raise InputError(f"field {name} is {_describe(dtype)}, expected {_KIND_NAMES[kinds]} of shape {shape}", path)
+        if rule and len(cs):
+            values = np.asarray(cs[name], np.float64)
+            bad = ~np.isfinite(values) | ((values <= 0) if rule == "positive" else (values < 0) if rule == "index"
+                                          else np.zeros(values.shape, bool))
+            if bad.any():
+                row = int(np.flatnonzero(bad.reshape(len(cs), -1).any(axis=1))[0])
+                raise InputError(f"field {name} row {row + 1} holds {cs[name][row].tolist()!r}, expected "
+                                 f"{_RULE_NAMES[rule]}", path)
+
+
 # ---------------------------------------------------------------------------------------------
+#: numpy dtype kinds: i signed, u unsigned, f float, S bytes, U unicode
+_NUMBERS, _INTEGERS, _TEXT = "iuf", "iu", "SU"
+_KIND_NAMES = {_NUMBERS: "numbers", _INTEGERS: "integers", _TEXT: "text"}
+_RULE_NAMES = {"finite": "a finite number", "positive": "a positive number", "index": "an index >= 0"}
+#: field (or ``*/suffix`` for every alignments group) -> (dtype kinds, shape per row, value rule)
+FIELD_SPECS: dict[str, tuple[str, tuple[int, ...], str]] = {
+    "blob/path": (_TEXT, (), ""),
+    "blob/idx": (_INTEGERS, (), "index"),
+    "blob/shape": (_INTEGERS, (2,), "positive"),
+    "blob/psize_A": (_NUMBERS, (), "positive"),
+    "location/micrograph_path": (_TEXT, (), ""),
+    "location/center_x_frac": (_NUMBERS, (), "finite"),
+    "location/center_y_frac": (_NUMBERS, (), "finite"),
+    "location/micrograph_shape": (_INTEGERS, (2,), "index"),
+    **{field: (_NUMBERS, (), "finite") for field in PARTICLE_FIELDS},
+    **{field: (_NUMBERS, (), "positive" if field == "ctf/accel_kv" else "finite")
+       for field in OPTICS_FIELDS if field.startswith("ctf/")},
+    "alignments3D/pose": (_NUMBERS, (3,), "finite"),
+    "alignments2D/pose": (_NUMBERS, (), "finite"),
+    "*/shift": (_NUMBERS, (2,), "finite"),
+    "*/psize_A": (_NUMBERS, (), "positive"),
+    "*/class": (_INTEGERS, (), "index"),
+}
+
+
+def _spec(name: str) -> tuple[str, tuple[int, ...], str] | None:
+    if name in FIELD_SPECS:
+        return FIELD_SPECS[name]
+    group, _, suffix = name.partition("/")
+    if group in ("alignments3D", "alignments2D"):
+        return FIELD_SPECS.get(f"*/{suffix}")
+    return None
+
+
+def _describe(dtype: np.dtype) -> str:
+    return f"{dtype.base.str}{' of shape ' + str(dtype.shape) if dtype.shape else ''}"
+
+
 def _load(path: Path) -> np.ndarray:
     if not path.is_file():
         raise InputError("no such file" if not path.exists() else "not a file", path)
+    _check_npy_size(path)
     try:
         cs = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -156,6 +222,30 @@ def _load(path: Path) -> np.ndarray:
     if cs.ndim != 1:
         raise InputError(f"not a cryoSPARC .cs file (a {cs.ndim}-D array, expected one row per particle)", path)
     return cs
+
+
+def _check_npy_size(path: Path) -> None:
+    """The ``.npy`` header's shape and dtype must describe exactly the bytes the file holds, so a
+    corrupt header (a billion rows in a 4 KB file) never makes ``np.load`` allocate."""
+    npy = np.lib.format
+    try:
+        with open(path, "rb") as fh:
+            version = npy.read_magic(fh)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"npy format version {version}")
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read_header(fh)
+            offset = fh.tell()
+    except Exception as exc:  # noqa: BLE001 - a corrupt header raises ValueError, TokenError, SyntaxError ...
+        raise InputError("not a cryoSPARC .cs file (not a numpy array saved with np.save)", path) from exc
+    if dtype.hasobject:
+        raise InputError("not a cryoSPARC .cs file (it holds Python objects, which are not read)", path)
+    size = path.stat().st_size
+    want = offset + math.prod(shape) * dtype.itemsize
+    if size != want:
+        raise InputError(f"not a readable .cs file ({'truncated: ' if size < want else ''}its header "
+                         f"describes {shape} rows of {dtype.itemsize} bytes, {want} bytes in all; the file "
+                         f"holds {size})", path)
 
 
 def _strings(values: np.ndarray) -> list[str]:

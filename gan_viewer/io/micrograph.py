@@ -27,6 +27,8 @@ from gan_viewer.io.star import ParticleTable, read_star
 log = logging.getLogger(__name__)
 
 COORDINATE_LABELS = ("rlnCoordinateX", "rlnCoordinateY")
+#: a single image with a side larger than this is a micrograph, whatever its file is called
+MAX_PARTICLE_SIDE = 1024
 BOX_COLUMNS = ("x", "y", "w", "h")
 EDGE_MODES = ("pad", "flag", "skip")
 
@@ -99,10 +101,14 @@ def _read_box(path: Path) -> pd.DataFrame:
 
 
 def _check_finite_rows(values: np.ndarray, path: Path) -> None:
-    """Raise InputError naming the first row (1-based) with a NaN or missing value."""
+    """Raise InputError naming the first row (1-based) with a NaN, missing or absurd (beyond
+    10**9 px) value."""
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
         raise InputError(f"particle {int(bad.argmax()) + 1} has a missing or non-numeric coordinate", path)
+    far = (np.abs(values) > 1e9).any(axis=1)
+    if far.any():
+        raise InputError(f"particle {int(far.argmax()) + 1} has a coordinate beyond 10**9 pixels", path)
 
 
 class MicrographParticles:
@@ -244,6 +250,47 @@ class MicrographParticles:
         if self._fill is None:
             self._fill = float(np.mean(self._stack.data[0], dtype=np.float64))
         return self._fill
+
+
+def is_micrograph_file(path: str | os.PathLike) -> bool:
+    """Whether an MRC file holds one micrograph rather than particles.
+
+    It does when it holds exactly one 2D image and that image is in a ``.mrc`` file (RELION
+    writes micrographs as ``.mrc``, particle stacks as ``.mrcs``), is not square, or is larger
+    than :data:`MAX_PARTICLE_SIDE`. Only the header is read; a file that is not a readable MRC
+    file gives False (opening it as particles then says what is wrong).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".mrc", ".mrcs") or not path.is_file():
+        return False
+    try:
+        with MrcStack(path) as stack:
+            n, h, w = stack.shape
+    except (InputError, OSError, ValueError):
+        return False
+    return n == 1 and (path.suffix.lower() == ".mrc" or h != w or max(h, w) > MAX_PARTICLE_SIDE)
+
+
+def micrograph_header(path: str | os.PathLike) -> tuple[tuple[int, int], float | None]:
+    """The (height, width) in pixels and the pixel size (Angstrom, None when unset) of a micrograph.
+
+    Raises
+    ------
+    InputError
+        When the file is not a readable MRC file holding exactly one 2D image.
+    """
+    with MrcStack(path) as stack:
+        if len(stack) != 1:
+            raise InputError(f"holds {len(stack)} images or sections; expected one 2D micrograph", path)
+        return stack.shape[1:], stack.pixel_size
+
+
+def read_micrograph(path: str | os.PathLike) -> np.ndarray:
+    """The whole micrograph of an MRC file, (H, W) float32 (any supported mode)."""
+    with MrcStack(path) as stack:
+        if len(stack) != 1:
+            raise InputError(f"holds {len(stack)} images or sections; expected one 2D micrograph", path)
+        return np.asarray(stack.read(np.array([0]))[0], np.float32)
 
 
 def _check_box(box: int, shape: tuple[int, int], path: Path) -> int:

@@ -1,8 +1,10 @@
 """MRC images and stacks: lazy, memory-mapped reads and atomic writes.
 
 Stacks are opened with ``mrcfile.mmap`` so opening a 100,000-particle stack reads only its header;
-pixels are read when asked for. Stacks are written by :class:`~gan_viewer.io.mrc_writer.StackWriter`
-(space reserved first, no memory map). Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
+pixels are read when asked for. The header is checked against the file's size first
+(:mod:`gan_viewer.io.mrc_check`), so a corrupt header never makes anything allocate. Stacks are
+written by :class:`~gan_viewer.io.mrc_writer.StackWriter` (space reserved first, no memory map).
+Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
 (float16) are supported, and every read returns float32.
 """
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_path, ensure_free_space
+from gan_viewer.io.mrc_check import check_mrc_layout
 from gan_viewer.io.mrc_writer import StackWriter
 
 __all__ = ["MrcStack", "StackWriter", "read_header_pixel_size", "write_map", "write_stack"]
@@ -131,20 +134,16 @@ class MrcStack:
 
 
 def _open_mmap(path: Path):
-    """Open strictly; files from older software without the ``MAP`` ID get a permissive retry,
-    which is accepted only when the header still describes data that is all there."""
-    if not path.is_file():
-        raise InputError("no such file" if not path.exists() else "not a file", path)
+    """Open strictly once the header matches the file's size (:func:`check_mrc_layout`); files
+    from older software without the ``MAP`` ID get a permissive retry, which is accepted only
+    when the header still describes data that is all there."""
+    check_mrc_layout(path, SUPPORTED_MODES)
     try:
-        mrc = mrcfile.mmap(path, mode="r")
+        return mrcfile.mmap(path, mode="r")
     except ValueError as exc:  # mrcfile says what is wrong: bad map ID, truncated data, mode
-        mrc = _permissive(path, exc)
+        return _permissive(path, exc)
     except OSError as exc:
         raise InputError(f"cannot be read ({exc.strerror or exc})", path) from exc
-    if int(mrc.header.mode) not in SUPPORTED_MODES:
-        mrc.close()
-        raise InputError(f"MRC mode {int(mrc.header.mode)} is not supported (modes {SUPPORTED_MODES})", path)
-    return mrc
 
 
 def _permissive(path: Path, strict_error: ValueError):

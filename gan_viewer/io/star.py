@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from starfile.writer import StarWriter
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_path, check_writable, write_text
 from gan_viewer.io.star_parse import block_spans, check_loops, parse_blocks
+from gan_viewer.io.star_write import block_lines
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class ParticleTable:
         if optics is None or label not in optics.columns:
             return None
         values = pd.to_numeric(optics[label], errors="coerce").to_numpy(np.float64)
-        ids = optics["rlnOpticsGroup"].to_numpy().astype(np.int64)
+        ids = _integers(optics["rlnOpticsGroup"], "data_optics rlnOpticsGroup", self.path)
         order = np.argsort(ids, kind="stable")
         groups = self.optics_groups()
         # searchsorted, not a hash lookup: a few ms for 1,000,000 particles and a handful of groups
@@ -116,7 +116,7 @@ class ParticleTable:
         """Optics group per particle, shape (n,) int; all 1 when the file has no optics table."""
         parts = self.particles
         if "rlnOpticsGroup" in parts.columns and self.optics is not None:
-            return parts["rlnOpticsGroup"].to_numpy().astype(np.int64)
+            return _integers(parts["rlnOpticsGroup"], "rlnOpticsGroup", self.path)
         return np.ones(len(parts), np.int64)
 
     def pixel_size(self) -> np.ndarray | None:
@@ -135,7 +135,7 @@ class ParticleTable:
     def box_size(self) -> np.ndarray | None:
         """Image size in pixels per particle, shape (n,), from ``rlnImageSize``, or None."""
         box = self.optics_values("rlnImageSize")
-        return None if box is None else box.astype(np.int64)
+        return None if box is None else _integers(pd.Series(box), "rlnImageSize", self.path, low=1, high=1 << 17)
 
     def origins_px(self, default_apix: float | None = None) -> np.ndarray:
         """Particle origin (x, y) in pixels, shape (n, 2); zeros when the file has none.
@@ -243,22 +243,34 @@ def write_star(table: ParticleTable, path: str | os.PathLike, *, overwrite: bool
         Replace an existing file; otherwise an existing ``path`` raises InputError.
     comments
         Extra ``#`` lines (provenance) written at the top; RELION ignores them.
+
+    Raises
+    ------
+    InputError
+        When ``path`` exists (without ``overwrite``), or a value cannot be written so that STAR
+        readers give it back (see :mod:`gan_viewer.io.star_write`); nothing is written then.
     """
     path = check_writable(path, overwrite)
-    text = star_text(table, comments)
+    text = star_text(table, comments, path)
     with atomic_path(path, overwrite=overwrite) as tmp:
         write_text(tmp, text)
     return path
 
 
-def star_text(table: ParticleTable, comments: list[str] | tuple[str, ...] = ()) -> str:
-    """The text :func:`write_star` writes for ``table``: ``comments`` as ``#`` lines, then every block."""
-    lines = [f"# {c}" for c in comments] + [c for c in table.header_comments]
+def star_text(table: ParticleTable, comments: list[str] | tuple[str, ...] = (), path: Path | None = None) -> str:
+    """The text :func:`write_star` writes for ``table``: ``comments`` as ``#`` lines, then every block.
+
+    Raises
+    ------
+    InputError
+        When a value cannot be written so that STAR readers give it back (naming ``path``).
+    """
+    lines = [f"# {' '.join(str(c).split())}" for c in comments] + [c for c in table.header_comments]
     for name, block in table.blocks.items():
         lines.append("")
         if table.version is not None:
             lines += [f"# version {table.version}", ""]
-        lines += list(StarWriter({name: block}, float_format=None).data_block_generator())
+        lines += block_lines(name, block, path)
     return "\n".join(lines) + "\n"
 
 
@@ -317,6 +329,19 @@ def _table_from_blocks(blocks: dict, version: int | None, path: Path | None,
     if particles is None:
         particles = "particles" if "particles" in candidates else max(candidates, key=lambda k: len(candidates[k]))
     return ParticleTable(blocks, particles, optics, version, path, comments)
+
+
+def _integers(values: pd.Series, label: str, path: Path | None, low: int = -(2**31), high: int = 2**31 - 1
+              ) -> np.ndarray:
+    """``values`` as int64, or InputError naming the first row that is not a whole number in ``low..high``."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(numbers) & (numbers == np.round(numbers)) & (numbers >= low) & (numbers <= high))
+    if bad.any():
+        row = int(bad.argmax())
+        raise InputError(f"{label} of row {row + 1} is {values.iloc[row]!r}, not a whole number from {low} to {high}",
+                         path)
+    return numbers.astype(np.int64)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -154,13 +154,38 @@ def check_loops(path: Path, text: str, blocks: dict, spans: list[tuple[str, int,
             continue
         last = _last_row(text, start, end)
         if last is not None:
-            try:
-                n_tokens = len(shlex.split(last, posix=True))
-            except ValueError:
-                n_tokens = len(last.split())
+            n_tokens = count_fields(last)
             if n_tokens != block.shape[1]:
                 raise InputError(f"data_{name}: last row has {n_tokens} values for {block.shape[1]} "
                                  "columns (truncated or malformed file)", path)
+
+
+def count_fields(row: str) -> int:
+    """How many values the loop parser (pandas, after starfile's ``'`` -> ``"``) finds in ``row``.
+
+    Fields are split at spaces and tabs; a ``"`` at the start of a field opens a quoted field, in
+    which ``""`` is one quote; ``#`` outside quotes starts a comment, even inside a word.
+    """
+    count, state = 0, "between"
+    for c in row.replace("'", '"'):
+        if state == "between":
+            if c in " \t":
+                continue
+            if c == "#":
+                break
+            count += 1
+            state = "quoted" if c == '"' else "word"
+        elif state == "word":
+            if c in " \t":
+                state = "between"
+            elif c == "#":
+                break
+        elif state == "quoted":
+            if c == '"':
+                state = "closing"
+        else:  # just after a quote inside a quoted field
+            state = "quoted" if c == '"' else "between" if c in " \t" else "word"
+    return count
 
 
 def _last_row(text: str, start: int, end: int) -> str | None:

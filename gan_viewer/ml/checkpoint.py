@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -43,8 +45,8 @@ def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
                for k, v in generator.state_dict().items()}
     weights = save(tensors, metadata={"format": "gan-viewer generator"})
-    card = dict({"normalisation": NORMALISATION}, **card, generator=generator.config.to_dict(), weights=path.name,
-                weights_dtype="float16" if half else "float32", sha256=hashlib.sha256(weights).hexdigest())
+    card = {"normalisation": NORMALISATION, **card, "generator": generator.config.to_dict(), "weights": path.name,
+            "weights_dtype": "float16" if half else "float32", "sha256": hashlib.sha256(weights).hexdigest()}
     with atomic_paths([path, card_path(path)], overwrite=overwrite) as (tmp_weights, tmp_card):
         write_bytes(tmp_weights, weights)
         write_text(tmp_card, json.dumps(card, indent=2, default=str) + "\n")
@@ -68,10 +70,15 @@ def update_card(weights: str | os.PathLike, entries: dict) -> dict:
 def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[UNetGenerator, dict]:
     """The generator of ``path`` (.safetensors, with its .json card beside it) in eval mode.
 
+    The card is checked field by field (:func:`read_card`) and the weights' names and shapes
+    against the generator the card describes before that generator is built, so a card or
+    weights file that does not fit never makes anything large allocate.
+
     Raises
     ------
     InputError
-        Missing files, a card that does not describe the weights, or a sha256 mismatch.
+        Missing files, a card field of the wrong type or value, weights that do not fit the card
+        or are not finite, or a sha256 mismatch.
     """
     path = Path(path)
     if path.suffix == ".json":
@@ -79,23 +86,111 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") 
     for required in (path, card_path(path)):
         if not required.is_file():
             raise InputError("no such model file", required)
-    try:
-        card = json.loads(card_path(path).read_text())
-        config = GeneratorConfig.from_dict(card["generator"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not a gan-viewer model card ({exc})", card_path(path)) from exc
+    card = read_card(path)
+    config = GeneratorConfig.from_dict(card["generator"])
     if card.get("sha256") and card["sha256"] != sha256(path):
         raise InputError("sha256 does not match its model card (corrupt or replaced weights)", path)
     try:
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises its own error types
-        raise InputError(f"not a safetensors file ({exc})", path) from exc
+        raise InputError(f"not a safetensors file ({_one_line(exc)[:200]})", path) from exc
+    _check_weights(tensors, config, path)
     generator = UNetGenerator(config)
     try:
         generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
-    except RuntimeError as exc:
-        raise InputError(f"weights do not fit the generator described by the card ({str(exc)[:200]})", path) from exc
+    except RuntimeError as exc:  # e.g. a tensor type that cannot be copied into a parameter
+        raise InputError(f"weights do not fit the generator described by the card ({_one_line(exc)[:200]})",
+                         path) from exc
     return generator.to(device).eval(), card
+
+
+def read_card(weights: str | os.PathLike) -> dict:
+    """The model card beside ``weights``, every field that gan-viewer reads checked.
+
+    Raises
+    ------
+    InputError
+        One line naming the card and the field: not JSON, not an object, ``generator`` missing
+        or invalid, ``name``/``pixel_size``/``box``/``sha256``/``training`` of the wrong type or value.
+    """
+    where = card_path(weights)
+    try:
+        card = json.loads(where.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise InputError(f"not a gan-viewer model card (not JSON: {_one_line(exc)[:120]})", where) from exc
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc})", where) from exc
+    if not isinstance(card, dict):
+        raise InputError(f"not a gan-viewer model card (a JSON {type(card).__name__}, not an object)", where)
+    if not isinstance(card.get("generator"), dict):
+        raise InputError(f"model card field generator is {_short(card.get('generator'))}, expected an object", where)
+    try:
+        GeneratorConfig.from_dict(card["generator"])
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"model card field generator: {_one_line(exc)}", where) from exc
+    for field, (valid, expected) in _CARD_FIELDS.items():
+        value = _field(card, field)
+        if value is not None and not valid(value):
+            raise InputError(f"model card field {field} is {_short(value)}, expected {expected}", where)
+    return card
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+#: card field (dotted path) -> (check, what it should be); absent or null fields pass
+_CARD_FIELDS = {
+    "name": (lambda v: isinstance(v, str), "text"),
+    "sha256": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None, "64 hex digits"),
+    "pixel_size": (lambda v: _is_number(v) and v > 0, "a positive number (Angstrom)"),
+    "box": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "training": (lambda v: isinstance(v, dict), "an object"),
+    "training.sources": (_is_strings, "a list of file names"),
+    "training.data": (lambda v: isinstance(v, dict), "an object"),
+    "training.data.sources": (_is_strings, "a list of file names"),
+}
+
+
+def _field(card: dict, dotted: str) -> object:
+    """``card["a"]["b"]`` for ``"a.b"``; None when a level is missing (or not an object: the
+    level above is checked first)."""
+    value: object = card
+    for key in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _check_weights(tensors: dict[str, torch.Tensor], config: GeneratorConfig, path: Path) -> None:
+    """InputError unless ``tensors`` are exactly the generator's, in shape, and finite.
+
+    The generator is laid out on the ``meta`` device (shapes, no memory) to compare with.
+    """
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in UNetGenerator(config).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if got != expected:
+        key = next(k for k in sorted(set(got) | set(expected)) if got.get(k) != expected.get(k))
+        raise InputError(f"weights do not fit the generator described by the card ({key}: shape "
+                         f"{got.get(key, 'missing')} in the file, {expected.get(key, 'none')} in the generator)", path)
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(f"weights hold NaN or infinite values ({key})", path)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def save_training_state(path: str | os.PathLike, state: dict) -> None:

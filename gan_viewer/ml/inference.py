@@ -55,6 +55,8 @@ TRANSFORMS = tuple((k, f) for f in (False, True) for k in range(4))
 SPREAD_METHODS = ("tta", "noise", "both")
 #: standard deviation of the noise added for the "noise" spread, in background standard deviations
 NOISE_SPREAD = 0.5
+#: confidence below which a particle looks like noise, for cards that do not record a measured one
+DEFAULT_CONFIDENCE_THRESHOLD = 0.6
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -134,13 +136,23 @@ def particle_circle(box: int) -> np.ndarray:
     return (y - c) ** 2 + (x - c) ** 2 <= (BACKGROUND_RADIUS * box) ** 2
 
 
-def confidence(images: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """How much of each recovered image is stable under rotations and flips, in [0, 1].
+def relative_spread(images: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """(n,) root-mean-square spread over root-mean-square recovered image, inside the particle circle."""
+    mask = particle_circle(images.shape[-1])
+    a = np.sqrt((np.asarray(images, np.float64)[:, mask] ** 2).mean(axis=1))
+    s = np.sqrt((np.asarray(spread, np.float64)[:, mask] ** 2).mean(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(a > 0, s / a, np.inf)
 
-    ``A^2 / (A^2 + S^2)`` with ``A`` the root-mean-square of the recovered image and ``S`` that
-    of its spread, both inside the particle circle: 1 when every transform gives the same
-    particle, near 0 when the output is mostly what changes from one transform to the next (the
-    generator is drawing noise, not a particle).
+
+def confidence(images: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """How stable each recovered image is, in [0, 1]: ``1 - S / A``, clipped.
+
+    ``A`` is the root-mean-square of the recovered image and ``S`` that of its spread, both inside
+    the particle circle: 1 when every sample gives the same image, 0.8 when the image changes by a
+    fifth of its own amplitude from one sample to the next, 0 when it changes by as much as it
+    holds (the generator is drawing noise, not a particle). The error of a recovery (as the PSNR
+    measures it) ranks with ``S / A``: ``benchmarks/bench_generator.py general`` checks that.
 
     Parameters
     ----------
@@ -151,11 +163,7 @@ def confidence(images: np.ndarray, spread: np.ndarray) -> np.ndarray:
     -------
     (n,) float64
     """
-    mask = particle_circle(images.shape[-1])
-    a2 = (np.asarray(images, np.float64)[:, mask] ** 2).mean(axis=1)
-    s2 = (np.asarray(spread, np.float64)[:, mask] ** 2).mean(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(a2 + s2 > 0, a2 / (a2 + s2), 0.0)
+    return np.clip(1.0 - relative_spread(images, spread), 0.0, 1.0)
 
 
 class Denoiser:
@@ -200,6 +208,13 @@ class Denoiser:
         generator, card = load_generator(path, dev)
         log.info("generator %s on %s", path.name, dev)
         return cls(generator, card, dev, batch_size, name=path.stem)
+
+    @property
+    def confidence_threshold(self) -> float:
+        """Below this confidence a particle looks like noise to the generator: measured on pure
+        noise and on particles by ``benchmarks/bench_generator.py general`` and stored in the card."""
+        value = self.card.get("confidence_threshold")
+        return float(value) if isinstance(value, (int, float)) and 0 < value < 1 else DEFAULT_CONFIDENCE_THRESHOLD
 
     @property
     def units(self) -> str:

@@ -26,6 +26,12 @@ def _from_dict(cls, values: dict):
     return cls(**values)
 
 
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    """ValueError naming ``name`` unless ``value`` is an int (not a bool) in ``low..high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     """U-Net generator.
@@ -57,10 +63,16 @@ class GeneratorConfig:
     output: str = "linear"
 
     def __post_init__(self) -> None:
-        if not 2 <= self.depth <= 9:
-            raise ValueError(f"depth must be 2..9, got {self.depth}")
-        if self.norm not in ("batch", "instance") or self.output not in ("linear", "tanh"):
-            raise ValueError(f"norm must be batch|instance and output linear|tanh, got {self.norm}, {self.output}")
+        _check_int("depth", self.depth, 2, 9)
+        _check_int("base_channels", self.base_channels, 1, 1024)
+        _check_int("max_channels", self.max_channels, 1, 4096)
+        _check_int("dropout_blocks", self.dropout_blocks, 0, 9)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number from 0 to below 1, got {self.dropout!r}")
+        if self.norm not in ("batch", "instance"):
+            raise ValueError(f"norm must be 'batch' or 'instance', got {self.norm!r}")
+        if self.output not in ("linear", "tanh"):
+            raise ValueError(f"output must be 'linear' or 'tanh', got {self.output!r}")
 
     @property
     def multiple(self) -> int:

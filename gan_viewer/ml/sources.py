@@ -54,13 +54,14 @@ def simulated_pairs(paths: list, args: argparse.Namespace, device: str = "cpu") 
         _add_folder(bank, folder)
     rng = np.random.default_rng([args.seed, 3])
     box = max(args.box)
-    for k in range(args.phantoms):
-        bank.add_volume(f"phantom {k} (seed {args.seed})", phantom_map(rng, apix, box), apix, "phantom")
+    for k in range(args.phantoms):  # sizes from a quarter to nine tenths of the largest box
+        volume = phantom_map(rng, apix, box, fill=rng.uniform(0.25, 0.9))
+        bank.add_volume(f"phantom {k} (seed {args.seed})", volume, apix, "phantom")
     if getattr(args, "assemblies", 0):
         from gan_viewer.sim.assemblies import assembly_map
 
         for k in range(args.assemblies):
-            volume, info = assembly_map(rng, apix, box)
+            volume, info = assembly_map(rng, apix, box, fill=rng.uniform(0.25, 0.95))
             bank.add_volume(f"assembly {k} ({info.get('kind', '?')}, seed {args.seed})", volume, apix, "assembly")
     if not len(bank):
         raise InputError("no structure to simulate from: give --map, --model, --models-dir, --phantoms or --assemblies")

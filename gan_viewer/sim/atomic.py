@@ -136,7 +136,7 @@ def atoms_to_map(atoms: AtomicModel, apix: float, box: int, *, resolution: float
     Parameters
     ----------
     atoms
-        From :func:`load_model`.
+        From :func:`load_model`; with no atoms the map is all zeros.
     apix
         Voxel size in Angstrom.
     box
@@ -159,6 +159,8 @@ def atoms_to_map(atoms: AtomicModel, apix: float, box: int, *, resolution: float
     """
     _check_params(atoms.path, apix, box, resolution)
     box, start = int(box), time.perf_counter()
+    if len(atoms) == 0:  # an empty specimen (a blank particle): nothing to centre, an all-zero map
+        return np.zeros((box, box, box), np.float32)
     a, b = _coefficients(atoms.elements)  # (n, 5) each
     a = a * atoms.occupancy[:, None]
     b = b + (4.0 * resolution**2 if resolution else 0.0)

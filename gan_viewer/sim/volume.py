@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from gan_viewer.errors import InputError
+from gan_viewer.io.mrc_check import check_mrc_layout
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,9 @@ def load_map(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         The file is missing, not MRC, complex-valued, not 3D, not cubic or holds NaN/inf.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file" if not path.exists() else "not a file", path)
+    check_mrc_layout(path, MAP_MODES)  # sizes against the file's size, before anything is allocated
     try:
         with mrcfile.open(path, mode="r") as mrc:
-            mode = int(mrc.header.mode)
-            if mode not in MAP_MODES:
-                raise InputError(f"MRC mode {mode} cannot hold a density map (modes {MAP_MODES})", path)
             data = np.array(mrc.data, dtype=np.float32)  # a writable copy
             axes = (int(mrc.header.mapc), int(mrc.header.mapr), int(mrc.header.maps))
             voxel = mrc.voxel_size

@@ -132,3 +132,22 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "gan_viewer", "info", str(tmp_path / "nope.star"), "--debug"],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_unexpected_error_is_one_line_and_a_log_file(capsys, monkeypatch, tmp_path: Path, tiny_set: Path) -> None:
+    import gan_viewer.cli.info as info
+
+    def broken(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # where platformdirs puts user logs on Linux
+    monkeypatch.setattr(info, "main", broken)
+    code, _, err = run(capsys, "info", str(tiny_set))
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "gan-viewer info: internal error: RuntimeError: boom second line" in err and "--debug" in err
+    log_file = Path(err.split("the traceback is in ")[1].split(";")[0])
+    assert log_file.is_file() and str(tmp_path / "state") in str(log_file)
+    text = log_file.read_text()
+    assert "Traceback" in text and "RuntimeError: boom" in text and f"gan-viewer info {tiny_set}" in text
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["info", str(tiny_set), "--debug"])

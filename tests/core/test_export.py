@@ -76,18 +76,18 @@ def test_export_real_relion5(shared_data: Path, tmp_path: Path) -> None:
 
 def fail_at_block(monkeypatch, block: int, action) -> None:
     """Call ``action()`` when the ``block``-th STAR block (1-based, over all files) is formatted."""
-    from starfile.writer import StarWriter
+    from gan_viewer.io import star, star_write
 
-    real = StarWriter.data_block_generator
+    real = star_write.block_lines
     calls = []
 
-    def formatting(self):
+    def formatting(*args, **kwargs):
         calls.append(1)
         if len(calls) == block:
             action()
-        return real(self)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(StarWriter, "data_block_generator", formatting)
+    monkeypatch.setattr(star, "block_lines", formatting)
 
 
 def test_a_failure_writing_the_rejected_file_leaves_both_as_they_were(monkeypatch, tiny_set: Path,
@@ -115,16 +115,16 @@ def test_killed_while_writing_the_rejected_file_leaves_neither(tiny_set: Path, t
     child = f"""
 import os, signal, sys
 import numpy as np
-from starfile.writer import StarWriter
 from gan_viewer.core.export import export_curated
+from gan_viewer.io import star
 from gan_viewer.io.star import read_star
-real, calls = StarWriter.data_block_generator, []
-def formatting(self):
+real, calls = star.block_lines, []
+def formatting(*args):
     calls.append(1)
     if len(calls) == 3:  # the rejected file's first block
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(self)
-StarWriter.data_block_generator = formatting
+    return real(*args)
+star.block_lines = formatting
 export_curated(read_star({str(tiny_set)!r}), np.array([1, 2] * 5, np.int8), {str(out / "k.star")!r},
                {str(out / "r.star")!r})
 """

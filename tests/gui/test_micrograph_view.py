@@ -11,7 +11,8 @@ pytest.importorskip("pytestqt")
 from PyQt6 import QtCore  # noqa: E402
 
 from gan_viewer.core.curation import Label  # noqa: E402
-from gan_viewer.gui.micrograph_view import LABEL_PENS, MicrographView, display_image  # noqa: E402
+from gan_viewer.core.display_filters import DisplayFilter, Spectrum  # noqa: E402
+from gan_viewer.gui.micrograph_view import LABEL_PENS, MicrographView, display_binning  # noqa: E402
 from gan_viewer.io.micrograph import MicrographParticles  # noqa: E402
 from gan_viewer.io.mrc import MrcStack  # noqa: E402
 
@@ -41,7 +42,7 @@ def view(qtbot, picks):
     qtbot.waitExposed(widget)
     labels = np.zeros(len(particles), np.int8)
     widget.set_micrograph(image, particles.coordinates, particles.box, labels)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: widget.shown, timeout=20000)  # made in a background thread
     return widget
 
 
@@ -99,9 +100,27 @@ def test_set_labels_recolours_and_current_highlights(qtbot, view, picks) -> None
         view.set_labels(np.zeros(3, np.int8))
 
 
-def test_display_image_bins_large_micrographs() -> None:
+def test_large_micrographs_are_binned_for_display() -> None:
     big = np.random.default_rng(0).normal(size=(4100, 3000)).astype(np.float32)
-    shown, binning = display_image(big, lowpass_sigma=1.0)
-    assert binning == 3 and shown.shape == (1366, 1000) and shown.dtype == np.float32
-    view = display_image(big[:100, :100], lowpass_sigma=0)
-    assert view[1] == 1 and np.array_equal(view[0], big[:100, :100])
+    assert display_binning(big.shape) == 3
+    shown = Spectrum(big, 1.0).image(DisplayFilter(), display_binning(big.shape))
+    assert shown.binning == 3 and shown.image.dtype == np.float32
+    assert shown.image.shape == (1367, 1000)  # 4100 padded to 4320 and binned: the micrograph's 1366.7 rows
+    assert shown.extent == pytest.approx((4100, 3000), abs=3)
+    small = Spectrum(big[:100, :100], 1.0).image(DisplayFilter(), display_binning((100, 100)))
+    assert small.binning == 1 and np.allclose(small.image, big[:100, :100], atol=1e-4)
+
+
+def test_path_is_read_and_filtered_off_the_ui_thread(qtbot, picks) -> None:
+    image, particles = picks
+    widget = MicrographView(display=DisplayFilter(20.0))
+    qtbot.addWidget(widget)
+    widget.set_micrograph(MICROGRAPHS / "Ucsf_stack_1142_DW.mrc", particles.coordinates, particles.box,
+                          np.zeros(len(particles), np.int8), apix=particles.pixel_size)
+    assert not widget.shown and widget.status.text().startswith("reading")
+    with qtbot.waitSignal(widget.displayChanged, timeout=20000) as blocker:
+        pass
+    assert blocker.args == ["low-pass 20 Å"] and widget.shown
+    expected = Spectrum(image, particles.pixel_size).image(DisplayFilter(20.0)).image
+    np.testing.assert_allclose(widget.display_image.image, expected, rtol=1e-6)
+    assert widget.image_item.image.dtype == np.uint8 and widget.image_item.image.shape == expected.shape

@@ -274,3 +274,51 @@ def test_real_empiar_images_match_star():
     images = from_cs.images(np.arange(7))
     assert images.shape == (7, 320, 320) and images.std() > 0
     np.testing.assert_array_equal(images, from_star.images(np.arange(7)))
+
+
+# -- fields of the wrong type, shape or value ------------------------------------------------------
+@pytest.mark.parametrize("field, value, message", [
+    ("ctf/df1_A", np.array([b"abc"] * 4, "S9"), "field ctf/df1_A is |S9, expected numbers"),
+    ("blob/shape", np.array([64] * 4, np.uint32), r"field blob/shape is <u4, expected integers of shape \(2,\)"),
+    ("blob/idx", np.array([0.5, 1, 2, 3], np.float32), "field blob/idx is <f4, expected integers"),
+    ("blob/path", np.arange(4, dtype=np.int64), "field blob/path is <i8, expected text"),
+    ("alignments3D/pose", np.zeros((4, 2), np.float32), r"field alignments3D/pose is <f4 of shape \(2,\)"),
+    ("alignments3D/shift", np.zeros((4, 3), np.float32), r"alignments3D/shift is <f4 of shape \(3,\)"),
+    ("location/micrograph_shape", np.zeros(4, np.float32), "location/micrograph_shape is <f4"),
+    ("ctf/df1_A", np.array([1e4, np.nan, 1e4, 1e4], np.float32), "ctf/df1_A row 2 holds nan, expected a finite"),
+    ("alignments3D/pose", np.array([[0, 0, 0], [0, np.inf, 0]] * 2, np.float32), "pose row 2 holds"),
+    ("blob/psize_A", np.array([1.5, 0, 1.5, 1.5], np.float32), "blob/psize_A row 2 holds 0.0, expected a positive"),
+    ("blob/shape", np.array([[64, 64], [64, 64], [0, 0], [64, 64]], np.uint32), "blob/shape row 3 holds"),
+    ("blob/idx", np.array([0, -1, 2, 3], np.int32), "blob/idx row 2 holds -1, expected an index >= 0"),
+])
+def test_wrong_field_types_and_values(tmp_path, field, value, message):
+    fields = synthetic()
+    fields[field] = value
+    path = write_cs(tmp_path / "bad.cs", fields)
+    with pytest.raises(InputError, match=message) as err:
+        read_cryosparc(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def with_npy_shape(raw: bytes, shape: str) -> bytes:
+    """The .npy bytes ``raw`` (format 1.0) with its header's shape replaced, the header length kept."""
+    length = int.from_bytes(raw[8:10], "little")
+    header = raw[10:10 + length].decode("latin1")
+    new = header.replace("'shape': (4,)", f"'shape': {shape}").rstrip()
+    new += " " * (length - len(new) - 1) + "\n"
+    assert len(new) == length and new != header
+    return raw[:10] + new.encode("latin1") + raw[10 + length:]
+
+
+@pytest.mark.parametrize("change", ["truncate", "append", "huge_shape", "2d_shape", "unclosed_bracket"])
+def test_npy_header_must_match_the_file_size(tmp_path, change):
+    path = write_cs(tmp_path / "p.cs", synthetic())
+    raw = path.read_bytes()
+    raw = {"truncate": lambda: raw[:-7], "append": lambda: raw + b"\0" * 7,
+           "huge_shape": lambda: with_npy_shape(raw, "(1000000000000,)"),  # 10**12 rows in a few hundred bytes
+           "2d_shape": lambda: with_npy_shape(raw, "(2, 2)"),
+           "unclosed_bracket": lambda: with_npy_shape(raw, "(4,")}[change]()  # numpy's parser: TokenError
+    path.write_bytes(raw)
+    with pytest.raises(InputError, match="header describes|2-D array|not a numpy array") as err:
+        read_cryosparc(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)

@@ -348,3 +348,10 @@ def test_real_picks_sit_on_blobs_with_data_y_x(ucsf: Path) -> None:
     assert x.max() >= mask.shape[0]  # so x cannot be the row index
     assert mask[y, x].mean() > 1.5 * mask.mean()
     assert mask[mask.shape[0] - 1 - y, x].mean() < mask[y, x].mean()  # not flipped in y
+
+
+def test_coordinates_beyond_any_micrograph_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.star"
+    path.write_text("data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10 12\n1e308 40\n")
+    with pytest.raises(InputError, match="particle 2 has a coordinate beyond 10\\*\\*9 pixels"):
+        load_coordinates(path)

@@ -178,3 +178,29 @@ def test_large_file_path_catches_bad_rows(tmp_path: Path, monkeypatch, content: 
     with pytest.raises(InputError, match=message):
         read_star(path)
 
+
+
+@pytest.mark.parametrize("where, value, message", [
+    ("particles", "-inf", "rlnOpticsGroup of row 1 is"),
+    ("particles", "abc", "rlnOpticsGroup of row 1 is 'abc'"),
+    ("particles", "1.5", "not a whole number"),
+    ("optics", "abc", "data_optics rlnOpticsGroup of row 1"),
+    ("size", "1e308", "rlnImageSize of row 1 is"),
+    ("size", "-16", "not a whole number from 1 to 131072"),
+])
+def test_optics_numbers_that_are_not_whole_numbers(tmp_path: Path, where: str, value: str, message: str) -> None:
+    group = {"particles": value}.get(where, "1")
+    optics_group = {"optics": value}.get(where, "1")
+    size = {"size": value}.get(where, "16")
+    path = tmp_path / "g.star"
+    path.write_text(f"data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnImagePixelSize #2\n_rlnImageSize #3\n"
+                    f"{optics_group} 1.0 {size}\n\ndata_particles\nloop_\n_rlnImageName #1\n_rlnOpticsGroup #2\n"
+                    f"1@a.mrcs {group}\n")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value encountered in cast" on the way
+        with pytest.raises(InputError, match=message):
+            table = read_star(path)
+            table.pixel_size()
+            table.box_size()

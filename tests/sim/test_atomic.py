@@ -131,6 +131,12 @@ def test_occupancy_weights_the_density() -> None:
     np.testing.assert_allclose(half, full / 2, rtol=1e-6)
 
 
+def test_no_atoms_give_an_empty_map() -> None:
+    empty = AtomicModel(np.zeros((0, 3)), np.array([], dtype=str), np.zeros(0))
+    vol = atoms_to_map(empty, 3.0, 16, resolution=6.0)
+    assert vol.shape == (16, 16, 16) and vol.dtype == np.float32 and not vol.any()
+
+
 # --------------------------------------------------------------------------- loading and errors
 
 @pytest.mark.parametrize("hydrogens, waters, ligands, count", [

@@ -1,0 +1,79 @@
+"""The recovered panel of a format-2 generator: units, spread overlay, confidence and its warning."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from tests.gui.conftest import wait_complete
+
+
+class Uncertain:
+    """A format-2 'generator': particle i comes out at amplitude AMPLITUDES[i] with a spread of
+    SPREADS[i] (in its units), so its confidence is 1 - SPREADS[i] / AMPLITUDES[i]."""
+
+    format = 2
+    confidence_threshold = 0.6
+    AMPLITUDES = np.array([2.0, 2.0, 0.1, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    SPREADS = np.array([0.2, 0.2, 0.08, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2])
+
+    def recover(self, images: np.ndarray, apix=None, *, spread: bool = False):
+        idx = np.rint(images.mean(axis=(1, 2))).astype(int) - 1  # tiny_set: particle i is about i + 1
+        box = images.shape[-1]
+        y, x = np.mgrid[:box, :box] - box // 2
+        blob = np.exp(-(x ** 2 + y ** 2) / 8.0).astype(np.float32)
+        blob /= np.sqrt((blob ** 2).mean())
+        out = self.AMPLITUDES[idx, None, None] * blob[None]
+        sd = np.ones_like(out) * self.SPREADS[idx, None, None] if spread else None
+        conf = 1 - self.SPREADS[idx] / self.AMPLITUDES[idx] if spread else None
+        return SimpleNamespace(images=out.astype(np.float32), spread=None if sd is None else sd.astype(np.float32),
+                               confidence=conf, amplitude=self.AMPLITUDES[idx])
+
+    def __call__(self, images, apix=None):
+        return self.recover(images, apix).images
+
+
+def uncertain_loader(model, device):
+    return Uncertain(), f"uncertain on {device}"
+
+
+def test_a_faint_recovery_looks_faint_and_says_it_looks_like_noise(make_window, qtbot, tiny_set) -> None:
+    window = make_window(tiny_set, loader=uncertain_loader)
+    wait_complete(qtbot, window, 0)
+    strong = window.triptych.image("recovered")
+    assert not window.triptych.looks_like_noise() and "confidence 0.90" in window.triptych.score_label.text()
+    window.go(2)
+    wait_complete(qtbot, window, 2)
+    faint = window.triptych.image("recovered")
+    # not re-standardised: the faint particle is shown at its amplitude relative to the others
+    assert faint.std() < 0.2 * strong.std()
+    assert window.triptych.looks_like_noise() and window.triptych.warning.isVisible()
+    assert "looks like noise" in window.triptych.score_label.text()
+    window.go(0)
+    wait_complete(qtbot, window, 0)
+    assert not window.triptych.warning.isVisible()
+
+
+def test_the_spread_overlay_follows_the_view_bar(make_window, qtbot, tiny_set) -> None:
+    window = make_window(tiny_set, loader=uncertain_loader)
+    wait_complete(qtbot, window, 0)
+    assert not window.triptych.spread_item.isVisible()
+    window.viewbar.spread.setChecked(True)
+    assert window.triptych.spread_item.isVisible()
+    assert window.triptych.spread_item.image is not None and window.triptych.spread_item.image.shape == (16, 16)
+    window.viewbar.spread.setChecked(False)
+    assert not window.triptych.spread_item.isVisible()
+
+
+def test_the_gallery_sorts_by_confidence(make_window, qtbot, tiny_set) -> None:
+    window = make_window(tiny_set, loader=uncertain_loader)
+    for i in range(4):
+        window.go(i)
+        wait_complete(qtbot, window, i)
+    window.docks.set_scores(window.images.score_columns())
+    gallery = window.docks.gallery
+    gallery.set_sort("confidence")
+    order = gallery.visible_indices()
+    assert order[0] == 2  # the least confident particle first
+    assert np.isfinite(window.images.confidence[:4]).all()  # (the prefetched ones may have theirs too)

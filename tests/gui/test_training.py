@@ -65,6 +65,10 @@ def test_training_runs_in_the_background_cancels_resumes_and_shows_the_card(
     qtbot.waitUntil(lambda: at_step_two.is_set() or not dialog.running, timeout=240000)
     assert at_step_two.is_set(), dialog.status.text()  # not failed
     assert saw_ticks == [True]
+    # the progress of step 2 of 4 reached the dialog while the training waits there
+    qtbot.waitUntil(lambda: dialog.progress.value() == 500, timeout=10000)
+    assert dialog.progress.isVisible() and "step 2 of 4" in dialog.status.text()
+    assert "validation PSNR" in dialog.status.text()  # validate_every=2
     qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
     cancelled.set()
     qtbot.waitUntil(lambda: dialog.state == "stopped", timeout=120000)
@@ -81,10 +85,13 @@ def test_training_runs_in_the_background_cancels_resumes_and_shows_the_card(
     summary = dialog.summary.text()
     assert dialog.summary.isVisible() and "over the best Gaussian low-pass" in summary and "hallucination" in summary
     assert str(expected.resolve()) in window.generators.trained()  # offered in the Generator menu
+    entries = {a.text(): a for a in window.generators.actions()}
+    assert list(entries) == ["default", "particles.blobs.generator"]
 
     qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
     assert window.model == str(expected)
     wait_complete(qtbot, window)
+    assert entries["particles.blobs.generator"].isChecked() and not entries["default"].isChecked()
 
 
 def qtbot_wait(condition, timeout_s: float = 60.0) -> bool:

@@ -14,6 +14,11 @@ examples:
   gan-viewer export particles.star --keep 1,3,5-9 --out kept.star --rejected rejected.star
   gan-viewer export particles.star --reject 2,4 --undecided keep --out kept.star
   gan-viewer export particles.star --session particles.star.gan-viewer.sqlite --out kept.star
+  gan-viewer export particles.star --session particles.star.gan-viewer.sqlite --scores --out kept.star
+
+--scores adds the scores the session holds (computed in the inspector: agreement score, raw
+agreement, confidence, the curator model's predicted keep) as columns gvAgreementScore,
+gvRawAgreement, gvConfidence, gvPredictedKeep; nan where a particle was not scored.
 """
 
 from __future__ import annotations
@@ -36,13 +41,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="KEPT.star", help="the kept particles")
     parser.add_argument("--rejected", type=Path, metavar="REJECTED.star",
                         help="also write every particle not kept (rejected and, by default, undecided)")
+    parser.add_argument("--scores", action="store_true",
+                        help="with --session: add the session's scores as gv... columns (nan where not computed)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
 def main(args: argparse.Namespace) -> int:
     from gan_viewer.core.curation import Label
     from gan_viewer.core.export import export_curated, labels_from_rows, parse_rows
-    from gan_viewer.core.session import session_labels
+    from gan_viewer.core.session import session_labels, session_scores
     from gan_viewer.errors import InputError
     from gan_viewer.io.star import read_star
 
@@ -50,6 +57,8 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("say which particles to keep: --keep ROWS, --reject ROWS or --session FILE")
     if args.session is not None and (args.keep or args.reject):
         raise InputError("give either --session or row lists, not both")
+    if args.scores and args.session is None:
+        raise InputError("--scores takes the scores from a session: add --session FILE")
     if args.reject is not None and args.keep is None and args.undecided is None:
         raise InputError("--reject alone leaves every other row undecided, and undecided particles are not kept: "
                          "add --undecided keep to keep the other rows (or --undecided reject to keep none)")
@@ -62,10 +71,19 @@ def main(args: argparse.Namespace) -> int:
         reject = None if args.reject is None else parse_rows(args.reject, len(table))
         labels = labels_from_rows(len(table), keep, reject)
         provenance = {"labels": f"rows keep={args.keep or '-'} reject={args.reject or '-'}"}
+    scores = None
+    if args.scores:
+        scores = session_scores(args.session, table)
+        if not scores:
+            raise InputError("holds no scores (score the particles in the inspector first, or leave out --scores)",
+                             args.session)
     undecided = Label.KEEP if args.undecided == "keep" else Label.REJECT
     result = export_curated(table, labels, args.out, args.rejected, undecided=undecided, overwrite=args.force,
-                            provenance=provenance)
+                            provenance=provenance, scores=scores)
     print(f"kept {result.kept} -> {result.kept_path}")
+    if scores:
+        from gan_viewer.core.export import score_label
+        print(f"score columns: {', '.join(score_label(name) for name in scores)}")
     if result.rejected_path is not None:
         print(f"not kept {result.rejected} -> {result.rejected_path}")
     if result.undecided:

@@ -21,6 +21,7 @@ SHORTCUTS = {
     "next": ("&Curate", "&Next particle", ["Space", "Right"]),
     "previous": ("&Curate", "&Previous particle", ["Backspace", "Left"]),
     "next_undecided": ("&Curate", "Next &undecided", ["N"]),
+    "next_uncertain": ("&Curate", "Next most un&certain (curator model)", ["Shift+N"]),
     "undo": ("&Curate", "&Undo", ["U", "Ctrl+Z"]),
     "redo": ("&Curate", "Re&do", ["Ctrl+Shift+Z"]),
 }
@@ -62,11 +63,16 @@ def build_actions(window) -> Actions:
     _add(actions, file_menu, "quit", "&Quit", ["Ctrl+Q"], window.close)
     handlers = {"keep": lambda: window.decide(Label.KEEP), "reject": lambda: window.decide(Label.REJECT),
                 "next": window.next, "previous": window.previous, "next_undecided": window.next_undecided,
+                "next_uncertain": window.next_uncertain,
                 "undo": window.undo, "redo": window.redo}
     menus: dict[str, QMenu] = {}
     for name, (menu_name, text, keys) in SHORTCUTS.items():
         menu = menus.get(menu_name) or menus.setdefault(menu_name, bar.addMenu(menu_name))
         _add(actions, menu, name, text, keys, handlers[name])
+    curate = menus["&Curate"]
+    curate.addSeparator()
+    _add(actions, curate, "apply_predictions", "&Apply the model's sure predictions…", [],
+         lambda: window.apply_predictions())
     tools = bar.addMenu("&Tools")
     _add(actions, tools, "score_all", "&Score all particles", ["Ctrl+Shift+S"], window.score_all)
     _add(actions, tools, "cancel", "&Cancel background work", ["Escape"], window.cancel_bulk)

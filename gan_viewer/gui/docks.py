@@ -1,5 +1,6 @@
-"""The window's docks: metadata, gallery and micrograph, rebuilt for each session (the micrograph
-view alone for a micrograph opened without coordinates).
+"""The window's docks: metadata, gallery, angular coverage and micrograph, rebuilt for each session
+(the micrograph view alone for a micrograph opened without coordinates; the coverage for
+particles with angles).
 
 The gallery (:mod:`gan_viewer.gui.gallery`) and the micrograph view
 (:mod:`gan_viewer.gui.micrograph_view`) are optional parts: when one cannot be imported, its dock
@@ -52,6 +53,7 @@ class Docks:
         self.window = window
         self.gallery: QWidget | None = None
         self.micrograph: QWidget | None = None
+        self.coverage = None  # CoverageView, for particles with angles
         self.metadata_dock = self._dock("Metadata", window.metadata, Qt.DockWidgetArea.RightDockWidgetArea)
         self._session_docks: list[QDockWidget] = []
         self._gallery_dock: QDockWidget | None = None
@@ -82,16 +84,33 @@ class Docks:
             self.gallery = gallery_cls(session, filtered_fetch(images.read, self.display, apix))
             self.gallery.particleActivated.connect(self.window.go)
             self.gallery.decisionFailed.connect(self.window.save_failed)
+            self.gallery.scoreAllRequested.connect(self.window.score_all)
         widget = self.gallery if gallery_cls is not None else unavailable("Gallery", module, why)
         dock = self._dock("Gallery", widget, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.window.resizeDocks([dock], [230], Qt.Orientation.Vertical)  # the triptych gets the room
         self._session_docks.append(dock)
         self._gallery_dock = dock
         self._title_gallery()
+        self._add_coverage(session)
         source = session.source
         if hasattr(source, "micrograph_path"):
             self._add_micrograph(source.micrograph_path, np.asarray(source.coordinates), source.box,
                                  session.curation.labels.copy(), source.pixel_size)
+
+    def _add_coverage(self, session) -> None:
+        """The angular coverage dock, for particles with view angles (rot and tilt)."""
+        table = getattr(session.source, "table", None)
+        eulers = None if table is None else table.eulers()
+        if eulers is None or "rlnAngleTilt" not in table.particles.columns:
+            return
+        from gan_viewer.core.coverage import Coverage
+        from gan_viewer.gui.coverage_view import CoverageView
+
+        self.coverage = CoverageView(Coverage(eulers, session.curation.labels))
+        dock = self._dock("Angular coverage", self.coverage, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._session_docks.append(dock)
+        if self.gallery is not None:
+            self.gallery.rejection_warning = self.coverage.warning
 
     def show_micrograph(self, path, apix: float | None) -> None:
         """A micrograph opened without coordinates: the micrograph view alone, with no boxes, given
@@ -145,7 +164,7 @@ class Docks:
             self.window.removeDockWidget(dock)
             dock.deleteLater()
         self._session_docks.clear()
-        self.gallery = self.micrograph = self._gallery_dock = self._micrograph_dock = None
+        self.gallery = self.micrograph = self._gallery_dock = self._micrograph_dock = self.coverage = None
         self._read = self._apix = None
 
     def decide_selection(self, label: int) -> bool:
@@ -162,6 +181,19 @@ class Docks:
     def set_current(self, index: int) -> None:
         if self.micrograph is not None:
             self.micrograph.set_current(index)
+        if self.coverage is not None:
+            self.coverage.set_current(index)
+
+    def labels_changed(self, indices: np.ndarray, labels: np.ndarray) -> None:
+        """Particles ``indices`` (k,) now have ``labels`` (k,) (the coverage follows incrementally)."""
+        if self.coverage is not None:
+            self.coverage.update_labels(indices, labels)
+
+    def set_predictor(self, p_keep) -> None:
+        """``p_keep() -> (n,) or None``: the curator model's prediction, marked on the thumbnails."""
+        if self.gallery is not None:
+            self.gallery.predicted = p_keep
+            self.gallery.view.viewport().update()
 
     def set_labels(self, labels: np.ndarray) -> None:
         if self.micrograph is not None:

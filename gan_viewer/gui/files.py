@@ -108,10 +108,12 @@ def export_dialog(window) -> ExportResult | None:
         error_dialog(window, "Export", "Export needs particles read from a STAR (or .cs) file.")
         return None
     kept, _ = default_outputs(Path(session.source.path))
-    dialog = ExportDialog(session.curation.counts(), kept, window)
+    scores = window.exportable_scores()
+    dialog = ExportDialog(session.curation.counts(), kept, window, list(scores))
     if dialog.exec() != ExportDialog.DialogCode.Accepted:
         return None
     kept, rejected, undecided = dialog.choice()
+    scores = scores if dialog.scores.isChecked() and scores else None
     existing = [p for p in (kept, rejected) if p is not None and p.exists()]
     overwrite = False
     if existing:
@@ -120,18 +122,19 @@ def export_dialog(window) -> ExportResult | None:
         if answer != QMessageBox.StandardButton.Yes:
             return None
         overwrite = True
-    result = export_to(window, kept, rejected, overwrite=overwrite, undecided=undecided)
+    result = export_to(window, kept, rejected, overwrite=overwrite, undecided=undecided, scores=scores)
     if result is not None:
         QMessageBox.information(window, "Exported", summary(result))
     return result
 
 
 def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False,
-              undecided: Label = Label.REJECT) -> ExportResult | None:
+              undecided: Label = Label.REJECT, scores: dict | None = None) -> ExportResult | None:
     """Export the session's labels (no dialog but the error one); None when it failed.
 
     ``kept`` gets the particles labelled keep (and the undecided ones with ``undecided=Label.KEEP``),
-    ``rejected`` every other particle; see :mod:`gan_viewer.core.export`.
+    ``rejected`` every other particle; see :mod:`gan_viewer.core.export`. ``scores`` (name -> (n,))
+    are added as columns.
     """
     session = window.session
     provenance = {"labels": f"session {session.journal.path}"}
@@ -139,7 +142,7 @@ def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False
         provenance["generator"] = window.engine.description
     try:
         result = export_curated(session.source.table, session.curation.labels, kept, rejected,
-                                undecided=undecided, overwrite=overwrite, provenance=provenance)
+                                undecided=undecided, overwrite=overwrite, provenance=provenance, scores=scores)
     except (InputError, OSError) as exc:
         error_dialog(window, "Export failed", str(exc))
         return None

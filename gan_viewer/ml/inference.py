@@ -121,12 +121,17 @@ class Recovery:
         standard deviations; a box with nothing in it is near 0).
     confidence : (n,) float64 or None
         :func:`confidence` of each particle, with the spread.
+    embedding : (n, C) float32 or None
+        The generator's bottleneck features (:meth:`UNetGenerator.bottleneck`, after its ReLU)
+        averaged over the image, from the particle as given (no rotation, flip or added noise);
+        None for a generator without a bottleneck.
     """
 
     images: np.ndarray
     spread: np.ndarray | None
     amplitude: np.ndarray
     confidence: np.ndarray | None
+    embedding: np.ndarray | None = None
 
 
 def particle_circle(box: int) -> np.ndarray:
@@ -264,15 +269,18 @@ class Denoiser:
         n = len(images)
         mean = np.empty_like(images)
         dev = np.empty_like(images) if spread else None
+        embeddings = []
         for lo in range(0, n, self.batch_size):
             rows = slice(lo, lo + self.batch_size)
-            m, s = self._batch(images[rows], size, samples if spread else 1, method)
+            m, s, e = self._batch(images[rows], size, samples if spread else 1, method)
             mean[rows] = m
             if dev is not None:
                 dev[rows] = s
+            embeddings.append(e)
         mask = particle_circle(images.shape[-1])
         amplitude = np.sqrt((mean[:, mask].astype(np.float64) ** 2).mean(axis=1))
-        return Recovery(mean, dev, amplitude, None if dev is None else confidence(mean, dev))
+        embedding = np.concatenate(embeddings) if embeddings and all(e is not None for e in embeddings) else None
+        return Recovery(mean, dev, amplitude, None if dev is None else confidence(mean, dev), embedding)
 
     def scale_for(self, apix: float | None) -> float:
         """Resampling factor input -> model pixels (format 1: 1 when unknown or within 10 %)."""
@@ -324,7 +332,7 @@ class Denoiser:
         return x + NOISE_SPREAD * torch.randn(x.shape, generator=generator).to(x.device)
 
     def _batch(self, images: np.ndarray, size: int, samples: int,
-               method: str = "tta") -> tuple[np.ndarray, np.ndarray | None]:
+               method: str = "tta") -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         box = images.shape[-1]
         x = torch.from_numpy(images)[:, None].to(self.device)  # (b, 1, box, box)
         if size != box:
@@ -338,13 +346,23 @@ class Denoiser:
         pad = padded - size
         if pad:
             x = self._pad(x, pad)
-        outputs = []
+        outputs, features = [], []
+        layer = self.generator.bottleneck() if hasattr(self.generator, "bottleneck") else None
         with self._lock, torch.inference_mode():
-            for k, (quarter, flip) in enumerate(TRANSFORMS[:samples]):
-                if method == "noise":
-                    quarter, flip = 0, False
-                y = self.generator(_transform(self._perturb(x, k, method), quarter, flip))
-                outputs.append(_untransform(y, quarter, flip))
+            hook = None if layer is None else layer.register_forward_hook(
+                lambda _m, _i, out: features.append(torch.relu(out).mean(dim=(-2, -1))))
+            try:
+                for k, (quarter, flip) in enumerate(TRANSFORMS[:samples]):
+                    if method == "noise":
+                        quarter, flip = 0, False
+                    y = self.generator(_transform(self._perturb(x, k, method), quarter, flip))
+                    outputs.append(_untransform(y, quarter, flip))
+                    if hook is not None:  # the particle as given only
+                        hook.remove()
+                        hook = None
+            finally:
+                if hook is not None:
+                    hook.remove()
         y = torch.stack(outputs)  # (samples, b, 1, padded, padded)
         if pad:
             y = y[..., pad // 2:pad // 2 + size, pad // 2:pad // 2 + size]
@@ -357,7 +375,8 @@ class Denoiser:
         mean_np = mean[:, 0].float().cpu().numpy()
         if self.format == 1:
             mean_np = standardize(mean_np)
-        return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy()
+        embedding = features[0].float().cpu().numpy() if features else None
+        return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy(), embedding
 
 
 def _transform(x: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:

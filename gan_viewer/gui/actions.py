@@ -14,7 +14,7 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMenu
 
 from gan_viewer.core.curation import Label
-from gan_viewer.gui import files
+from gan_viewer.gui import files, training
 
 #: name -> (menu, text, shortcuts)
 SHORTCUTS = {
@@ -81,6 +81,13 @@ def build_actions(window) -> Actions:
     tools = bar.addMenu("&Tools")
     _add(actions, tools, "score_all", "&Score all particles", ["Ctrl+Shift+S"], window.score_all)
     _add(actions, tools, "cancel", "&Cancel background work", ["Escape"], window.cancel_bulk)
+    tools.addSeparator()
+    _add(actions, tools, "train_for_map", "&Train a generator for this map…", [], lambda: training.open_dialog(window))
+    tools.aboutToShow.connect(lambda: training.refresh_action(window))
+    window.sessionOpened.connect(lambda: training.refresh_action(window))
+    actions["train_for_map"].setEnabled(False)
+    window.generators.build_menu(bar.addMenu("&Generator"),
+                                 lambda model: window.load_generator(model, window.viewbar.device.currentText()))
     window.view_menu = bar.addMenu("&View")
     from gan_viewer.gui.help import show_help  # help imports SHORTCUTS from here
 

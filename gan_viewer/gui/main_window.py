@@ -21,12 +21,13 @@ from gan_viewer.core.curation import Label
 from gan_viewer.core.memory import give_back_memory
 from gan_viewer.core.session import SaveError, Session, saved_cursor
 from gan_viewer.errors import InputError
-from gan_viewer.gui import files
+from gan_viewer.gui import files, training
 from gan_viewer.gui.actions import build_actions
 from gan_viewer.gui.controls import CurationBar, MetadataPanel, SessionBanner, ViewBar
 from gan_viewer.gui.curator import CuratorModel
 from gan_viewer.gui.display import DisplayFiltering
 from gan_viewer.gui.docks import Docks
+from gan_viewer.gui.generators import GeneratorChoice
 from gan_viewer.gui.opening import BackgroundOpening, Preview, check_readable, loads_in_background
 from gan_viewer.io.micrograph import is_micrograph_file
 from gan_viewer.gui.pipeline import ParticleImages
@@ -107,10 +108,12 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
     def _build_ui(self) -> None:
         self.triptych, self.bar, self.viewbar = Triptych(), CurationBar(), ViewBar()
         self.metadata, self.banner = MetadataPanel(), SessionBanner()
+        self.generators = GeneratorChoice(self.settings)  # the Generator menu and the structure-specific note
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widget, stretch in ((self.viewbar, 0), (self.banner, 0), (self.triptych, 1), (self.bar, 0)):
+        for widget, stretch in ((self.viewbar, 0), (self.banner, 0), (self.generators.note, 0), (self.triptych, 1),
+                                (self.bar, 0)):
             layout.addWidget(widget, stretch)
         self.setCentralWidget(central)
         self.progress, self.cancel_button = QProgressBar(), QPushButton("Cancel")
@@ -464,6 +467,7 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
     def _on_task(self, request: Request, _indices, result) -> None:
         if request.kind == "task":
             self.generator_status = str(result)
+            self.generators.loaded(self.model, getattr(self.engine.denoise, "card", None))
             self.triptych.set_title("recovered", f"GAN-recovered ({result})")
             self.statusBar().showMessage(f"generator: {result}", 10000)
             if self.session is not None:
@@ -477,6 +481,7 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
     def _on_task_failed(self, request: Request, message: str) -> None:
         if request.kind == "task":
             self.generator_status = message if message.startswith("no generator") else f"no generator: {message}"
+            self.generators.loaded(self.model, None)
             self.triptych.set_title("recovered", "GAN-recovered")
             self.statusBar().showMessage(self.generator_status, 15000)
             self.refresh()
@@ -544,6 +549,7 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         files.open_dropped(self, paths)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        training.shutdown(self)
         self.close_session()
         self.inference.stop()
         self.projection.stop()

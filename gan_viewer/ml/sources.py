@@ -185,13 +185,8 @@ def _add_folder(bank, folder) -> None:
 
 
 def _star_pairs(data: TrainingData) -> StarPairs:
-    from gan_viewer.core.particles import StarParticles
     from gan_viewer.io.star import read_star
 
     if len(data.maps) != 1 or data.models:
         raise InputError("--star needs exactly one --map (the reference)")
-    table = read_star(data.star)
-    source = StarParticles(table, data.project_dir)
-    apix = source.pixel_size
-    volume, apix = volume_from(data.maps[0], apix, source.box, allow_pad=True)
-    return StarPairs.from_table(table, volume, apix, str(data.maps[0]), project_dir=data.project_dir)
+    return StarPairs.from_map(read_star(data.star), data.maps[0], data.project_dir)

@@ -87,23 +87,17 @@ def train_generator(config: TrainingConfig) -> dict:
     """
     import torch
 
-    from gan_viewer.ml.checkpoint import output_file, output_stem
+    from gan_viewer.ml.checkpoint import output_stem
     from gan_viewer.ml.inference import pick_device
     from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
     from gan_viewer.ml.pix2pix import TrainConfig
     from gan_viewer.ml.sources import training_sources
-    from gan_viewer.ml.train import RunSpec, train
+    from gan_viewer.ml.train import RunSpec, check_run, train
 
-    if config.steps is None and config.minutes is None:
-        raise InputError("say how long to train: --steps N or --minutes M")
-    if (config.steps is not None and config.steps < 1) or (config.minutes is not None and config.minutes <= 0):
-        raise InputError("--steps and --minutes must be positive")
     out = output_stem(Path(config.out))  # gen_snr0.05 stays gen_snr0.05 (not gen_snr0 + ".05")
-    if output_file(out, ".safetensors").exists() and not (config.force or config.resume):
-        raise InputError("exists already; use --force to replace it or --resume to continue",
-                         output_file(out, ".safetensors"))
-    if not out.parent.resolve().is_dir():
-        raise InputError("folder does not exist", out.parent)
+    run = RunSpec(steps=config.steps, minutes=config.minutes, validate_every=config.validate_every,
+                  seed=config.seed, extra_card={"name": out.name, "command": config.command})
+    check_run(out, run, resume=config.resume, overwrite=config.force)  # before any work
     device = pick_device(config.device)
     torch.set_float32_matmul_precision("high")
     train_source, val_source = training_sources(config.data, config.seed, device)
@@ -113,11 +107,5 @@ def train_generator(config: TrainingConfig) -> dict:
                                gan_weight=config.gan_weight, reconstruction=config.loss)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    for box in getattr(train_source, "boxes", (train_source.box,)):
-        if box % generator.multiple:
-            raise InputError(f"box {box} is not a multiple of {generator.multiple} (2**depth); "
-                             "choose another --box or --depth")
-    run = RunSpec(steps=config.steps, minutes=config.minutes, validate_every=config.validate_every,
-                  seed=config.seed, extra_card={"name": out.name, "command": config.command})
     return train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
-                 resume=config.resume)
+                 resume=config.resume, overwrite=config.force)

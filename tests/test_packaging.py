@@ -53,3 +53,7 @@ def test_desktop_entry_and_icon() -> None:
             "app = create_app(); print(app.windowIcon().isNull(), app.desktopFileName())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.split() == ["False", "gan-viewer"], result.stderr[-2000:]
+
+
+def test_wheel_ships_the_type_marker(wheel: Path) -> None:
+    assert "gan_viewer/py.typed" in zipfile.ZipFile(wheel).namelist()  # PEP 561: the package is typed

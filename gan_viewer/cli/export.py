@@ -30,6 +30,11 @@ examples:
   gan-viewer export particles.star --from-selection Select/job012/backup_selection.star --out kept.star
   gan-viewer export J24_particles.cs --session J24_particles.cs.gan-viewer.sqlite --out kept.cs --rejected rejected.cs
   gan-viewer export J24_particles.cs --keep 1-500 --out ~/relion/cs_kept.star --project-dir /data/P12
+  gan-viewer export particles.star --session particles.star.gan-viewer.sqlite --scores --out kept.star
+
+--scores adds the scores the session holds (computed in the inspector: agreement score, raw
+agreement, confidence, the curator model's predicted keep) as columns gvAgreementScore,
+gvRawAgreement, gvConfidence, gvPredictedKeep; nan where a particle was not scored.
 """
 
 from __future__ import annotations
@@ -58,13 +63,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="also (or only) write RELION's Select-job file: rlnSelected 1/0 per input row")
     parser.add_argument("--project-dir", type=Path, metavar="DIR",
                         help="cryoSPARC project folder holding a .cs input's stacks (for STAR outputs)")
+    parser.add_argument("--scores", action="store_true",
+                        help="with --session: add the session's scores as gv... columns (nan where not computed)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
 def main(args: argparse.Namespace) -> int:
     from gan_viewer.core.curation import Label
     from gan_viewer.core.export import export_curated, labels_from_rows, labels_from_selection, parse_rows
-    from gan_viewer.core.session import session_labels
+    from gan_viewer.core.session import session_labels, session_scores
     from gan_viewer.errors import InputError
     from gan_viewer.io.tables import read_table
 
@@ -77,6 +84,8 @@ def main(args: argparse.Namespace) -> int:
                          "--from-selection FILE")
     if sum(sources) > 1:
         raise InputError("give one source of labels: --session, --from-selection or row lists")
+    if args.scores and args.session is None:
+        raise InputError("--scores takes the scores from a session: add --session FILE")
     if args.reject is not None and args.keep is None and args.undecided is None:
         raise InputError("--reject alone leaves every other row undecided, and undecided particles are not kept: "
                          "add --undecided keep to keep the other rows (or --undecided reject to keep none)")
@@ -92,11 +101,20 @@ def main(args: argparse.Namespace) -> int:
         reject = None if args.reject is None else parse_rows(args.reject, len(table))
         labels = labels_from_rows(len(table), keep, reject)
         provenance = {"labels": f"rows keep={args.keep or '-'} reject={args.reject or '-'}"}
+    scores = None
+    if args.scores:
+        scores = session_scores(args.session, table)
+        if not scores:
+            raise InputError("holds no scores (score the particles in the inspector first, or leave out --scores)",
+                             args.session)
     undecided = Label.KEEP if args.undecided == "keep" else Label.REJECT
     result = export_curated(table, labels, args.out, args.rejected, undecided=undecided, overwrite=args.force,
                             provenance=provenance, selection_path=args.selection,
-                            project_dir=args.project_dir)
+                            project_dir=args.project_dir, scores=scores)
     print(f"kept {result.kept} -> {result.kept_path or '(no particle file)'}")
+    if scores:
+        from gan_viewer.core.export import score_label
+        print(f"score columns: {', '.join(score_label(name) for name in scores)}")
     if result.rejected_path is not None:
         print(f"not kept {result.rejected} -> {result.rejected_path}")
     if result.selection_path is not None:

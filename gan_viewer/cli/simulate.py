@@ -42,33 +42,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import numpy as np
+    from gan_viewer.sim.dataset import simulate_set
 
-    from gan_viewer.errors import InputError
-    from gan_viewer.sim.dataset import SimulationSpec, write_simulation
-    from gan_viewer.sim.pairs import noise_sigma, random_views
-    from gan_viewer.sim.project import Projector
-    from gan_viewer.sim.reference import volume_from
-
-    if args.n < 1:
-        raise InputError(f"--n must be at least 1, got {args.n}")
-    for snr in args.snr:
-        noise_sigma(np.ones((1, 2, 1)) * [[[0], [1]]], snr)  # validates the SNR before any work
-    if not (np.isfinite(args.voltage) and args.voltage > 0 and np.isfinite(args.cs)
-            and 0 <= args.amplitude_contrast < 1):
-        raise InputError("the microscope needs --voltage > 0 kV, a finite --cs and --amplitude-contrast in [0, 1)")
-    if args.box is not None and args.box < 8:
-        raise InputError(f"--box must be at least 8 pixels, got {args.box}")
-    path = args.map or args.model
-    volume, apix = volume_from(path, args.apix, args.box)
-    rng = np.random.default_rng([args.seed, 0])
-    views = random_views(args.n, rng, shift_sigma_px=args.shift,
-                         defocus_range=tuple(args.defocus) if args.ctf else None, astigmatism=args.astigmatism,
-                         voltage=args.voltage, cs=args.cs, amplitude_contrast=args.amplitude_contrast)
-    projector = Projector(volume, device=args.device)
-    spec = SimulationSpec(n=args.n, snrs=list(args.snr), apix=apix, seed=args.seed, source=str(path),
-                          voltage=args.voltage, cs=args.cs, amplitude_contrast=args.amplitude_contrast)
-    stars = write_simulation(projector, views, spec, args.out, overwrite=args.force)
+    stars = simulate_set(args.map or args.model, args.n, list(args.snr), args.out, box=args.box, apix=args.apix,
+                         ctf=args.ctf, defocus=tuple(args.defocus), astigmatism=args.astigmatism,
+                         voltage=args.voltage, cs=args.cs, amplitude_contrast=args.amplitude_contrast,
+                         shift=args.shift, seed=args.seed, device=args.device, overwrite=args.force)
     for star in stars:
         print(star)
     return 0

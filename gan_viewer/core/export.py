@@ -12,7 +12,9 @@ particles are 0 unless they are kept). Read back, 0 is reject and any selection 
 keep: a selection file has no undecided particles.
 
 The subsets keep the input's version, blocks, optics table, columns, row order and values
-exactly; only the particle rows are filtered. Provenance goes in ``#`` comment lines, which
+exactly; only the particle rows are filtered. On request the scores of a session are added as
+columns (:func:`score_label`: ``gv`` and the name in CamelCase, ``nan`` where a score was not
+computed, which RELION reads as a number). Provenance goes in ``#`` comment lines, which
 RELION ignores. Nothing is written unless every destination can be written: both files are
 written to temporaries and fsynced first, then renamed back to back, and a failure of either
 (a full disk, an I/O error, SIGTERM, Ctrl+C) leaves neither, and existing files as they were. The
@@ -37,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gan_viewer import __version__
 from gan_viewer.core.curation import Label, unique_indices
@@ -98,6 +101,42 @@ def labels_from_selection(path: str | os.PathLike, table: ParticleTable) -> np.n
     return np.where(selected > 0, Label.KEEP, Label.REJECT).astype(np.int8)
 
 
+def score_label(name: str) -> str:
+    """The STAR label of a score: ``"agreement score"`` -> ``gvAgreementScore``; a name that is
+    already a ``gv`` label (``gvScore``) stays as it is."""
+    if re.fullmatch(r"gv[A-Z]\w*", name):
+        return name
+    words = re.findall(r"[A-Za-z0-9]+", name)
+    if not words:
+        raise ValueError(f"score name {name!r} has no letters or digits")
+    return "gv" + "".join(w[:1].upper() + w[1:] for w in words)
+
+
+def with_scores(table: ParticleTable, scores: dict[str, np.ndarray]) -> ParticleTable:
+    """A copy of ``table`` whose particle loop has a column per score (:func:`score_label`), after
+    the existing ones; a column of the same label is replaced.
+
+    Parameters
+    ----------
+    scores
+        name -> (n,) float, NaN where not computed (written ``nan``).
+    """
+    particles = table.particles.copy()
+    for name, values in scores.items():
+        values = np.asarray(values, np.float64)
+        if values.shape != (len(table),):
+            raise ValueError(f"score {name!r} has shape {values.shape}, expected ({len(table)},)")
+        label = score_label(name)
+        if label in particles.columns:
+            log.info("replacing the column %s of %s with the session's scores", label, table.path)
+            particles = particles.drop(columns=label)
+        particles[label] = pd.Series(np.char.mod("%.6g", values), index=particles.index, dtype=object)
+    blocks = dict(table.blocks)
+    blocks[table.particles_block] = particles
+    return ParticleTable(blocks, table.particles_block, table.optics_block, table.version, table.path,
+                         list(table.header_comments))
+
+
 @dataclass
 class ExportResult:
     """What an export wrote.
@@ -137,9 +176,10 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
                    rejected_path: str | os.PathLike | None = None, *, undecided: Label = Label.REJECT,
                    overwrite: bool = False, provenance: dict[str, str] | None = None,
                    selection_path: str | os.PathLike | None = None,
-                   project_dir: str | os.PathLike | None = None) -> ExportResult:
+                   project_dir: str | os.PathLike | None = None,
+                   scores: dict[str, np.ndarray] | None = None) -> ExportResult:
     """Write the kept particles of ``table`` (and, optionally, all the others, and RELION's
-    Select-job file) as STAR files, all or none.
+    Select-job file) as STAR (or ``.cs``) files, all or none.
 
     Parameters
     ----------
@@ -162,6 +202,8 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
     project_dir
         Where the stacks of a ``.cs`` input are, when it is converted to STAR (the cryoSPARC
         project folder; by default the ``.cs`` file's folder and its parents are tried).
+    scores
+        name -> (n,) float scores to add as columns of STAR outputs (:func:`with_scores`), or None.
 
     Raises
     ------
@@ -189,6 +231,9 @@ def export_curated(table: ParticleTable, labels: np.ndarray, kept_path: str | os
     records, links = _cryosparc_plan(table, named, overwrite, project_dir)
     counts = {lab: int((labels == lab).sum()) for lab in Label}
     kept = kept_mask(labels, undecided)
+    if scores:
+        table = with_scores(table, scores)
+        provenance = {**(provenance or {}), "score columns": ", ".join(score_label(name) for name in scores)}
     with atomic_paths(targets, overwrite=overwrite) as temps:  # all or nothing: renamed together at the end
         for target, tmp, what in zip(targets, temps, named):
             if what == "selection":

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from gan_viewer.cli import main
 from gan_viewer.core.particles import StarParticles
@@ -49,8 +48,7 @@ def test_class2d_folder_or_psi_only_is_2d(tiny_set: Path, tmp_path: Path) -> Non
 
 
 def test_reference_panel_needs_3d_poses(tiny_set: Path, tiny_map: Path) -> None:
-    pytest.importorskip("PyQt6")
-    from gan_viewer.gui.reference import ReferenceMaker
+    from gan_viewer.sim.reference_maker import ReferenceMaker
 
     data = class_job(tiny_set, "Class2D/job013", 2)
     shutil.copytree(tiny_set.parent / "Extract", data.parent / "Extract")

@@ -1,7 +1,7 @@
-"""Reference projections for the triptych's third panel (no Qt; called from worker threads).
+"""Reference projections of particles at their poses, one projector per optics group's pixel size.
 
-:class:`ReferenceMaker` checks up front, in the UI thread and cheaply, whether a reference can be
-made at all (a map, angles in the STAR, a known pixel size) and says why not in one line. The
+:class:`ReferenceMaker` checks up front and cheaply (the inspector does it in its UI thread)
+whether a reference can be made at all (a map, angles in the STAR, a known pixel size) and says why not in one line. The
 expensive part (resampling the map, building the projector, importing torch) happens on the
 first call, in whichever worker thread calls it; a lock makes it safe to share between threads.
 Particles of optics groups with different pixel sizes get the map resampled to their own (sizes

@@ -2,10 +2,6 @@
 
 Subcommands (each prints its figures; all run on this machine's CPU unless --device says):
 
-``specific [--minutes 15]``
-    Structure-specific: train on the beta-galactosidase map (``maps/betagal_relion_tutorial.mrc``)
-    at SNR 0.03, 96 px, for a time budget, then test on 200 fresh projections at the same SNR.
-    Target: at least +3 dB PSNR over the best Gaussian low-pass chosen with the truth.
 ``default [--model PATH]``
     The bundled default generator on structures it never saw: GroEL/GroES (PDB 1AON, held out
     of its training) and fresh procedural phantoms (unseen seeds), at SNR 0.1 and 0.03, with and
@@ -30,7 +26,8 @@ Subcommands (each prints its figures; all run on this machine's CPU unless --dev
     the model's pixel size (no resampling: the slowest case). Targets on the CPU at 128 px: at
     least 100 particles/s, and 25/s with ``--spread``.
 
-Results are also written to ``benchmarks/results/*.json``.
+Results are also written to ``benchmarks/results/*.json``. A structure-specific generator (trained
+for one map and one particle set) is measured by ``bench_specific.py``.
 """
 
 from __future__ import annotations
@@ -74,27 +71,6 @@ def print_row(label: str, r: dict) -> None:
           f"(sigma {r['lowpass_sigma_px']:.2f})  Wiener {r['wiener']['psnr_db']:6.2f}  "
           f"generator {r['generator']['psnr_db']:6.2f}  gain {r['gain_over_lowpass_db']:+.2f} dB  "
           f"CC {r['generator']['cc']:.3f}")
-
-
-def specific(args: argparse.Namespace) -> dict:
-    import mrcfile
-
-    work = Path(tempfile.mkdtemp(prefix="bench_specific_"))
-    ref = DATA / "maps" / "betagal_relion_tutorial.mrc"
-    model = work / "betagal"
-    t0 = time.perf_counter()
-    gan_viewer("train", "--map", ref, "--snr", "0.03", "--box", "96", "--minutes", args.minutes, "--device",
-               args.device, "--seed", "0", "--out", model)
-    train_s = time.perf_counter() - t0
-    gan_viewer("simulate", "--map", ref, "--n", "200", "--snr", "0.03", "--box", "96", "--seed", "12345",
-               "--out", work / "test")
-    gan_viewer("denoise", work / "test/particles.mrcs", "--out", work / "rec.mrcs", "--model",
-               model.with_suffix(".safetensors"), "--device", args.device)
-    result = compare(mrcfile.read(work / "test/particles.mrcs"), mrcfile.read(work / "test/clean.mrcs"),
-                     mrcfile.read(work / "rec.mrcs"))
-    result.update(training_seconds=train_s, model=str(model), test="200 fresh views, SNR 0.03, 96 px, seed 12345")
-    print_row("beta-gal map, SNR 0.03 (specific)", result)
-    return result
 
 
 def default(args: argparse.Namespace) -> dict:
@@ -319,8 +295,6 @@ def throughput(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
-    p = sub.add_parser("specific")
-    p.add_argument("--minutes", type=float, default=15.0)
     p = sub.add_parser("default")
     p.add_argument("--model", default=None)
     p = sub.add_parser("general")
@@ -336,7 +310,7 @@ def main() -> None:
     for p in sub.choices.values():
         p.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    result = {"specific": specific, "default": default, "general": general, "throughput": throughput}[args.what](args)
+    result = {"default": default, "general": general, "throughput": throughput}[args.what](args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"{args.what}{'_independent' if getattr(args, 'independent', False) else ''}" \
            f"{'_spread' if getattr(args, 'spread', False) else ''}_{args.device}"

@@ -27,7 +27,8 @@ import torch
 
 from gan_viewer.io.star import read_star
 from gan_viewer.sim.project import Projector
-from gan_viewer.sim.volume import load_map, resample_map
+from gan_viewer.io.maps import load_map
+from gan_viewer.sim.volume import resample_map
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIGURES = Path(__file__).resolve().parent / "figures"

@@ -13,7 +13,7 @@
 # contrasts, SNR 0.003-0.6, RELION's normalisation; targets in the input's noise units.
 # Held out, never used here: TRPV1, apoferritin/ferritin and mrcfile's fei-extended.mrc.
 #
-# Usage: [LOSS=l1|l2] [GAN=1] [RESUME=1] [CORPUS=dir] packaging/train_default_model.sh MINUTES [DEVICE] [OUT]
+# Usage: [LOSS=l1|l2] [GAN=1] [RESUME=1] [CORPUS=dir] [CTF=0.8] [EMPTY=0.15] packaging/train_default_model.sh MINUTES [DEVICE] [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -29,6 +29,6 @@ exec gan-viewer train \
   --map "$DATA/maps/betagal_relion_tutorial.mrc" --map "$DATA/maps/rnapolII_emd1883.mrc" \
   --map "$DATA/maps/ribosome70S_65px.mrc" "${EXTRA[@]}" \
   --phantoms "${PHANTOMS:-60}" --micrograph "$DATA/micrographs/fei_epu/epu2.9_example.mrc" \
-  --scenes realistic --apix 3.0 --box 64 96 128 --snr 0.003 0.6 --ctf 0.8 --defocus 5000 35000 --shift 3 --empty 0.15 \
+  --scenes realistic --apix 3.0 --box 64 96 128 --snr 0.003 0.6 --ctf "${CTF:-0.8}" --defocus 5000 35000 --shift 3 --empty "${EMPTY:-0.15}" \
   --loss "${LOSS:-l1}" --gan-weight "${GAN:-1}" --batch-size 16 --validate-every 250 \
   --minutes "$MINUTES" --device "$DEVICE" --seed "${SEED:-1}" --out "$OUT" --force ${RESUME:+--resume}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mrcfile
@@ -12,6 +13,34 @@ import pytest
 from gan_viewer.io.star import table_from_dataframe, write_star
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """relative path -> (size, mtime in ns) of every file under ``folder``, (0, 0) for a folder
+    (whose mtime a probe for writability, a file made and removed at once, changes)."""
+    out = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            out[str((Path(root) / name).relative_to(folder))] = (0, 0)
+        for name in files:
+            info = (Path(root) / name).lstat()
+            out[str((Path(root) / name).relative_to(folder))] = (info.st_size, info.st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_untouched(tmp_path_factory):
+    """Tests leave ``../shared/data`` as it was, writable or not, and keep their sessions out of
+    the user's data folder: session files of read-only data go to a temporary XDG_DATA_HOME, and
+    anything a test run adds to, removes from or changes in ``../shared/data`` fails the run."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg_data")))
+    before = _listing(SHARED_DATA) if SHARED_DATA.is_dir() else {}
+    yield
+    patch.undo()
+    after = _listing(SHARED_DATA) if SHARED_DATA.is_dir() else {}
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"the tests changed {SHARED_DATA}: {changed[:10]}"
 
 
 @pytest.fixture
@@ -28,6 +57,18 @@ def write_mrcs(path: Path, images: np.ndarray, pixel_size: float = 0.0) -> Path:
         mrc.set_image_stack()
         if pixel_size:
             mrc.voxel_size = pixel_size
+    return path
+
+
+def write_cs(path: Path, fields: dict[str, np.ndarray]) -> Path:
+    """Save a structured array like cryoSPARC does (np.save, no pickle); ``path`` is returned."""
+    n = len(next(iter(fields.values())))
+    dtype = [(name, arr.dtype, arr.shape[1:]) for name, arr in fields.items()]
+    rec = np.zeros(n, dtype=dtype)
+    for name, arr in fields.items():
+        rec[name] = arr
+    with open(path, "wb") as fh:  # np.save(str) would append ".npy"
+        np.save(fh, rec, allow_pickle=False)
     return path
 
 

@@ -23,7 +23,7 @@ from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import read_star
 from gan_viewer.ml.checkpoint import load_generator, save_generator
 from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
-from gan_viewer.sim.volume import load_map
+from gan_viewer.io.maps import load_map
 from tests.fuzz_cases import Case, check_result, make_cases, make_seeds
 
 SEED = 20261128

@@ -26,6 +26,7 @@ def test_wheel_ships_resources(wheel: Path) -> None:
     assert "gan_viewer/resources/demo/betagal_5a1a.mrc" in names
     assert "gan_viewer/resources/models/default.safetensors" in names
     assert "gan_viewer/resources/models/default.json" in names
+    assert "gan_viewer/resources/icons/gan-viewer.png" in names
     assert not any(n.endswith(".train.pt") for n in names)
 
 
@@ -37,3 +38,22 @@ def test_resources_found_from_an_unpacked_wheel(wheel: Path, tmp_path: Path) -> 
                             env={"PYTHONPATH": str(tmp_path), "PATH": ""})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith(str(tmp_path / "gan_viewer" / "resources"))
+
+
+def test_desktop_entry_and_icon() -> None:
+    """The frozen app's desktop entry starts the inspector and names the bundled icon, which the
+    window shows too."""
+    entry = dict(line.split("=", 1) for line in (ROOT / "packaging/gan-viewer.desktop").read_text().splitlines()
+                 if "=" in line)
+    assert entry["Type"] == "Application" and entry["Exec"].split()[1:] == ["gui", "%f"]
+    assert (ROOT / "resources/icons" / f"{entry['Icon']}.png").is_file()
+    pytest.importorskip("PyQt6")
+    code = ("import os; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from gan_viewer.gui.app import create_app\n"
+            "app = create_app(); print(app.windowIcon().isNull(), app.desktopFileName())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.split() == ["False", "gan-viewer"], result.stderr[-2000:]
+
+
+def test_wheel_ships_the_type_marker(wheel: Path) -> None:
+    assert "gan_viewer/py.typed" in zipfile.ZipFile(wheel).namelist()  # PEP 561: the package is typed

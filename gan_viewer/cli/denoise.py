@@ -42,7 +42,6 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     import contextlib
-    import logging
 
     import numpy as np
     from tqdm import tqdm
@@ -51,9 +50,8 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.errors import InputError
     from gan_viewer.io.atomic import check_writable, ensure_free_space
     from gan_viewer.io.mrc import StackWriter
-    from gan_viewer.ml.inference import Denoiser, check_pixel_size
+    from gan_viewer.ml.inference import Denoiser, check_source_sampling, iter_recovered
 
-    log = logging.getLogger("gan_viewer.denoise")
     if args.batch_size < 1 or args.chunk < 1:
         raise InputError("--batch-size and --chunk must be positive")
     if args.spread is not None and not 2 <= args.samples <= 8:
@@ -75,14 +73,7 @@ def main(args: argparse.Namespace) -> int:
     ensure_free_space(args.out, len(outputs) * (1024 + 4 * len(source) * source.box ** 2))
     denoiser = Denoiser.load(args.model, args.device, args.batch_size)
     n, box = len(source), source.box
-    groups = np.unique(apix) if apix is not None else [None]
-    for value in groups:  # every pixel size and box is checked before anything is written
-        if denoiser.format >= 2:
-            check_pixel_size(value)
-        denoiser.model_box(box, value)
-        scale = denoiser.scale_for(value)
-        if scale != 1:
-            log.info("%g A/px particles go to the model's %g A/px (x %.3f) and back", value, denoiser.pixel_size, scale)
+    check_source_sampling(denoiser, box, apix)  # every pixel size and box, before anything is written
     header_apix = None if apix is None else float(apix[0])
     confidences = np.full(n, np.nan)
     amplitudes = np.empty(n)
@@ -91,19 +82,13 @@ def main(args: argparse.Namespace) -> int:
         spread_out = None if args.spread is None else stack.enter_context(
             StackWriter(args.spread, (n, box, box), header_apix, overwrite=args.force))
         bar = stack.enter_context(tqdm(total=n, unit="particle", disable=None))
-        for lo in range(0, n, args.chunk):
-            rows = np.arange(lo, min(n, lo + args.chunk))
-            images = source.images(rows)
-            chunk_apix = np.full(len(rows), np.nan) if apix is None else apix[rows]
-            for value in np.unique(chunk_apix):
-                part = np.flatnonzero(chunk_apix == value) if np.isfinite(value) else np.arange(len(rows))
-                result = denoiser.recover(images[part], None if not np.isfinite(value) else float(value),
-                                          spread=spread_out is not None, samples=args.samples)
-                out.write_at(rows[part], result.images)
-                amplitudes[rows[part]] = result.amplitude
-                if spread_out is not None:
-                    spread_out.write_at(rows[part], result.spread)
-                    confidences[rows[part]] = result.confidence
+        for rows, result in iter_recovered(denoiser, source, apix, spread=spread_out is not None,
+                                           samples=args.samples, chunk=args.chunk):
+            out.write_at(rows, result.images)
+            amplitudes[rows] = result.amplitude
+            if spread_out is not None:
+                spread_out.write_at(rows, result.spread)
+                confidences[rows] = result.confidence
             bar.update(len(rows))
     print(f"{n} particles -> {args.out} ({denoiser.name} on {denoiser.device}; units: {denoiser.units})")
     print(f"amplitude (rms inside the particle circle): median {np.median(amplitudes):.3g}")

@@ -8,7 +8,9 @@ number. Without FILE a bundled demo set opens (simulated once from the bundled m
 serves as its reference). Decisions are saved before they show, in a session file beside FILE
 (in the user data folder when FILE's folder is read-only or on a network filesystem); opening
 FILE again resumes where you left off. A second window on the same FILE is read-only. File >
-Export writes the particles labelled keep, and optionally all the others.
+Export writes the particles labelled keep, and optionally all the others. --from-selection
+takes the labels of RELION's Select job (backup_selection.star: rlnSelected 1-6 keep, 0 reject,
+one row per particle of FILE) into the session, as two decisions that Ctrl+Z undoes.
 
 keys: K keep, R or X reject, Space/Right next, Backspace/Left previous, N next undecided,
       U or Ctrl+Z undo, Ctrl+Shift+Z redo, F1 legend
@@ -18,6 +20,7 @@ examples:
   gan-viewer gui micrograph.mrc --coords micrograph_autopick.star --box 64
   gan-viewer gui micrograph.mrc   # the micrograph alone (View bar: low-pass 20 A, bin 4)
   gan-viewer gui particles.star --screenshot window.png   # save the window and exit
+  gan-viewer gui Extract/job005/particles.star --from-selection Select/job012/backup_selection.star
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coords", type=Path, help="coordinate file (.star or .box) for a micrograph FILE")
     parser.add_argument("--box", type=int, help="box size in pixels for a micrograph FILE")
     parser.add_argument("--project-dir", type=Path, help="RELION project folder to resolve stack paths")
+    parser.add_argument("--session", type=Path, metavar="FILE",
+                        help="the session file (default: beside FILE, or in the user data folder)")
+    parser.add_argument("--from-selection", type=Path, metavar="FILE",
+                        help="label the particles from RELION's Select-job file (backup_selection.star)")
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
                         help="save the window as PNG once the first particle is drawn, then exit")
 
@@ -45,4 +52,5 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.gui.app import run
 
     return run(args.file, map_path=args.map, model=args.model, device=args.device, coords=args.coords,
-               box=args.box, project_dir=args.project_dir, screenshot=args.screenshot)
+               box=args.box, project_dir=args.project_dir, screenshot=args.screenshot,
+               selection=args.from_selection, session_path=args.session)

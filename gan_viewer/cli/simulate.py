@@ -2,6 +2,8 @@
 
 Writes OUT/particles.mrcs (noisy), OUT/clean.mrcs (the same views without noise or CTF) and
 OUT/particles.star (RELION 3.1: optics + particles with angles, origins and, with --ctf, CTF).
+The optics always name the microscope (--voltage, --cs, --amplitude-contrast), as RELION's
+programs require; without --ctf no CTF is applied (run RELION without --ctf).
 Orientations are uniform on SO(3); SNR is var(clean image) / var(noise), image by image.
 Several SNRs (--snr 0.1 0.03 0.01) write one folder per SNR from the same views.
 
@@ -40,29 +42,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import numpy as np
+    from gan_viewer.sim.dataset import simulate_set
 
-    from gan_viewer.errors import InputError
-    from gan_viewer.sim.dataset import SimulationSpec, write_simulation
-    from gan_viewer.sim.pairs import noise_sigma, random_views
-    from gan_viewer.sim.project import Projector
-    from gan_viewer.sim.reference import volume_from
-
-    if args.n < 1:
-        raise InputError(f"--n must be at least 1, got {args.n}")
-    for snr in args.snr:
-        noise_sigma(np.ones((1, 2, 1)) * [[[0], [1]]], snr)  # validates the SNR before any work
-    if args.box is not None and args.box < 8:
-        raise InputError(f"--box must be at least 8 pixels, got {args.box}")
-    path = args.map or args.model
-    volume, apix = volume_from(path, args.apix, args.box)
-    rng = np.random.default_rng([args.seed, 0])
-    views = random_views(args.n, rng, shift_sigma_px=args.shift,
-                         defocus_range=tuple(args.defocus) if args.ctf else None, astigmatism=args.astigmatism,
-                         voltage=args.voltage, cs=args.cs, amplitude_contrast=args.amplitude_contrast)
-    projector = Projector(volume, device=args.device)
-    spec = SimulationSpec(n=args.n, snrs=list(args.snr), apix=apix, seed=args.seed, source=str(path))
-    stars = write_simulation(projector, views, spec, args.out, overwrite=args.force)
+    stars = simulate_set(args.map or args.model, args.n, list(args.snr), args.out, box=args.box, apix=args.apix,
+                         ctf=args.ctf, defocus=tuple(args.defocus), astigmatism=args.astigmatism,
+                         voltage=args.voltage, cs=args.cs, amplitude_contrast=args.amplitude_contrast,
+                         shift=args.shift, seed=args.seed, device=args.device, overwrite=args.force)
     for star in stars:
         print(star)
     return 0

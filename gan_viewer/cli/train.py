@@ -40,7 +40,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                       help="add N procedural assemblies (oligomers, shells, rings, filaments, membrane proteins, ...)")
     data.add_argument("--noisy", type=Path, help="noisy stack of given pairs")
     data.add_argument("--clean", type=Path, help="clean stack of given pairs")
-    data.add_argument("--star", type=Path, help="real particles with angles (with --map)")
+    data.add_argument("--star", type=Path, help="real particles with angles, STAR or cryoSPARC .cs (with --map)")
     data.add_argument("--project-dir", type=Path, help="RELION project folder for --star")
     sim = parser.add_argument_group("simulation (with --map/--model)")
     sim.add_argument("--snr", type=float, nargs="+", default=[0.03], metavar="S", help="SNR, or MIN MAX")
@@ -75,46 +75,31 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--force", action="store_true", help="replace an existing model of that name")
 
 
+def config_from_args(args: argparse.Namespace):
+    """The :class:`~gan_viewer.ml.training_config.TrainingConfig` the options describe."""
+    from gan_viewer.ml.sources import TrainingData
+    from gan_viewer.ml.training_config import TrainingConfig
+
+    data = TrainingData(
+        maps=list(args.map), models=list(args.model), models_dirs=list(args.models_dir), phantoms=args.phantoms,
+        assemblies=args.assemblies, noisy=args.noisy, clean=args.clean, star=args.star,
+        project_dir=args.project_dir, snr=tuple(args.snr), ctf=args.ctf, defocus=tuple(args.defocus),
+        shift=args.shift, boxes=tuple(args.box), apix=args.apix, scenes=args.scenes,
+        micrographs=list(args.micrograph), empty=args.empty, fill=None if args.fill is None else tuple(args.fill))
+    return TrainingConfig(
+        out=args.out, data=data, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
+        validate_every=args.validate_every, depth=args.depth, base_channels=args.base_channels,
+        lambda_l1=args.lambda_l1, loss=args.loss, gan_weight=args.gan_weight, device=args.device, seed=args.seed,
+        resume=args.resume, force=args.force, command="gan-viewer train " + " ".join(_argv(args)))
+
+
 def main(args: argparse.Namespace) -> int:
-    import torch
-
-    from gan_viewer.errors import InputError
     from gan_viewer.ml.checkpoint import output_file, output_stem
-    from gan_viewer.ml.inference import pick_device
-    from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
-    from gan_viewer.ml.pix2pix import TrainConfig
-    from gan_viewer.ml.sources import sources_from_args
-    from gan_viewer.ml.train import RunSpec, train
+    from gan_viewer.ml.training_config import train_generator
 
-    if args.steps is None and args.minutes is None:
-        raise InputError("say how long to train: --steps N or --minutes M")
-    if (args.steps is not None and args.steps < 1) or (args.minutes is not None and args.minutes <= 0):
-        raise InputError("--steps and --minutes must be positive")
-    out = output_stem(args.out)  # gen_snr0.05 stays gen_snr0.05 (not gen_snr0 + ".05")
-    if output_file(out, ".safetensors").exists() and not (args.force or args.resume):
-        raise InputError("exists already; use --force to replace it or --resume to continue",
-                         output_file(out, ".safetensors"))
-    if not out.parent.resolve().is_dir():
-        raise InputError("folder does not exist", out.parent)
-    device = pick_device(args.device)
-    torch.set_float32_matmul_precision("high")
-    train_source, val_source = sources_from_args(args, device)
-    try:
-        generator = GeneratorConfig(depth=args.depth, base_channels=args.base_channels)
-        training = TrainConfig(lambda_l1=args.lambda_l1, batch_size=args.batch_size, gan_weight=args.gan_weight,
-                               reconstruction=args.loss)
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
-    for box in getattr(train_source, "boxes", (train_source.box,)):
-        if box % generator.multiple:
-            raise InputError(f"box {box} is not a multiple of {generator.multiple} (2**depth); "
-                             "choose another --box or --depth")
-    run = RunSpec(steps=args.steps, minutes=args.minutes, validate_every=args.validate_every, seed=args.seed,
-                  extra_card={"name": out.name, "command": "gan-viewer train " + " ".join(_argv(args))})
-    card = train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
-                 resume=args.resume)
+    card = train_generator(config_from_args(args))
     v = card["validation"]
-    print(f"{output_file(out, '.safetensors')}: validation PSNR {v['psnr_db']:.2f} dB "
+    print(f"{output_file(output_stem(args.out), '.safetensors')}: validation PSNR {v['psnr_db']:.2f} dB "
           f"(noisy input {v['input_psnr_db']:.2f} dB), CC {v['cc']:.3f}, {card['training']['steps']} steps")
     return 0
 

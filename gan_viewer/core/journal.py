@@ -7,6 +7,12 @@ changes nothing. The cursor is not worth an fsync per arrow key: it is kept in m
 with the next decision, and flushed on :meth:`Journal.flush_cursor` (``synchronous=NORMAL``: no
 fsync, yet a killed process still loses nothing, for the write is in the WAL) and on close.
 
+Scores (per-particle numbers such as the agreement with the reference) are kept beside the
+labels, each with a *context* (what they were computed against: the map, the CTF setting, the
+generator). They can always be computed again, so they are written without an fsync of their
+own (``synchronous=NORMAL``: a killed process loses nothing, a power cut may lose the last few);
+values written under another context replace the old ones.
+
 A session file that exists is checked (:mod:`gan_viewer.core.journal_schema`) through a
 read-only connection before anything else is done with it.
 """
@@ -25,11 +31,15 @@ import numpy as np
 
 from gan_viewer import __version__
 from gan_viewer.core.curation import present_labels
-from gan_viewer.core.journal_schema import (BLOCK, CREATE, JournalInfo, block_rows, connect_read_only, inspect,
-                                            read_checked_labels, upgrade)
+from gan_viewer.core.journal_schema import (BLOCK, CREATE, MAX_SCORE_NAME, VERSION, JournalInfo, block_rows,
+                                            connect_read_only, inspect, read_checked_labels, read_checked_scores,
+                                            score_rows, upgrade)
 from gan_viewer.errors import InputError
 
 log = logging.getLogger(__name__)
+
+#: meta key prefix of a score's context
+SCORE_KEY = "score:"
 
 
 class SaveError(Exception):
@@ -73,6 +83,8 @@ class Journal:
                  read_only: bool = False) -> None:
         self.path, self.n, self.read_only = Path(path), n, read_only
         self._labels = np.zeros(n, np.int8)
+        self._scores: dict[str, np.ndarray] = {}  # name -> (n,) float32
+        self._contexts: dict[str, str] = {}  # name -> what the scores were computed against
         self._cursor, self._cursor_pending = 0, None
         self._db: sqlite3.Connection | None = None
         existing = self.path.is_file() and self.path.stat().st_size > 0
@@ -93,6 +105,7 @@ class Journal:
             info = inspect(checked, self.path)
             check_same_set(info, self.path, n, set_id, source_path)
             self._labels = read_checked_labels(checked, info, self.path)
+            self._scores = read_checked_scores(checked, info, self.path)
         except sqlite3.DatabaseError as exc:
             checked.close()
             raise InputError(f"not a gan-viewer session file ({exc})", self.path) from exc
@@ -101,13 +114,15 @@ class Journal:
             raise
         cursor = info.meta.get("cursor", "0")
         self._cursor = int(cursor) if cursor.isdigit() else 0
+        self._contexts = {key[len(SCORE_KEY):]: value for key, value in info.meta.items() if key.startswith(SCORE_KEY)}
+        self._scores = {name: values for name, values in self._scores.items() if name in self._contexts}
         if self.read_only:
             self._db = checked
             return
         checked.close()
         self._db = self._connect()
-        if info.version == 1:
-            self._transaction(lambda db: upgrade(db, self._labels))
+        if info.version < VERSION:
+            self._transaction(lambda db: upgrade(db, self._labels, info.version))
             log.info("%s: converted to the current session format", self.path)
 
     def _create(self, n: int, set_id: str, source_path: str | None) -> None:
@@ -143,6 +158,14 @@ class Journal:
     def labels(self) -> np.ndarray:
         """(n,) int8 labels as last written."""
         return self._labels.copy()
+
+    def scores(self) -> dict[str, np.ndarray]:
+        """Saved scores, name -> (n,) float32 copies (NaN: not computed)."""
+        return {name: values.copy() for name, values in self._scores.items()}
+
+    def score_context(self, name: str) -> str | None:
+        """What the saved ``name`` scores were computed against (as given to :meth:`record_scores`)."""
+        return self._contexts.get(name)
 
     @property
     def cursor(self) -> int:
@@ -181,6 +204,47 @@ class Journal:
         self._save(write)
         self._labels = after
 
+    def record_scores(self, indices: np.ndarray, values: dict[str, np.ndarray], contexts: dict[str, str]) -> None:
+        """Save scores of particles ``indices`` (k,) in one transaction (no fsync: see the module
+        docstring).
+
+        Parameters
+        ----------
+        indices
+            (k,) particle indices.
+        values
+            name -> (k,) float scores of those particles (NaN: not computed).
+        contexts
+            name -> what they were computed against; a name saved under another context loses
+            its old values first.
+
+        Raises
+        ------
+        SaveError
+            Nothing was written.
+        """
+        idx = np.asarray(indices, np.int64)
+        after = {}
+        for name, new in values.items():
+            if not 0 < len(name) <= MAX_SCORE_NAME:
+                raise ValueError(f"score name {name!r} must have 1 to {MAX_SCORE_NAME} characters")
+            same = self._contexts.get(name) == contexts[name]
+            column = self._scores[name].copy() if same and name in self._scores else np.full(self.n, np.nan, np.float32)
+            column[idx] = np.asarray(new, np.float32)
+            after[name] = (column, same)
+        starts = np.flatnonzero(np.bincount(idx // BLOCK)) * BLOCK if idx.size else np.zeros(0, np.int64)
+
+        def write(db: sqlite3.Connection) -> None:
+            for name, (column, same) in after.items():
+                if not same:
+                    db.execute("DELETE FROM score_blocks WHERE name = ?", (name,))
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SCORE_KEY + name, contexts[name]))
+                db.executemany("INSERT OR REPLACE INTO score_blocks VALUES (?, ?, ?)", score_rows(name, column, starts))
+
+        self._save_unsynced(write)
+        for name, (column, _) in after.items():
+            self._scores[name], self._contexts[name] = column, contexts[name]
+
     def set_cursor(self, index: int) -> None:
         """Remember the cursor; it is written with the next decision or :meth:`flush_cursor`."""
         index = int(index)
@@ -191,11 +255,7 @@ class Journal:
         if self._cursor_pending is None or self.read_only or self._db is None:
             return True
         try:
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                self._save(lambda db: None)
-            finally:
-                self._db.execute("PRAGMA synchronous=FULL")
+            self._save_unsynced(lambda db: None)
         except (SaveError, sqlite3.Error) as exc:
             log.warning("%s: the cursor was not saved: %s", self.path, exc)
             return False
@@ -212,6 +272,22 @@ class Journal:
             self._db = None
 
     # -- transactions -----------------------------------------------------------------------------
+    def _save_unsynced(self, write) -> None:
+        """:meth:`_save` without waiting for the disk (``synchronous=NORMAL`` for this transaction)."""
+        if self.read_only or self._db is None:
+            raise ReadOnlyError(self.path, "the session is open read-only")
+        try:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise SaveError(self.path, str(exc)) from exc
+        try:
+            self._save(write)
+        finally:
+            try:
+                self._db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error as exc:
+                log.warning("%s: could not restore synchronous=FULL: %s", self.path, exc)
+
     def _save(self, write) -> None:
         """Run ``write(db)`` and the pending cursor in one committed transaction, or raise SaveError."""
         if self.read_only or self._db is None:
@@ -269,6 +345,21 @@ def read_session(path: str | os.PathLike) -> tuple[JournalInfo, np.ndarray]:
         try:
             info = inspect(db, path)
             return info, read_checked_labels(db, info, path)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"not a gan-viewer session file ({exc})", path) from exc
+
+
+def read_session_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The scores of a session file, name -> (n,) float32, checked, without writing to it."""
+    path = Path(path)
+    try:
+        db = connect_read_only(path)
+        try:
+            info = inspect(db, path)
+            scores = read_checked_scores(db, info, path)
+            return {name: values for name, values in scores.items() if SCORE_KEY + name in info.meta}
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:

@@ -7,9 +7,11 @@ below: no trigger, view, extra index or extra table. Its labels must then be in 
 ``0 <= idx < n`` and values in :class:`~gan_viewer.core.curation.Label`. Anything else is an
 :class:`~gan_viewer.errors.InputError` naming the file and the first problem.
 
-Schema 2 (this version) keeps the labels in blocks of :data:`BLOCK` particles, one byte each, so
-that a decision on 1,000,000 particles writes 1 MB in under a thousand rows; schema 1 (the
-first versions) had one row per decided particle and is converted on first write.
+Schema 2 keeps the labels in blocks of :data:`BLOCK` particles, one byte each, so that a decision
+on 1,000,000 particles writes 1 MB in under a thousand rows; schema 1 (the first versions) had one
+row per decided particle. Schema 3 (this version) adds the per-particle scores, in the same
+blocks: one row per (score name, block) of float32 values, NaN where a score is not computed.
+Older files are converted on first write.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ EVENTS = ("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL
           "label INTEGER NOT NULL, indices TEXT NOT NULL)")
 LABEL_BLOCKS = "CREATE TABLE label_blocks (block INTEGER PRIMARY KEY, labels BLOB NOT NULL)"
 LEGACY_LABELS = "CREATE TABLE labels (idx INTEGER PRIMARY KEY, label INTEGER NOT NULL)"
+#: ``score_values``: :data:`BLOCK` (fewer in the last block) little-endian float32, NaN: not computed
+SCORE_BLOCKS = ("CREATE TABLE score_blocks (name TEXT NOT NULL, block INTEGER NOT NULL, score_values BLOB NOT NULL, "
+                "PRIMARY KEY (name, block))")
+#: the newest schema version, the one new files get
+VERSION = 3
 
 _COMMON = {
     ("table", "meta"): META,
@@ -41,11 +48,15 @@ _COMMON = {
 }
 #: schema version -> {(type, name): the statement that created it}
 SCHEMAS = {
+    3: {**_COMMON, ("table", "label_blocks"): LABEL_BLOCKS, ("table", "score_blocks"): SCORE_BLOCKS,
+        ("index", "sqlite_autoindex_score_blocks_1"): None},
     2: {**_COMMON, ("table", "label_blocks"): LABEL_BLOCKS},
     1: {**_COMMON, ("table", "labels"): LEGACY_LABELS},
 }
 #: the statements that make a new session file
-CREATE = (META, LABEL_BLOCKS, EVENTS)
+CREATE = (META, LABEL_BLOCKS, EVENTS, SCORE_BLOCKS)
+#: longest score name a session file may hold
+MAX_SCORE_NAME = 100
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,7 @@ def inspect(db: sqlite3.Connection, path: str | Path) -> JournalInfo:
                  db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")}
     except sqlite3.DatabaseError as exc:
         raise InputError(f"not a gan-viewer session file ({exc})", path) from exc
-    version = 1 if ("table", "labels") in found else 2
+    version = 1 if ("table", "labels") in found else 3 if ("table", "score_blocks") in found else 2
     for (kind, name), (_, sql) in sorted(found.items()):
         expected = SCHEMAS[version].get((kind, name), "missing")
         if expected == "missing":
@@ -126,11 +137,38 @@ def read_checked_labels(db: sqlite3.Connection, info: JournalInfo, path: str | P
     return labels
 
 
-def upgrade(db: sqlite3.Connection, labels: np.ndarray) -> None:
-    """Turn a checked schema-1 file into schema 2 (inside the caller's transaction)."""
-    db.execute(LABEL_BLOCKS)
-    db.executemany("INSERT INTO label_blocks VALUES (?, ?)", block_rows(labels, np.arange(0, len(labels), BLOCK)))
-    db.execute("DROP TABLE labels")
+def read_checked_scores(db: sqlite3.Connection, info: JournalInfo, path: str | Path) -> dict[str, np.ndarray]:
+    """The scores of a checked session file, name -> (n,) float32 (NaN: not computed), after
+    checking every block; {} for files older than schema 3."""
+    if info.version < 3:
+        return {}
+    n, scores = info.n, {}
+    for name, block, data in db.execute("SELECT name, block, score_values FROM score_blocks"):
+        start = block * BLOCK if isinstance(block, int) else -1
+        size = min(BLOCK, n - start)
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_SCORE_NAME:
+            raise InputError(f"not a valid gan-viewer session file: score name {str(name)[:40]!r}", path)
+        if not 0 <= start < n or not isinstance(data, bytes) or len(data) != 4 * size:
+            raise InputError(f"not a valid gan-viewer session file: score block {block!r} of {name!r} does not fit "
+                             f"{n} particles", path)
+        values = scores.setdefault(name, np.full(n, np.nan, np.float32))
+        values[start:start + size] = np.frombuffer(data, "<f4")
+    return scores
+
+
+def upgrade(db: sqlite3.Connection, labels: np.ndarray, version: int) -> None:
+    """Turn a checked schema-1 or -2 file into schema 3 (inside the caller's transaction)."""
+    if version == 1:
+        db.execute(LABEL_BLOCKS)
+        db.executemany("INSERT INTO label_blocks VALUES (?, ?)", block_rows(labels, np.arange(0, len(labels), BLOCK)))
+        db.execute("DROP TABLE labels")
+    db.execute(SCORE_BLOCKS)
+
+
+def score_rows(name: str, values: np.ndarray, starts: np.ndarray) -> list[tuple[str, int, bytes]]:
+    """(name, block, bytes) rows of the blocks that start at ``starts`` (k,) of ``values`` (n,) float32."""
+    values = np.asarray(values, "<f4")
+    return [(name, start // BLOCK, values[start:start + BLOCK].tobytes()) for start in starts.tolist()]
 
 
 def block_rows(labels: np.ndarray, starts: np.ndarray) -> list[tuple[int, bytes]]:

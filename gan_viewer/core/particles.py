@@ -3,7 +3,7 @@
 A :class:`ParticleSource` is what the inspector, the denoiser and the exporter read from:
 ``len(source)``, ``source.images(indices) -> (n, h, w) float32`` in the order asked, and
 ``source.metadata(i)``. Implementations here: a STAR file with its stacks, and a bare stack.
-Micrographs with coordinates live in :mod:`gan_viewer.io.micrograph`.
+Micrographs with coordinates: :mod:`gan_viewer.core.micrograph_particles`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from gan_viewer.errors import InputError
 from gan_viewer.io.checks import as_indices, assert_finite
 from gan_viewer.io.cryosparc import read_cryosparc
 from gan_viewer.io.image_name import parse_image_names, resolve_stack
-from gan_viewer.io.micrograph import MicrographParticles
+from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable, read_star
 

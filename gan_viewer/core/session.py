@@ -23,7 +23,7 @@ import numpy as np
 
 from gan_viewer.core.curation import Curation, Label
 from gan_viewer.core.journal import (Journal, ReadOnlyError, SaveError, check_same_set, read_labels, read_session,
-                                     read_session_meta)
+                                     read_session_meta, read_session_scores)
 from gan_viewer.core.lock import SessionLock
 from gan_viewer.core.particles import ParticleSource, open_particles
 from gan_viewer.core.places import SUFFIX, beside_path, default_journal_path, folder_is_writable
@@ -31,7 +31,7 @@ from gan_viewer.errors import InputError
 from gan_viewer.io.star import ParticleTable
 
 __all__ = ["Session", "SaveError", "ReadOnlyError", "fingerprint", "table_fingerprint", "session_labels",
-           "saved_cursor", "default_journal_path", "folder_is_writable", "read_labels", "SUFFIX"]
+           "session_scores", "saved_cursor", "default_journal_path", "folder_is_writable", "read_labels", "SUFFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,22 @@ def session_labels(path: str | os.PathLike, table: ParticleTable) -> np.ndarray:
     info, labels = read_session(path)
     check_same_set(info, Path(path), len(table), table_fingerprint(table), str(table.path))
     return labels
+
+
+def session_scores(path: str | os.PathLike, table: ParticleTable) -> dict[str, np.ndarray]:
+    """The exportable scores (name -> (n,) float32) a session file holds for ``table``, read without
+    writing to it; InputError as :func:`session_labels`."""
+    session_labels(path, table)
+    return {name: values for name, values in read_session_scores(path).items() if exportable(name)}
+
+
+def exportable(name: str) -> bool:
+    """False for scores that are features, not numbers a user sorts by (the generator's embedding)."""
+    return not name.startswith(EMBEDDING_PREFIX)
+
+
+#: score names of the embedding's components ("embedding 1", ...): saved, not exported
+EMBEDDING_PREFIX = "embedding "
 
 
 class Session:
@@ -149,12 +165,51 @@ class Session:
         """
         return self.curation.set(self._cursor if indices is None else indices, label) is not None
 
+    def take_labels(self, labels: np.ndarray) -> tuple[int, int]:
+        """Label the particles as ``labels`` (n,) int8 says, e.g. from RELION's Select job: the
+        keep and the reject particles in one decision each (Ctrl+Z undoes them), undecided entries
+        left as they are. Returns how many were labelled (keep, reject).
+
+        Raises
+        ------
+        SaveError
+            The decisions could not be saved (ReadOnlyError in a read-only session).
+        """
+        labels = np.asarray(labels)
+        if labels.shape != (len(self),):
+            raise ValueError(f"{labels.shape} labels for {len(self)} particles")
+        counts = []
+        for label in (Label.KEEP, Label.REJECT):
+            indices = np.flatnonzero(labels == label)
+            if indices.size:
+                self.curation.set(indices, label)
+            counts.append(int(indices.size))
+        return counts[0], counts[1]
+
     def undo(self) -> bool:
         """Revert the last decision (saved first, like any decision); raises SaveError."""
         return self.curation.undo() is not None
 
     def redo(self) -> bool:
         return self.curation.redo() is not None
+
+    # -- scores -----------------------------------------------------------------------------------
+    def scores(self, contexts: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+        """Saved scores, name -> (n,) float32 (NaN: not computed); with ``contexts``, only the
+        names given there whose scores were computed against that context."""
+        saved = self.journal.scores()
+        if contexts is None:
+            return saved
+        return {name: values for name, values in saved.items()
+                if name in contexts and self.journal.score_context(name) == contexts[name]}
+
+    def save_scores(self, indices: np.ndarray, values: dict[str, np.ndarray], contexts: dict[str, str]) -> None:
+        """Save scores of particles ``indices`` (k,): name -> (k,) values, computed against
+        ``contexts[name]`` (see :meth:`Journal.record_scores`). Raises SaveError (ReadOnlyError in
+        a read-only session)."""
+        if self.read_only:
+            raise ReadOnlyError(self.journal.path, self.read_only_reason)
+        self.journal.record_scores(indices, values, contexts)
 
     def check_writable(self) -> None:
         """Raise SaveError unless the journal can commit again (for a "Retry" after a failure)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_viewer.core.particles import StackParticles, StarParticles, open_particles
-from gan_viewer.io.micrograph import MicrographParticles
+from gan_viewer.core.micrograph_particles import MicrographParticles
 
 
 def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = None,

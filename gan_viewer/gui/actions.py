@@ -6,13 +6,15 @@ Shortcuts live on actions added to the window itself, so they work wherever the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from PyQt6.QtCore import QSettings
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMenu
 
 from gan_viewer.core.curation import Label
-from gan_viewer.gui import files
+from gan_viewer.gui import files, training
 
 #: name -> (menu, text, shortcuts)
 SHORTCUTS = {
@@ -21,6 +23,7 @@ SHORTCUTS = {
     "next": ("&Curate", "&Next particle", ["Space", "Right"]),
     "previous": ("&Curate", "&Previous particle", ["Backspace", "Left"]),
     "next_undecided": ("&Curate", "Next &undecided", ["N"]),
+    "next_uncertain": ("&Curate", "Next most un&certain (curator model)", ["Shift+N"]),
     "undo": ("&Curate", "&Undo", ["U", "Ctrl+Z"]),
     "redo": ("&Curate", "Re&do", ["Ctrl+Shift+Z"]),
 }
@@ -28,9 +31,12 @@ SHORTCUTS = {
 
 @dataclass
 class Actions:
-    """The window's actions by name, and the Open Recent menu (rebuilt from the settings)."""
+    """The window's actions by name, and the Open Recent menu (rebuilt from ``settings``; an entry
+    opens with ``open_path(path, map, **options)``)."""
 
     window: QMainWindow
+    settings: QSettings
+    open_path: Callable[..., bool]
     by_name: dict[str, QAction] = field(default_factory=dict)
     recent_menu: QMenu | None = None
     dialogs: dict = field(default_factory=dict)  # the Help menu's dialogs, made once
@@ -41,15 +47,15 @@ class Actions:
     def refresh_recent(self) -> None:
         menu = self.recent_menu
         menu.clear()
-        for entry in files.recent(self.window.settings):
+        for entry in files.recent(self.settings):
             action = menu.addAction(files.describe(entry))
-            action.triggered.connect(lambda _=False, e=entry: files.open_entry(self.window, e))
+            action.triggered.connect(lambda _=False, e=entry: files.open_entry(self.open_path, e))
         menu.setEnabled(bool(menu.actions()))
 
 
 def build_actions(window) -> Actions:
     """Create every action of ``window`` (a MainWindow) with its menu entry and shortcuts."""
-    actions = Actions(window)
+    actions = Actions(window, window.settings, window.open_path)
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     _add(actions, file_menu, "open", "&Open particles…", ["Ctrl+O"], lambda: files.open_dialog(window))
@@ -62,14 +68,26 @@ def build_actions(window) -> Actions:
     _add(actions, file_menu, "quit", "&Quit", ["Ctrl+Q"], window.close)
     handlers = {"keep": lambda: window.decide(Label.KEEP), "reject": lambda: window.decide(Label.REJECT),
                 "next": window.next, "previous": window.previous, "next_undecided": window.next_undecided,
+                "next_uncertain": window.next_uncertain,
                 "undo": window.undo, "redo": window.redo}
     menus: dict[str, QMenu] = {}
     for name, (menu_name, text, keys) in SHORTCUTS.items():
         menu = menus.get(menu_name) or menus.setdefault(menu_name, bar.addMenu(menu_name))
         _add(actions, menu, name, text, keys, handlers[name])
+    curate = menus["&Curate"]
+    curate.addSeparator()
+    _add(actions, curate, "apply_predictions", "&Apply the model's sure predictions…", [],
+         lambda: window.apply_predictions())
     tools = bar.addMenu("&Tools")
     _add(actions, tools, "score_all", "&Score all particles", ["Ctrl+Shift+S"], window.score_all)
     _add(actions, tools, "cancel", "&Cancel background work", ["Escape"], window.cancel_bulk)
+    tools.addSeparator()
+    _add(actions, tools, "train_for_map", "&Train a generator for this map…", [], lambda: training.open_dialog(window))
+    tools.aboutToShow.connect(lambda: training.refresh_action(window))
+    window.sessionOpened.connect(lambda: training.refresh_action(window))
+    actions["train_for_map"].setEnabled(False)
+    window.generators.build_menu(bar.addMenu("&Generator"),
+                                 lambda model: window.load_generator(model, window.viewbar.device.currentText()))
     window.view_menu = bar.addMenu("&View")
     from gan_viewer.gui.help import show_help  # help imports SHORTCUTS from here
 

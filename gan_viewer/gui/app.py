@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PyQt6.QtCore import QSize, QTimer
+from PyQt6.QtGui import QIcon
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from gan_viewer.errors import InputError
+from gan_viewer.resources import resource_path
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,11 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName("gan-viewer")
     app.setOrganizationName("gan-viewer")
+    app.setDesktopFileName("gan-viewer")  # packaging/gan-viewer.desktop
+    try:
+        app.setWindowIcon(QIcon(str(resource_path("icons/gan-viewer.png"))))
+    except InputError:
+        log.debug("no icon among the bundled resources")
     return app
 
 
@@ -49,8 +56,12 @@ def install_excepthook() -> None:
 
 def run(file: Path | None = None, *, map_path: Path | None = None, model: str | None = None, device: str = "auto",
         coords: Path | None = None, box: int | None = None, project_dir: Path | None = None,
-        screenshot: Path | None = None) -> int:
+        screenshot: Path | None = None, selection: Path | None = None, session_path: Path | None = None) -> int:
     """Open the window on ``file`` (the bundled demo when None) and run the event loop.
+
+    ``selection``, RELION's Select-job file for ``file``, labels the particles before the window
+    opens; ``session_path`` is the session file to use instead of the default one beside ``file``
+    (with either, a large file is read before the window, not behind it).
 
     Raises
     ------
@@ -73,11 +84,13 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     options = {k: v for k, v in (("coords", coords), ("box", box), ("project_dir", project_dir)) if v is not None}
     if coords is None and is_micrograph_file(file):  # shown without particles, read behind the window
         session = None
-    elif loads_in_background(file, options):
+    elif selection is None and session_path is None and loads_in_background(file, options):
         read_star_head(file, 1)  # a file that is not a STAR file fails here, before any window
         session = None
     else:
-        session = Session(open_particles(file, project_dir, coords=coords, box=box))
+        source = open_particles(file, project_dir, coords=coords, box=box)
+        session = Session(source, session_path) if selection is None else _labelled_session(
+            source, Path(selection), session_path)
     app = create_app()
     previous_hook = sys.excepthook
     install_excepthook()
@@ -101,6 +114,26 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
         sys.excepthook = previous_hook
         window.close()
         window.deleteLater()
+
+
+def _labelled_session(source, selection: Path, session_path: Path | None) -> Session:
+    """The session of ``source`` with the labels of RELION's Select-job file; the file is checked
+    before the session file is opened, so a selection that does not fit writes nothing."""
+    from gan_viewer.core.export import labels_from_selection
+    from gan_viewer.core.session import SaveError, Session
+
+    table = getattr(source, "table", None)
+    if table is None:
+        raise InputError("a selection file labels the rows of a STAR file; open the STAR file", selection)
+    labels = labels_from_selection(selection, table)
+    session = Session(source, session_path)
+    try:
+        keep, reject = session.take_labels(labels)
+    except SaveError as exc:
+        session.close()
+        raise InputError(f"cannot take its labels: {exc}", selection) from exc
+    log.info("%s: %d kept, %d rejected (Ctrl+Z undoes)", selection, keep, reject)
+    return session
 
 
 def initial_size(app: QApplication) -> QSize:

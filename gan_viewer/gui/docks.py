@@ -1,5 +1,6 @@
-"""The window's docks: metadata, gallery and micrograph, rebuilt for each session (the micrograph
-view alone for a micrograph opened without coordinates).
+"""The window's docks: metadata, gallery, angular coverage and micrograph, rebuilt for each session
+(the micrograph view alone for a micrograph opened without coordinates; the coverage for
+particles with angles).
 
 The gallery (:mod:`gan_viewer.gui.gallery`) and the micrograph view
 (:mod:`gan_viewer.gui.micrograph_view`) are optional parts: when one cannot be imported, its dock
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
+from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QWidget
 
 from gan_viewer.core.display_filters import DisplayFilter
 from gan_viewer.gui.display import described, filtered_fetch, titled
@@ -41,18 +43,38 @@ def unavailable(title: str, module: str, reason: str) -> QLabel:
 
 
 class Docks:
-    """Owns the docks of ``window`` (a MainWindow) and keeps them in step with the cursor, the labels
-    and the display filter.
+    """Owns the docks of a main window and keeps them in step with the cursor, the labels and the
+    display filter.
 
-    Signals go through the window: ``window.micrographShown`` when the micrograph view has its
-    image on screen.
+    Parameters
+    ----------
+    host
+        The QMainWindow the docks are added to.
+    view_menu
+        The menu that gets each dock's show/hide action.
+    metadata
+        The metadata panel, docked for the window's lifetime.
+    go
+        ``go(index)``: make particle ``index`` current (a gallery or micrograph click).
+    decision_failed
+        ``decision_failed(error)``: a decision made in the gallery could not be saved (a SaveError).
+    micrograph_shown
+        Called when the micrograph view has its image on screen.
+    score_all
+        ``score_all()``: compute the scores of every particle (the gallery asks when sorting by a
+        score that is not computed yet).
     """
 
-    def __init__(self, window: QMainWindow) -> None:
-        self.window = window
+    def __init__(self, host: QMainWindow, view_menu: QMenu, metadata: QWidget, go: Callable[[int], None],
+                 decision_failed: Callable[[Exception], None], micrograph_shown: Callable[[], None],
+                 score_all: Callable[[], object]) -> None:
+        self.host, self.view_menu = host, view_menu
+        self._go, self._decision_failed, self._micrograph_shown = go, decision_failed, micrograph_shown
+        self._score_all = score_all
         self.gallery: QWidget | None = None
         self.micrograph: QWidget | None = None
-        self.metadata_dock = self._dock("Metadata", window.metadata, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.coverage = None  # CoverageView, for particles with angles
+        self.metadata_dock = self._dock("Metadata", metadata, Qt.DockWidgetArea.RightDockWidgetArea)
         self._session_docks: list[QDockWidget] = []
         self._gallery_dock: QDockWidget | None = None
         self._micrograph_dock: QDockWidget | None = None
@@ -62,11 +84,11 @@ class Docks:
         self._widened = False  # the right docks were widened for a micrograph shown alone
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self.window)
+        dock = QDockWidget(title, self.host)
         dock.setObjectName(title.lower())
         dock.setWidget(widget)
-        self.window.addDockWidget(area, dock)
-        self.window.view_menu.addAction(dock.toggleViewAction())
+        self.host.addDockWidget(area, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
         return dock
 
     def attach(self, session, images, apix: np.ndarray | None = None) -> None:
@@ -76,22 +98,39 @@ class Docks:
         gallery_cls, why = _optional(module, "GalleryWidget")
         self._read, self._apix = images.read, apix
         if self._widened:  # back from a micrograph alone: the room to the particle panels
-            self.window.resizeDocks([self.metadata_dock], [340], Qt.Orientation.Horizontal)
+            self.host.resizeDocks([self.metadata_dock], [340], Qt.Orientation.Horizontal)
             self._widened = False
         if gallery_cls is not None:
             self.gallery = gallery_cls(session, filtered_fetch(images.read, self.display, apix))
-            self.gallery.particleActivated.connect(self.window.go)
-            self.gallery.decisionFailed.connect(self.window.save_failed)
+            self.gallery.particleActivated.connect(self._go)
+            self.gallery.decisionFailed.connect(self._decision_failed)
+            self.gallery.scoreAllRequested.connect(self._score_all)
         widget = self.gallery if gallery_cls is not None else unavailable("Gallery", module, why)
         dock = self._dock("Gallery", widget, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.window.resizeDocks([dock], [230], Qt.Orientation.Vertical)  # the triptych gets the room
+        self.host.resizeDocks([dock], [230], Qt.Orientation.Vertical)  # the triptych gets the room
         self._session_docks.append(dock)
         self._gallery_dock = dock
         self._title_gallery()
+        self._add_coverage(session)
         source = session.source
         if hasattr(source, "micrograph_path"):
             self._add_micrograph(source.micrograph_path, np.asarray(source.coordinates), source.box,
                                  session.curation.labels.copy(), source.pixel_size)
+
+    def _add_coverage(self, session) -> None:
+        """The angular coverage dock, for particles with view angles (rot and tilt)."""
+        table = getattr(session.source, "table", None)
+        eulers = None if table is None else table.eulers()
+        if eulers is None or "rlnAngleTilt" not in table.particles.columns:
+            return
+        from gan_viewer.core.coverage import Coverage
+        from gan_viewer.gui.coverage_view import CoverageView
+
+        self.coverage = CoverageView(Coverage(eulers, session.curation.labels))
+        dock = self._dock("Angular coverage", self.coverage, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._session_docks.append(dock)
+        if self.gallery is not None:
+            self.gallery.rejection_warning = self.coverage.warning
 
     def show_micrograph(self, path, apix: float | None) -> None:
         """A micrograph opened without coordinates: the micrograph view alone, with no boxes, given
@@ -101,7 +140,7 @@ class Docks:
         QTimer.singleShot(0, self._widen)  # once the new dock is laid out
 
     def _widen(self) -> None:
-        window, dock = self.window, self._micrograph_dock
+        window, dock = self.host, self._micrograph_dock
         if not self._widened or dock is None:
             return
         window.resizeDocks([dock], [window.width()], Qt.Orientation.Horizontal)  # as wide as the panels allow
@@ -115,7 +154,7 @@ class Docks:
                                                   Qt.DockWidgetArea.RightDockWidgetArea))
             return
         self.micrograph = view_cls(display=self.display)
-        self.micrograph.particleClicked.connect(self.window.go)
+        self.micrograph.particleClicked.connect(self._go)
         self.micrograph.displayChanged.connect(self._on_micrograph_shown)
         self._micrograph_dock = self._dock("Micrograph", self.micrograph, Qt.DockWidgetArea.RightDockWidgetArea)
         self._session_docks.append(self._micrograph_dock)
@@ -124,7 +163,7 @@ class Docks:
     def _on_micrograph_shown(self, description: str) -> None:
         if self._micrograph_dock is not None:
             self._micrograph_dock.setWindowTitle(titled("Micrograph", description))
-        self.window.micrographShown.emit()
+        self._micrograph_shown()
 
     def set_display_filter(self, display: DisplayFilter) -> None:
         """Low-pass and bin the gallery's thumbnails and the micrograph view as ``display`` says."""
@@ -141,11 +180,11 @@ class Docks:
 
     def detach(self) -> None:
         for dock in self._session_docks:
-            self.window.view_menu.removeAction(dock.toggleViewAction())
-            self.window.removeDockWidget(dock)
+            self.view_menu.removeAction(dock.toggleViewAction())
+            self.host.removeDockWidget(dock)
             dock.deleteLater()
         self._session_docks.clear()
-        self.gallery = self.micrograph = self._gallery_dock = self._micrograph_dock = None
+        self.gallery = self.micrograph = self._gallery_dock = self._micrograph_dock = self.coverage = None
         self._read = self._apix = None
 
     def decide_selection(self, label: int) -> bool:
@@ -162,6 +201,19 @@ class Docks:
     def set_current(self, index: int) -> None:
         if self.micrograph is not None:
             self.micrograph.set_current(index)
+        if self.coverage is not None:
+            self.coverage.set_current(index)
+
+    def labels_changed(self, indices: np.ndarray, labels: np.ndarray) -> None:
+        """Particles ``indices`` (k,) now have ``labels`` (k,) (the coverage follows incrementally)."""
+        if self.coverage is not None:
+            self.coverage.update_labels(indices, labels)
+
+    def set_predictor(self, p_keep) -> None:
+        """``p_keep() -> (n,) or None``: the curator model's prediction, marked on the thumbnails."""
+        if self.gallery is not None:
+            self.gallery.predicted = p_keep
+            self.gallery.view.viewport().update()
 
     def set_labels(self, labels: np.ndarray) -> None:
         if self.micrograph is not None:

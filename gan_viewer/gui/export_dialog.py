@@ -13,6 +13,7 @@ from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QDialog, QDialogButtonBox,
                              QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from gan_viewer.core.curation import Label
+from gan_viewer.core.export import score_label
 
 MEANING = ("<b>Kept</b> means labelled keep, as RELION's Select job writes the selected particles: the kept "
            "file holds the particles you kept, and nothing else. The rejected file holds <b>every other "
@@ -35,9 +36,12 @@ class ExportDialog(QDialog):
         Particles per label.
     kept_path
         The suggested kept file.
+    score_names
+        The scores computed in this session, which can be added as columns (none: no such choice).
     """
 
-    def __init__(self, counts: dict[Label, int], kept_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, counts: dict[Label, int], kept_path: Path, parent: QWidget | None = None,
+                 score_names: tuple[str, ...] | list[str] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export curated STAR")
         self.meaning = QLabel(MEANING)
@@ -55,6 +59,11 @@ class ExportDialog(QDialog):
         group.addButton(self.kept)
         self.write_rejected = QCheckBox()
         self.write_rejected.setChecked(True)
+        labels = ", ".join(score_label(name) for name in score_names)
+        self.scores = QCheckBox(f"add them as columns: {labels} (nan where not computed)")
+        self.scores.setToolTip("The scores of this session, as extra columns of both files (RELION ignores columns "
+                               "it does not use); as gan-viewer export --scores")
+        self.scores.setVisible(bool(score_names))
         self.path.textChanged.connect(self._update)
         self.write_rejected.toggled.connect(self._update)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -68,6 +77,8 @@ class ExportDialog(QDialog):
         form.addRow(f"Undecided ({counts[Label.UNDECIDED]:,})", self.not_kept)
         form.addRow("", self.kept)
         form.addRow("Rejected file", self.write_rejected)
+        if score_names:
+            form.addRow("Scores", self.scores)
         layout = QVBoxLayout(self)
         for widget in (self.meaning, self.counts):
             layout.addWidget(widget)

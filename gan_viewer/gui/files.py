@@ -1,13 +1,14 @@
 """File dialogs, recent files, drag and drop, and export, for the main window.
 
-Functions here take the window as their first argument and use only its public methods
-(``open_path``, ``set_map``, ``session``, ``settings``).
+The dialogs take the window (their parent) and use only its public methods (``open_path``,
+``set_map``, ``session``, ``settings``); the others take just what they need.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings
@@ -64,9 +65,10 @@ def describe(entry: dict) -> str:
     return text
 
 
-def open_entry(window, entry: dict) -> bool:
+def open_entry(open_path: Callable[..., bool], entry: dict) -> bool:
+    """Open a recent entry with ``open_path(path, map, **options)`` (the window's)."""
     options = {k: entry.get(k) for k in ("coords", "box", "project_dir") if entry.get(k) is not None}
-    return window.open_path(entry["path"], entry.get("map"), **options)
+    return open_path(entry["path"], entry.get("map"), **options)
 
 
 # -- dialogs --------------------------------------------------------------------------------------
@@ -108,10 +110,12 @@ def export_dialog(window) -> ExportResult | None:
         error_dialog(window, "Export", "Export needs particles read from a STAR (or .cs) file.")
         return None
     kept, _ = default_outputs(Path(session.source.path))
-    dialog = ExportDialog(session.curation.counts(), kept, window)
+    scores = window.exportable_scores()
+    dialog = ExportDialog(session.curation.counts(), kept, window, list(scores))
     if dialog.exec() != ExportDialog.DialogCode.Accepted:
         return None
     kept, rejected, undecided = dialog.choice()
+    scores = scores if dialog.scores.isChecked() and scores else None
     existing = [p for p in (kept, rejected) if p is not None and p.exists()]
     overwrite = False
     if existing:
@@ -120,30 +124,36 @@ def export_dialog(window) -> ExportResult | None:
         if answer != QMessageBox.StandardButton.Yes:
             return None
         overwrite = True
-    result = export_to(window, kept, rejected, overwrite=overwrite, undecided=undecided)
+    result = export_to(session, kept, rejected, overwrite=overwrite, undecided=undecided, scores=scores,
+                       generator=window.engine.description, parent=window,
+                       status=lambda text: window.statusBar().showMessage(text, 15000))
     if result is not None:
         QMessageBox.information(window, "Exported", summary(result))
     return result
 
 
-def export_to(window, kept: Path, rejected: Path | None, overwrite: bool = False,
-              undecided: Label = Label.REJECT) -> ExportResult | None:
-    """Export the session's labels (no dialog but the error one); None when it failed.
+def export_to(session, kept: Path, rejected: Path | None, overwrite: bool = False,
+              undecided: Label = Label.REJECT, scores: dict | None = None, *, generator: str = "",
+              parent: QWidget | None = None, status: Callable[[str], None] | None = None) -> ExportResult | None:
+    """Export ``session``'s labels (no dialog but the error one, over ``parent``); None when it failed.
 
     ``kept`` gets the particles labelled keep (and the undecided ones with ``undecided=Label.KEEP``),
-    ``rejected`` every other particle; see :mod:`gan_viewer.core.export`.
+    ``rejected`` every other particle; see :mod:`gan_viewer.core.export`. ``scores`` (name -> (n,))
+    are added as columns. ``generator`` (the loaded generator's description) goes into the files'
+    provenance; ``status`` gets the summary.
     """
-    session = window.session
     provenance = {"labels": f"session {session.journal.path}"}
-    if window.engine.description:
-        provenance["generator"] = window.engine.description
+    if generator:
+        provenance["generator"] = generator
     try:
         result = export_curated(session.source.table, session.curation.labels, kept, rejected,
-                                undecided=undecided, overwrite=overwrite, provenance=provenance)
+                                undecided=undecided, overwrite=overwrite, provenance=provenance, scores=scores,
+                                project_dir=getattr(session.source, "project_dir", None))
     except (InputError, OSError) as exc:
-        error_dialog(window, "Export failed", str(exc))
+        error_dialog(parent, "Export failed", str(exc))
         return None
-    window.statusBar().showMessage(summary(result).replace("\n", "; "), 15000)
+    if status is not None:
+        status(summary(result).replace("\n", "; "))
     return result
 
 

@@ -4,6 +4,13 @@
 rows are an index array (see :mod:`gan_viewer.gui.gallery_filter`), thumbnails come from a
 ``fetch`` callable run off the UI thread (:mod:`gan_viewer.gui.gallery_loader`), and labels are
 read from ``session.curation``, whose ``changed`` signal repaints the badges.
+
+Sorting by a score that is not known for every particle says so above the grid (and offers to
+compute it) instead of silently showing another order. The histogram's "Reject all below" and
+"Keep all above" label the undecided particles beyond a threshold in one decision (one undo
+step), after the user confirms. The curator model's prediction (:mod:`gan_viewer.core.learning`)
+marks each undecided thumbnail with a hollow corner in the predicted colour; it is never applied
+without a click.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from PyQt6 import QtCore, QtWidgets
 
 from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.core.journal import SaveError
-from gan_viewer.gui.gallery_filter import SCORE, Columns, ViewSpec, compute_view
+from gan_viewer.gui.gallery_filter import PREDICTED, SCORE, Columns, ViewSpec, compute_view
 from gan_viewer.gui.gallery_histogram import HistogramFilter
 from gan_viewer.gui.gallery_loader import Fetch, ThumbnailLoader
 from gan_viewer.gui.gallery_model import GridView, ParticleListModel, ParticleRole, ThumbnailDelegate
@@ -25,6 +32,12 @@ log = logging.getLogger(__name__)
 Key = QtCore.Qt.Key
 LABEL_FILTERS = {"all labels": None, "undecided": Label.UNDECIDED, "kept": Label.KEEP, "rejected": Label.REJECT}
 KEY_LABELS = {Key.Key_K: Label.KEEP, Key.Key_R: Label.REJECT, Key.Key_X: Label.REJECT, Key.Key_U: Label.UNDECIDED}
+
+
+def ask(parent: QtWidgets.QWidget, title: str, text: str) -> bool:
+    """Yes / no, asked in a dialog (tests replace :attr:`GalleryWidget.confirm`)."""
+    answer = QtWidgets.QMessageBox.question(parent, title, text)
+    return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
 
 class GalleryWidget(QtWidgets.QWidget):
@@ -47,10 +60,23 @@ class GalleryWidget(QtWidgets.QWidget):
         A particle was clicked (no modifier), double-clicked or chosen with Enter.
     decisionFailed(SaveError)
         A bulk decision could not be saved, so it was not made.
+    scoreAllRequested()
+        The user asked to compute the score the view is sorted by.
+
+    Attributes
+    ----------
+    confirm : callable
+        ``confirm(parent, title, text) -> bool``, asked before a bulk action by threshold.
+    rejection_warning : callable or None
+        ``rejection_warning(indices) -> str``: what rejecting ``indices`` would cost (e.g. view
+        directions it would empty), added to the question; "" when nothing.
+    predicted : callable
+        ``predicted() -> (n,) p_keep or None``, the curator model's prediction, for the thumbnails.
     """
 
     particleActivated = QtCore.pyqtSignal(int)
     decisionFailed = QtCore.pyqtSignal(object)
+    scoreAllRequested = QtCore.pyqtSignal()
     _labelsChanged = QtCore.pyqtSignal()  # bridges psygnal (any thread) to the UI thread
 
     def __init__(self, session, fetch: Fetch, parent: QtWidgets.QWidget | None = None, *,
@@ -61,11 +87,15 @@ class GalleryWidget(QtWidgets.QWidget):
         self.columns = Columns(len(session.source), table)
         self.spec = ViewSpec()
         self.decisions_enabled = True
+        self.confirm = ask
+        self.rejection_warning = None
+        self.predicted = lambda: None
         self.view = GridView(self)
         self.loader = ThumbnailLoader(fetch, self._visible_particles, thumb_size, cache_size, batch_size, self)
         self.model = ParticleListModel(np.arange(len(session.source)), self._labels, self)
         self.view.setModel(self.model)
-        self.view.setItemDelegate(ThumbnailDelegate(self.loader, self._labels, self.view))
+        self.view.setItemDelegate(ThumbnailDelegate(self.loader, self._labels, self.view,
+                                                    predicted=lambda: self.predicted()))
         self.view.set_cell(thumb_size + 8)
         self.view.setMinimumHeight(thumb_size + 8 + 2 * self.view.frameWidth())  # a whole row, even on a laptop
         self._build_controls(thumb_size)
@@ -141,10 +171,49 @@ class GalleryWidget(QtWidgets.QWidget):
             self.decisionFailed.emit(exc)
             return False
 
+    def decide_beyond_threshold(self, action: str) -> bool:
+        """"reject below": reject every undecided particle below the histogram's lower threshold;
+        "keep above": keep every undecided one above the upper. Asks first (:attr:`confirm`);
+        one decision, so one undo step. True if anything changed."""
+        column = self.filter.column()
+        if column is None or not self.decisions_enabled:
+            return False
+        values, (low, high) = self.columns.values(column), self.filter.range()
+        undecided = self._labels() == Label.UNDECIDED
+        with np.errstate(invalid="ignore"):
+            beyond = values < low if action == "reject below" else values > high
+        indices = np.flatnonzero(undecided & beyond)
+        label, verb = (Label.REJECT, "Reject") if action == "reject below" else (Label.KEEP, "Keep")
+        where = f"below {low:.4g}" if label == Label.REJECT else f"above {high:.4g}"
+        if not indices.size:
+            self.notice_text(f"no undecided particle has {column} {where}")
+            return False
+        decided = int((~undecided & beyond).sum())
+        text = (f"{verb} the {indices.size:,} undecided particles whose {column} is {where}?"
+                + (f" The {decided:,} decided ones there keep their labels." if decided else "")
+                + " It is one step: Ctrl+Z undoes it.")
+        warning = self.rejection_warning(indices) if label == Label.REJECT and self.rejection_warning else ""
+        if warning:
+            text += f"\n\n{warning}"
+        if not self.confirm(self, f"{verb} by {column}", text):
+            return False
+        log.info("gallery: %d undecided particles with %s %s -> %s", indices.size, column, where, label.name.lower())
+        try:
+            return self.session.decide(label, indices)
+        except SaveError as exc:
+            self.decisionFailed.emit(exc)
+            return False
+
+    def notice_text(self, text: str, offer_scoring: bool = False) -> None:
+        """A line above the grid ("" hides it), with a "Score all" button when ``offer_scoring``."""
+        self.notice.setText(text)
+        self.notice_button.setVisible(offer_scoring)
+        self.notice_bar.setVisible(bool(text))
+
     def set_decisions_enabled(self, on: bool) -> None:
         """Bulk keep / reject / undecide on or off (off while the session cannot be saved)."""
         self.decisions_enabled = on
-        for button in self.buttons.values():
+        for button in (*self.buttons.values(), self.filter.reject_below, self.filter.keep_above):
             button.setEnabled(on)
 
     def count_text(self) -> str:
@@ -164,6 +233,17 @@ class GalleryWidget(QtWidgets.QWidget):
         self.filter = HistogramFilter(self)
         self.filter.set_columns(self.columns.numeric_names(), self.columns.values)
         self.counts = QtWidgets.QLabel()
+        self.notice_bar = QtWidgets.QWidget()
+        self.notice = QtWidgets.QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #8a5a00; font-weight: bold;")
+        self.notice_button = QtWidgets.QPushButton("Score all", toolTip="Compute the scores of every particle "
+                                                   "(Tools > Score all particles)")
+        notice_row = QtWidgets.QHBoxLayout(self.notice_bar)
+        notice_row.setContentsMargins(0, 0, 0, 0)
+        notice_row.addWidget(self.notice, 1)
+        notice_row.addWidget(self.notice_button)
+        self.notice_bar.hide()
         self.buttons: dict[Label, QtWidgets.QPushButton] = {}
         for label, text in ((Label.KEEP, "Keep (K)"), (Label.REJECT, "Reject (R/X)"),
                             (Label.UNDECIDED, "Undecide (U)")):
@@ -183,6 +263,7 @@ class GalleryWidget(QtWidgets.QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.filter)
+        layout.addWidget(self.notice_bar)
         layout.addWidget(self.view, 1)
         layout.addLayout(bottom)
 
@@ -192,6 +273,8 @@ class GalleryWidget(QtWidgets.QWidget):
         self.lowest_score.clicked.connect(lambda: self.set_sort(SCORE, descending=False))
         self.label_combo.currentTextChanged.connect(lambda name: self._apply(label=LABEL_FILTERS[name]))
         self.filter.rangeChanged.connect(lambda c, lo, hi: self._apply(filter_column=c, low=lo, high=hi))
+        self.filter.bulkRequested.connect(self.decide_beyond_threshold)
+        self.notice_button.clicked.connect(self.scoreAllRequested)
         self.size_slider.valueChanged.connect(self._set_thumb_size)
         self.loader.loaded.connect(lambda _: self.view.viewport().update())
         self.view.verticalScrollBar().valueChanged.connect(lambda _: self.view.viewport().update())
@@ -248,7 +331,28 @@ class GalleryWidget(QtWidgets.QWidget):
                 if not self.model.remove_rows(keep):
                     self.model.set_rows(rows)
         self._update_counts()
+        self._update_notice()
         self.view.viewport().update()
+
+    def _update_notice(self) -> None:
+        """Say when the sort key is a score not known for every particle."""
+        name = self.spec.sort
+        if name not in self.columns.scores:
+            self.notice_text("")
+            return
+        known = int(np.isfinite(self.columns.values(name)).sum())
+        if known == self.columns.n:
+            self.notice_text("")
+        elif name == PREDICTED:
+            self.notice_text(f"{name}: the curator model has not learnt yet (it needs a few dozen decisions, kept and "
+                             "rejected); the order is the particles' index order" if not known else
+                             f"{name} is known for {known:,} of {self.columns.n:,} particles; the others are last")
+        elif not known:
+            self.notice_text(f"{name} is not computed yet, so this order is the particles' index order: "
+                             "score them to sort by it", offer_scoring=True)
+        else:
+            self.notice_text(f"{name} is known for {known:,} of {self.columns.n:,} particles; the others are "
+                             "listed last, in index order", offer_scoring=True)
 
     def _update_counts(self) -> None:
         rows = self.model.rows

@@ -17,9 +17,11 @@ log = logging.getLogger(__name__)
 
 INDEX = "index"
 SCORE = "agreement score"
+RAW_SCORE = "raw agreement"
 CONFIDENCE = "confidence"
+PREDICTED = "predicted keep"
 #: the per-particle numbers the inspector computes (not in the STAR file)
-SCORES = (SCORE, CONFIDENCE)
+SCORES = (SCORE, RAW_SCORE, CONFIDENCE, PREDICTED)
 
 
 @dataclass
@@ -122,6 +124,15 @@ def compute_view(columns: Columns, spec: ViewSpec, labels: np.ndarray) -> np.nda
     if spec.label is not None:
         keep &= labels == spec.label
     return order if keep.all() else order[keep[order]]
+
+
+def threshold_counts(values: np.ndarray, low: float, high: float) -> tuple[int, int, int, int]:
+    """How many of ``values`` (n,) lie below ``low``, from ``low`` to ``high``, above ``high``, and
+    are unknown (NaN)."""
+    known = np.isfinite(values)
+    below, above = int((values[known] < low).sum()), int((values[known] > high).sum())
+    inside = int(known.sum()) - below - above
+    return below, inside, above, int(values.size - known.sum())
 
 
 def histogram(values: np.ndarray, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,6 @@
-"""A column chooser plus a small histogram with two draggable thresholds (pyqtgraph)."""
+"""A column chooser plus a small histogram with two draggable thresholds (pyqtgraph), their live
+counts, and the bulk actions they offer: reject every undecided particle below the lower
+threshold, keep every undecided particle above the upper one."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from gan_viewer.gui.gallery_filter import histogram
+from gan_viewer.gui.gallery_filter import histogram, threshold_counts
 
 NO_FILTER = "no range filter"
 
@@ -18,9 +20,12 @@ class HistogramFilter(QtWidgets.QWidget):
     -------
     rangeChanged(column, low, high)
         ``column`` is None when no filter is chosen; emitted at most every 60 ms while dragging.
+    bulkRequested(action)
+        "reject below" or "keep above": a button was clicked (the gallery confirms and acts).
     """
 
     rangeChanged = QtCore.pyqtSignal(object, float, float)
+    bulkRequested = QtCore.pyqtSignal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,6 +43,14 @@ class HistogramFilter(QtWidgets.QWidget):
         self.region.setZValue(10)
         self.plot.addItem(self.region)
         self.readout = QtWidgets.QLabel()
+        self.counts = QtWidgets.QLabel(toolTip="Particles below the lower threshold, between the two, above the "
+                                               "upper one, and not known yet")
+        self.reject_below = QtWidgets.QPushButton("Reject all below", toolTip="Reject every undecided particle below "
+                                                  "the lower threshold (asks first; one undo step)")
+        self.keep_above = QtWidgets.QPushButton("Keep all above", toolTip="Keep every undecided particle above the "
+                                                "upper threshold (asks first; one undo step)")
+        self.reject_below.clicked.connect(lambda: self.bulkRequested.emit("reject below"))
+        self.keep_above.clicked.connect(lambda: self.bulkRequested.emit("keep above"))
         self._edges = np.array([0.0, 1.0])
         self._emit_timer = QtCore.QTimer(self, singleShot=True, interval=60)
         self._emit_timer.timeout.connect(self._emit)
@@ -50,8 +63,11 @@ class HistogramFilter(QtWidgets.QWidget):
         layout.addWidget(QtWidgets.QLabel("Filter"), 0, 0)
         layout.addWidget(self.combo, 0, 1)
         layout.addWidget(self.readout, 0, 2)
-        layout.addWidget(self.plot, 1, 0, 1, 3)
-        layout.setColumnStretch(2, 1)
+        layout.addWidget(self.counts, 0, 3)
+        layout.addWidget(self.reject_below, 0, 4)
+        layout.addWidget(self.keep_above, 0, 5)
+        layout.addWidget(self.plot, 1, 0, 1, 6)
+        layout.setColumnStretch(3, 1)
         self._values = None
         self.set_columns([], None)
 
@@ -90,6 +106,24 @@ class HistogramFilter(QtWidgets.QWidget):
         counts, self._edges = histogram(self._values(name))
         self.bars.setData(self._edges, counts)
         self.plot.setXRange(self._edges[0], self._edges[-1], padding=0.02)
+        self._show_counts()
+
+    def count_values(self) -> tuple[int, int, int, int] | None:
+        """(below, between, above, unknown) for the current column and thresholds, or None."""
+        name = self.column()
+        if name is None or self._values is None:
+            return None
+        return threshold_counts(self._values(name), *self.range())
+
+    def _show_counts(self) -> None:
+        counts = self.count_values()
+        for widget in (self.counts, self.reject_below, self.keep_above):
+            widget.setVisible(counts is not None)
+        if counts is None:
+            return
+        below, inside, above, unknown = counts
+        self.counts.setText(f"{below:,} below · {inside:,} between · {above:,} above"
+                            + (f" · {unknown:,} not known" if unknown else ""))
 
     def _on_column(self, _text: str) -> None:
         name = self.column()
@@ -104,6 +138,7 @@ class HistogramFilter(QtWidgets.QWidget):
     def _emit(self) -> None:
         self._emit_timer.stop()
         name = self.column()
+        self._show_counts()
         if name is None:
             self.readout.setText("")
             self.rangeChanged.emit(None, -np.inf, np.inf)

@@ -81,9 +81,10 @@ class ParticleListModel(QtCore.QAbstractListModel):
 class ThumbnailDelegate(QtWidgets.QStyledItemDelegate):
     """Paints a thumbnail (or a placeholder), a label border and corner badge, and the selection."""
 
-    def __init__(self, loader: ThumbnailLoader, labels, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, loader: ThumbnailLoader, labels, parent: QtCore.QObject | None = None,
+                 predicted=lambda: None) -> None:
         super().__init__(parent)
-        self.loader, self._labels = loader, labels
+        self.loader, self._labels, self._predicted = loader, labels, predicted
 
     def sizeHint(self, option, index) -> QtCore.QSize:  # noqa: N802
         side = self.loader.size + 2 * _MARGIN
@@ -104,7 +105,10 @@ class ThumbnailDelegate(QtWidgets.QStyledItemDelegate):
             target = QtCore.QRectF(QtCore.QPointF(0, 0), QtCore.QSizeF(image.size()))
             target.moveCenter(cell.center())
             painter.drawImage(target, image)
-        self._paint_label(painter, cell, int(self._labels()[particle]))
+        label = int(self._labels()[particle])
+        self._paint_label(painter, cell, label)
+        if label == Label.UNDECIDED:
+            self._paint_prediction(painter, cell, self._predicted(), particle)
         if option.state & QtWidgets.QStyle.StateFlag.State_Selected:
             painter.fillRect(cell, QtGui.QColor(60, 140, 255, 60))
             painter.setPen(QtGui.QPen(QtGui.QColor(120, 190, 255), 3))
@@ -126,6 +130,19 @@ class ThumbnailDelegate(QtWidgets.QStyledItemDelegate):
         painter.fillRect(tab, QtGui.QColor(0, 0, 0, 150))
         painter.setPen(QtGui.QColor(235, 235, 235))
         painter.drawText(tab, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+
+    @staticmethod
+    def _paint_prediction(painter: QtGui.QPainter, cell: QtCore.QRectF, p_keep, particle: int) -> None:
+        """A hollow top-right corner in the curator model's predicted colour (undecided particles)."""
+        if p_keep is None or not np.isfinite(p_keep[particle]):
+            return
+        colour = LABEL_COLOURS[Label.KEEP if p_keep[particle] >= 0.5 else Label.REJECT]
+        corner = min(cell.width(), cell.height()) * 0.25
+        triangle = QtGui.QPolygonF([cell.topRight(), cell.topRight() - QtCore.QPointF(corner, 0),
+                                    cell.topRight() + QtCore.QPointF(0, corner)])
+        painter.setPen(QtGui.QPen(colour, 2))
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        painter.drawPolygon(triangle)
 
     @staticmethod
     def _paint_label(painter: QtGui.QPainter, cell: QtCore.QRectF, label: int) -> None:

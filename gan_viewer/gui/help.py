@@ -65,6 +65,23 @@ LEGEND: list[tuple[str, Entries]] = [
                                          "recovered score far below that of similar particles flags one whose "
                                          "recovered image disagrees with the reference. Tools > Score all "
                                          "computes it for every particle; the gallery sorts and filters by it."),
+        ("raw agreement", "The same correlation for the raw image; the gallery sorts and filters by it too. Scores "
+                          "are saved with the session, each with what it was computed against (the map, the CTF "
+                          "setting, the generator): reopening the file, or going back to the same setting, brings "
+                          "them back, and Score all computes only the particles still missing (it resumes where it "
+                          "stopped). File > Export can write them as STAR columns (gvAgreementScore, "
+                          "gvRawAgreement, gvConfidence, gvPredictedKeep; nan where not computed)."),
+        ("model: keep (p keep 0.83)", "Under the panels: the curator model's guess for this particle, once it has "
+                                      "learnt from your decisions (the status bar says from how many, and how often "
+                                      "it is right on decisions left out of its training). It learns, by logistic "
+                                      "regression, from the scores, the confidence, the generator's bottleneck "
+                                      "features and the STAR's score columns (gv…, rlnMaxValueProbDistribution, "
+                                      "rlnLogLikeliContribution, rlnNrOfSignificantSamples, rlnNormCorrection). It "
+                                      "never decides: Curate > Next most uncertain goes to the undecided particle it "
+                                      "is least sure of (where your decision teaches it most), and Curate > Apply the "
+                                      "model's sure predictions asks before labelling."),
+        ("rejecting it empties its view direction", "Under the panels: this particle is the last one not rejected "
+                                                    "in its view direction (see Angular coverage)."),
         ("particle 12 of 300", "The current particle's 1-based row in the file, and how many there are."),
         ("kept · rejected · undecided of N", "The session's labels (bottom right). Each decision is saved in the "
                                              "session file before it shows, so a crash loses none."),
@@ -77,8 +94,13 @@ LEGEND: list[tuple[str, Entries]] = [
                                       "\"micrograph only\" and no badge: a micrograph opened without "
                                       "coordinates, nothing to curate."),
         ("Gallery thumbnails", "Green border and corner: kept; red: rejected; none: undecided; blue overlay: "
-                               "selected. The number at the bottom left is the particle's row; \"…\": loading; "
-                               "\"!\": its image could not be read."),
+                               "selected. A hollow green or red corner on an undecided particle: what the curator "
+                               "model predicts (keep or reject), not a decision. The number at the bottom left is the "
+                               "particle's row; \"…\": loading; \"!\": its image could not be read."),
+        ("Angular coverage map", "Each cell is one view direction (rot across, tilt down; rows are equal steps of "
+                                 "cos(tilt), so all cells cover the same share of the sphere); its colour is how "
+                                 "many particles are left there (not rejected, or kept only). Red: every particle of "
+                                 "that direction is rejected. Yellow outline: the current particle's direction."),
         ("Micrograph boxes", "Light blue: undecided; green: kept; red: rejected; thick yellow: the current particle. "
                              "Click a box to go to its particle. Micrographs larger than 2048 px are binned further "
                              "for display; the dock's title says what is applied."),
@@ -87,8 +109,15 @@ LEGEND: list[tuple[str, Entries]] = [
     ]),
     ("Docks", [
         ("Gallery", "Every particle as a thumbnail: click to go to one, select several (Shift / Ctrl) and keep or "
-                    "reject them at once, sort by any STAR column or the agreement score, filter with the "
-                    "histogram's two thresholds or by label."),
+                    "reject them at once, sort by any STAR column, a score or the model's predicted keep, filter "
+                    "with the histogram's two thresholds or by label. Beside the histogram: how many particles lie "
+                    "below, between and above the thresholds, and \"Reject all below\" / \"Keep all above\", "
+                    "which label the undecided particles beyond a threshold in one step (Ctrl+Z undoes it) after "
+                    "asking, and say if the rejection would empty view directions. Sorting by a score not "
+                    "computed yet says so above the grid and offers to compute it."),
+        ("Angular coverage", "The view directions of the particles left, updated at each decision; it flags the "
+                             "directions rejections have emptied and, under the map, when rejecting the current "
+                             "particle would empty its own. For particles with angles (rlnAngleRot / Tilt)."),
         ("Micrograph", "The whole micrograph with a box per particle (particles boxed out of a micrograph), or the "
                        "micrograph alone when it was opened without coordinates."),
         ("Metadata", "Every column of the current particle's STAR (or coordinate-file) row."),

@@ -15,21 +15,23 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import QSettings, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.memory import give_back_memory
 from gan_viewer.core.session import SaveError, Session, saved_cursor
 from gan_viewer.errors import InputError
-from gan_viewer.gui import files
+from gan_viewer.gui import files, training
 from gan_viewer.gui.actions import build_actions
 from gan_viewer.gui.controls import CurationBar, MetadataPanel, SessionBanner, ViewBar
+from gan_viewer.gui.curator import CuratorModel
 from gan_viewer.gui.display import DisplayFiltering
 from gan_viewer.gui.docks import Docks
+from gan_viewer.gui.generators import GeneratorChoice
 from gan_viewer.gui.opening import BackgroundOpening, Preview, check_readable, loads_in_background
 from gan_viewer.io.micrograph import is_micrograph_file
 from gan_viewer.gui.pipeline import ParticleImages
-from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.sim.reference_maker import ReferenceMaker
 from gan_viewer.gui.saving import SaveGuard
 from gan_viewer.gui.triptych import PENDING, Triptych
 from gan_viewer.gui.workers import InferenceEngine, Loader, Request, Worker
@@ -81,6 +83,7 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         self.session: Session | None = None
         self.preview: Preview | None = None  # the head of a file still being read
         self.images: ParticleImages | None = None
+        self.curator: CuratorModel | None = None  # the curator model of the session
         self.shown_index: int | None = None  # the session's particle whose raw image is on screen
         self._init_opening()
         self.engine = InferenceEngine(loader)
@@ -92,7 +95,8 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         self.projection.start()
         self._build_ui()
         self.actions_ = build_actions(self)
-        self.docks = Docks(self)
+        self.docks = Docks(self, self.view_menu, self.metadata, self.go, self.save_failed,
+                           self.micrographShown.emit, self.score_all)
         self._init_display()
         self._init_saving()
         self.refresh_decisions()
@@ -104,10 +108,12 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
     def _build_ui(self) -> None:
         self.triptych, self.bar, self.viewbar = Triptych(), CurationBar(), ViewBar()
         self.metadata, self.banner = MetadataPanel(), SessionBanner()
+        self.generators = GeneratorChoice(self.settings)  # the Generator menu and the structure-specific note
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widget, stretch in ((self.viewbar, 0), (self.banner, 0), (self.triptych, 1), (self.bar, 0)):
+        for widget, stretch in ((self.viewbar, 0), (self.banner, 0), (self.generators.note, 0), (self.triptych, 1),
+                                (self.bar, 0)):
             layout.addWidget(widget, stretch)
         self.setCentralWidget(central)
         self.progress, self.cancel_button = QProgressBar(), QPushButton("Cancel")
@@ -117,6 +123,8 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         self.progress.hide()
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_bulk)
+        self.model_status = QLabel()
+        self.statusBar().addPermanentWidget(self.model_status)
         self.viewbar.contrastChanged.connect(lambda m, s, i: self.triptych.set_contrast(m, s, i))
         self.viewbar.ctfToggled.connect(self._on_ctf)
         self.viewbar.spreadToggled.connect(self.triptych.set_show_spread)
@@ -178,6 +186,10 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         name = Path(session.source.path).name if session.source.path else "particles"
         self.setWindowTitle(f"gan-viewer — {name} ({len(session):,} particles)")
         self.docks.attach(session, self.images, self._display_particles(session.source))
+        self.curator = CuratorModel(session, self.images.features, parent=self)
+        self.curator.predicted.connect(self._on_predicted)
+        self.docks.set_predictor(self.curator.p_keep)
+        self.docks.set_scores(self.images.score_columns())  # saved scores read back
         self.save_error = None
         self.refresh_decisions()
         if session.read_only:
@@ -227,6 +239,12 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
 
     def _detach(self) -> None:
         self.session.curation.changed.disconnect(self._on_labels)
+        if self.curator is not None:
+            self.curator.predicted.disconnect(self._on_predicted)
+            self.curator.close()
+            self.curator.deleteLater()
+            self.curator = None
+            self.model_status.clear()
         self.docks.detach()
         if self.images is not None:
             self.images.close()
@@ -260,6 +278,50 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
                 self.statusBar().showMessage("every particle is decided", 5000)
             else:
                 self.go(index)
+
+    def next_uncertain(self) -> None:
+        """Go to the undecided particle the curator model is least sure of."""
+        if self.curator is None:
+            return
+        index = self.curator.next_uncertain()
+        if index is None:
+            prediction = self.curator.prediction
+            self.statusBar().showMessage(prediction.reason if not prediction.ready else
+                                         "every particle is decided", 8000)
+        else:
+            self.go(index)
+
+    def apply_predictions(self, sure: float = 0.8) -> bool:
+        """Label the undecided particles the curator model is sure of (p keep >= ``sure`` or
+        <= 1 - ``sure``) as it predicts, after asking; two decisions (reject, then keep)."""
+        from gan_viewer.core.learning import predicted_labels
+
+        if not self.decisions_allowed() or self.curator is None or self.curator.p_keep() is None:
+            self.statusBar().showMessage(self.curator.prediction.reason if self.curator else "open particles first",
+                                         8000)
+            return False
+        guess = predicted_labels(self.curator.p_keep(), sure)
+        guess[self.session.curation.labels != Label.UNDECIDED] = Label.UNDECIDED
+        reject, keep = np.flatnonzero(guess == Label.REJECT), np.flatnonzero(guess == Label.KEEP)
+        left = int((self.session.curation.labels == Label.UNDECIDED).sum()) - reject.size - keep.size
+        warning = self.docks.coverage.warning(reject) if self.docks.coverage is not None else ""
+        text = (f"Reject {reject.size:,} and keep {keep.size:,} undecided particles, as the curator model predicts "
+                f"with p ≥ {sure:.1f}? {left:,} it is less sure of stay undecided. Two steps: Ctrl+Z twice undoes "
+                "them." + (f"\n\n{warning}" if warning else ""))
+        if not reject.size and not keep.size or not self.confirm("Apply the model's predictions", text):
+            return False
+        try:
+            for label, indices in ((Label.REJECT, reject), (Label.KEEP, keep)):
+                if indices.size:
+                    self.session.decide(label, indices)
+        except SaveError as exc:
+            self.save_failed(exc)
+            return False
+        return True
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Yes / no in a dialog (tests replace it)."""
+        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
 
     def decide(self, label: Label, advance: bool = True) -> None:
         """Label the current particle (or the gallery's selection, when it has the focus), saved
@@ -299,7 +361,20 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
 
     def _on_labels(self, indices: np.ndarray, labels: np.ndarray) -> None:
         self._last_changed = indices
+        self.docks.labels_changed(indices, labels)
+        if self.curator is not None:
+            self.curator.schedule()
         self._on_labels_redraw()
+
+    def _on_predicted(self) -> None:
+        """A new prediction: the gallery's column and corners, the score line, the status bar."""
+        if self.curator is None or self.sender() is not self.curator:
+            return  # from a session closed since
+        prediction = self.curator.prediction
+        self.docks.set_scores({"predicted keep": prediction.p_keep})
+        self.model_status.setText(prediction.summary() if prediction.ready else "")
+        self.model_status.setToolTip(prediction.reason or "features: " + ", ".join(prediction.features))
+        self.refresh()
 
     def _on_labels_redraw(self) -> None:
         """Counters, badge and micrograph boxes from the session's (saved) labels."""
@@ -330,7 +405,13 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
                                  recovered_scale=self.images.recovered_scale(), spread=self.images.get("spread", index),
                                  confidence=float(self.images.confidence[index]),
                                  threshold=getattr(self.engine.denoise, "confidence_threshold", None))
-        self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]))
+        extra = ()
+        if self.session is not None:
+            coverage = self.docks.coverage
+            extra = (self.curator.describe(index) if self.curator is not None else "",
+                     "rejecting it empties its view direction" if coverage is not None and
+                     coverage.current_empties() else "")
+        self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]), extra)
         if self.session is not None:
             self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
         else:
@@ -375,15 +456,18 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         self.model = model
         self.generator_status = f"loading generator{PENDING}"
         if self.images is not None:
+            self.images.save_scores()  # under the generator that computed them
+        self.engine.denoise = None
+        if self.images is not None:
             self.images.reset("recovered")
         engine = self.engine
         self.inference.run_task(Request("task", np.zeros(0, np.int64), lambda _: engine.load(model, device)))
-        self.engine.denoise = None
         self.refresh()
 
     def _on_task(self, request: Request, _indices, result) -> None:
         if request.kind == "task":
             self.generator_status = str(result)
+            self.generators.loaded(self.model, getattr(self.engine.denoise, "card", None))
             self.triptych.set_title("recovered", f"GAN-recovered ({result})")
             self.statusBar().showMessage(f"generator: {result}", 10000)
             if self.session is not None:
@@ -397,6 +481,7 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
     def _on_task_failed(self, request: Request, message: str) -> None:
         if request.kind == "task":
             self.generator_status = message if message.startswith("no generator") else f"no generator: {message}"
+            self.generators.loaded(self.model, None)
             self.triptych.set_title("recovered", "GAN-recovered")
             self.statusBar().showMessage(self.generator_status, 15000)
             self.refresh()
@@ -406,11 +491,20 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         if self.session is None:
             self.statusBar().showMessage("open particles first (a large file: wait until it is read)", 5000)
             return
-        if not self.images.score_all():
+        queued = self.images.score_all()
+        if queued is None:
             QMessageBox.information(self, "Score all", "Scores need a reference: open a map with angles in the STAR.")
             return
+        if queued == 0:
+            self.statusBar().showMessage("every particle is scored already", 5000)
+            return
+        done = len(self.session) - queued
+        if done:
+            self.statusBar().showMessage(f"resuming: {done:,} of {len(self.session):,} particles are scored already",
+                                         10000)
         self.progress.setRange(0, len(self.session))
-        self.progress.setValue(0)
+        self.progress.setValue(done)
+        self._score_offset = done
         self.progress.show()
         self.cancel_button.show()
 
@@ -419,18 +513,32 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
             self.images.cancel()
 
     def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setValue(done)
+        self.progress.setValue(getattr(self, "_score_offset", 0) + done)
         self.docks.set_scores(self.images.score_columns())
+        if self.curator is not None:
+            self.curator.schedule()
 
     def _on_bulk_finished(self) -> None:
         self.progress.hide()
         self.cancel_button.hide()
         self.docks.set_scores(self.images.score_columns())
+        if self.curator is not None:
+            self.curator.schedule()
         self.refresh()
 
     # -- files --------------------------------------------------------------------------------------
     def export_curated(self) -> None:
         files.export_dialog(self)
+
+    def exportable_scores(self) -> dict[str, np.ndarray]:
+        """The session's scores that can be exported as columns, name -> (n,): those known for at
+        least one particle, and the curator model's predicted keep once it has learnt."""
+        if self.images is None:
+            return {}
+        scores = {name: values.copy() for name, values in self.images.saved_names().items()}
+        if self.curator is not None and self.curator.p_keep() is not None:
+            scores["predicted keep"] = self.curator.p_keep().copy()
+        return {name: values for name, values in scores.items() if np.isfinite(values).any()}
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():
@@ -441,6 +549,7 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
         files.open_dropped(self, paths)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        training.shutdown(self)
         self.close_session()
         self.inference.stop()
         self.projection.stop()

@@ -6,6 +6,13 @@ are requested from the workers together with the next ``prefetch`` particles. Ea
 carries an id; a result is accepted only while its id is still the one waited for (the cursor
 has not left the window and the model, device or CTF setting has not changed since) and is
 dropped otherwise. ``updated(index)`` tells the window when something for ``index`` arrived.
+
+Scores are saved with the session (:meth:`~gan_viewer.core.session.Session.save_scores`), each
+under the context it was computed against (:meth:`ParticleImages.contexts`: the map, the CTF
+setting, the generator), and read back when the same context comes again (reopening the file,
+the generator loaded, CTF toggled back). Score-all chunks are saved as they arrive, scores
+computed while browsing every :data:`SAVE_MS`; "Score all" computes only what is missing, so it
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -14,18 +21,25 @@ import logging
 import threading
 
 import numpy as np
-from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
+from gan_viewer.core.journal import SaveError
+from gan_viewer.core.learning import EMBED_DIM, reduce_embedding
 from gan_viewer.core.metrics import circular_mask, correlation
 from gan_viewer.core.particles import pixel_sizes
 from gan_viewer.core.session import Session
 from gan_viewer.errors import InputError
-from gan_viewer.gui.reference import ReferenceMaker
+from gan_viewer.sim.reference_maker import ReferenceMaker
 from gan_viewer.gui.workers import InferenceEngine, LruCache, Request, Worker
 
 log = logging.getLogger(__name__)
 
 KINDS = ("recovered", "reference")
+#: scores computed while browsing are saved this often
+SAVE_MS = 2000
+#: the names scores are saved under
+AGREEMENT, RAW_AGREEMENT, CONFIDENCE = "agreement score", "raw agreement", "confidence"
+EMBEDDING = tuple(f"embedding {k + 1}" for k in range(EMBED_DIM))
 
 
 class ParticleImages(QObject):
@@ -78,6 +92,11 @@ class ParticleImages(QObject):
         self.raw_scores = np.full(n, np.nan, np.float32)  # (n,) raw vs reference
         self.confidence = np.full(n, np.nan, np.float32)  # (n,) share of the recovered image that is stable
         self.amplitude = np.full(n, np.nan, np.float32)  # (n,) rms of the recovered image (noise units)
+        self.embedding = np.full((n, EMBED_DIM), np.nan, np.float32)  # (n, EMBED_DIM) reduced bottleneck
+        self._unsaved: set[int] = set()  # particles whose scores are not saved yet
+        self.save_failed: str | None = None  # why scores could not be saved (once: then no more tries)
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_MS)
+        self._save_timer.timeout.connect(self.save_scores)
         self.mask = circular_mask(session.source.box)
         self.stats = {"dropped": 0, "accepted": 0}
         self._bulk: Request | None = None
@@ -87,6 +106,7 @@ class ParticleImages(QObject):
             worker.failed.connect(self._on_failed)
         inference.progress.connect(self._on_progress)
         inference.bulkFinished.connect(self._on_bulk_finished)
+        self.restore_scores()
 
     # -- reading -----------------------------------------------------------------------------------
     def read(self, indices: np.ndarray) -> np.ndarray:
@@ -149,14 +169,16 @@ class ParticleImages(QObject):
         return self.recover(raw, idx, False)[0]
 
     def recover(self, raw: np.ndarray, idx: np.ndarray, spread: bool
-                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-        """(recovered (k, box, box), spread (k, box, box) or None, confidence (k,), amplitude (k,))
-        of particles ``idx``, run once per pixel size among them; in the inference thread only.
-        Confidence and amplitude are NaN where the generator does not give them."""
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+        """(recovered (k, box, box), spread (k, box, box) or None, confidence (k,), amplitude (k,),
+        reduced embedding (k, EMBED_DIM)) of particles ``idx``, run once per pixel size among them;
+        in the inference thread only. Confidence, amplitude and embedding are NaN where the
+        generator does not give them."""
         k = len(idx)
         images = np.empty(raw.shape, np.float32)
         spreads = np.empty(raw.shape, np.float32) if spread else None
         confidence, amplitude = np.full(k, np.nan, np.float32), np.full(k, np.nan, np.float32)
+        embedding = np.full((k, EMBED_DIM), np.nan, np.float32)
         apix = np.full(k, np.nan) if self.apix is None else self.apix[idx]
         for value in np.unique(apix).tolist():
             where = np.flatnonzero(apix == value) if np.isfinite(value) else np.arange(k)
@@ -170,7 +192,9 @@ class ParticleImages(QObject):
                 confidence[where] = out[2]
             if out[3] is not None:
                 amplitude[where] = out[3]
-        return images, spreads, confidence, amplitude
+            if out[4] is not None:
+                embedding[where] = reduce_embedding(out[4])
+        return images, spreads, confidence, amplitude, embedding
 
     def set_spread(self, on: bool) -> None:
         """Compute the spread (and confidence) with each recovered image, or not."""
@@ -199,16 +223,19 @@ class ParticleImages(QObject):
         for kind in kinds:
             for index in other.caches[kind].keys():
                 self.caches[kind].put(index + offset, other.caches[kind].get(index))
-        for name in ("confidence", "amplitude"):
+        for name in ("confidence", "amplitude", "embedding"):
             values = getattr(other, name)
-            known = np.flatnonzero(np.isfinite(values))
+            known = np.flatnonzero(np.isfinite(values).reshape(len(values), -1).all(axis=1))
             getattr(self, name)[known + offset] = values[known]
+            self._unsaved.update((known + offset).tolist())
         for index in self.caches["reference"].keys():
             self._score(index)
         self.reference.adopt(other.reference)
 
     def reset(self, kind: str) -> None:
-        """Forget ``kind`` images and drop every result still on its way (model, device or CTF changed)."""
+        """Forget ``kind`` images and drop every result still on its way (model, device or CTF changed).
+        Scores computed so far are saved first; the saved ones of the new context come back."""
+        self.save_scores()
         self._generation[kind] += 1
         self._live[kind] = {}
         self.caches[kind].clear()
@@ -221,9 +248,12 @@ class ParticleImages(QObject):
             self.caches["spread"].clear()
             self.confidence[:] = np.nan
             self.amplitude[:] = np.nan
+            self.embedding[:] = np.nan
+        self.restore_scores()
 
     def set_ctf(self, on: bool) -> None:
         if on != self.ctf:
+            self.save_scores()  # under the setting they were computed with
             self.ctf = on
             self.reset("reference")
             if self.current >= 0:
@@ -242,11 +272,13 @@ class ParticleImages(QObject):
         del self._live[request.kind][index]
         self.stats["accepted"] += 1
         if request.kind == "recovered":
-            raw, (result, spread, confidence, amplitude) = result
+            raw, (result, spread, confidence, amplitude, embedding) = result
             self.caches["raw"].put(index, raw[0])
             if spread is not None:
                 self.caches["spread"].put(index, spread[0])
             self.confidence[index], self.amplitude[index] = confidence[0], amplitude[0]
+            self.embedding[index] = embedding[0]
+            self._mark_unsaved(index)
         self.caches[request.kind].put(index, result[0])
         self.errors[request.kind].pop(index, None)
         self._score(index)
@@ -279,19 +311,43 @@ class ParticleImages(QObject):
         rec = self.caches["recovered"].get(index)
         if rec is not None:
             self.scores[index] = correlation(rec, ref, self.mask)
+        self._mark_unsaved(index)
 
     def agreement(self) -> np.ndarray:
         """(n,) score for sorting: recovered vs reference, or raw vs reference without a generator."""
         return self.scores if self.engine.denoise is not None else self.raw_scores
 
     def score_columns(self) -> dict[str, np.ndarray]:
-        """The gallery's score columns: agreement (:meth:`agreement`) and confidence, (n,) each."""
-        return {"agreement score": self.agreement(), "confidence": self.confidence}
+        """The gallery's score columns, (n,) each: agreement (:meth:`agreement`), the raw image's
+        agreement and the confidence."""
+        return {AGREEMENT: self.agreement(), RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
 
-    def score_all(self, chunk: int = 64) -> bool:
-        """Score every particle in the background; False when there is no reference."""
+    def features(self) -> dict[str, np.ndarray]:
+        """What the curator model learns from: the scores and the embedding's components, (n,) each."""
+        features = {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+        features.update({name: self.embedding[:, k] for k, name in enumerate(EMBEDDING)})
+        return features
+
+    def saved_names(self) -> dict[str, np.ndarray]:
+        """The scores by the names they are saved and exported under, (n,) each (not copies)."""
+        return {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+
+    def unscored(self) -> np.ndarray:
+        """(k,) particles "Score all" still has to compute (its agreement, or with the spread on,
+        its confidence, is unknown)."""
+        missing = ~np.isfinite(self.agreement())
+        if self.engine.denoise is not None and self.spread and getattr(self.engine.denoise, "recover", None):
+            missing |= ~np.isfinite(self.confidence)
+        return np.flatnonzero(missing)
+
+    def score_all(self, chunk: int = 64) -> int | None:
+        """Score, in the background, every particle not scored yet (so a stopped run resumes where
+        it stopped). Returns how many are queued (0: all are scored), None without a reference."""
         if not self.reference.available:
-            return False
+            return None
+        todo = self.unscored()
+        if not todo.size:
+            return 0
         ctf, engine, reference, spread = self.ctf, self.engine, self.reference, self.spread
         mask = self.mask
 
@@ -300,14 +356,78 @@ class ParticleImages(QObject):
             ref = reference(idx, ctf=ctf)
             nan = np.full(len(idx), np.nan, np.float32)
             if engine.denoise is None:
-                return nan, correlation(raw, ref, mask), nan, nan
-            rec, _, confidence, amplitude = self.recover(raw, idx, spread)
-            return correlation(rec, ref, mask), correlation(raw, ref, mask), confidence, amplitude
+                return nan, correlation(raw, ref, mask), nan, nan, np.full((len(idx), EMBED_DIM), np.nan, np.float32)
+            rec, _, confidence, amplitude, embedding = self.recover(raw, idx, spread)
+            return correlation(rec, ref, mask), correlation(raw, ref, mask), confidence, amplitude, embedding
 
-        self._bulk = Request("score", np.arange(len(self.session)), score, chunk=chunk,
-                             generation=self._generation["reference"])
+        self._bulk = Request("score", todo, score, chunk=chunk, generation=self._generation["reference"])
         self.workers["recovered"].start_bulk(self._bulk)
+        return int(todo.size)
+
+    # -- saved scores ------------------------------------------------------------------------------
+    def contexts(self) -> dict[str, str]:
+        """What each saved score depends on, name -> a line; the generator's scores only while
+        one is loaded."""
+        reference = f"map {self.reference.map_path}; CTF {'on' if self.ctf else 'off'}"
+        contexts = {RAW_AGREEMENT: reference}
+        if self.engine.denoise is not None:
+            generator = f"generator {getattr(self.engine.denoise, 'name', None) or self.engine.description}"
+            contexts.update({AGREEMENT: f"{reference}; {generator}", CONFIDENCE: generator})
+            contexts.update(dict.fromkeys(EMBEDDING, generator))
+        return contexts
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+        arrays.update({name: self.embedding[:, k] for k, name in enumerate(EMBEDDING)})
+        return arrays
+
+    def restore_scores(self) -> int:
+        """Take the saved scores of the current contexts where nothing newer is known; returns how
+        many particles got one."""
+        saved_scores = getattr(self.session, "scores", None)
+        if saved_scores is None:  # a preview: nothing is saved
+            return 0
+        restored, arrays = 0, self._arrays()
+        for name, values in saved_scores(self.contexts()).items():
+            target = arrays[name]
+            fill = ~np.isfinite(target) & np.isfinite(values)
+            if name in EMBEDDING:
+                self.embedding[fill, EMBEDDING.index(name)] = values[fill]
+            else:
+                target[fill] = values[fill]
+            restored = max(restored, int(fill.sum()))
+        if restored:
+            log.info("%d particles' scores read back from the session", restored)
+        return restored
+
+    def save_scores(self, indices: np.ndarray | None = None) -> bool:
+        """Save the scores of ``indices`` (default: those computed since the last save) with the
+        session; False when they could not be (read-only session, disk full: said once in the log,
+        and the window can show :attr:`save_failed`)."""
+        self._save_timer.stop()
+        if indices is None:
+            indices = np.fromiter(self._unsaved, np.int64, len(self._unsaved))
+            indices.sort()
+        save = getattr(self.session, "save_scores", None)
+        if save is None or not len(indices) or self.save_failed is not None:
+            self._unsaved.clear()
+            return save is not None and self.save_failed is None
+        contexts, arrays = self.contexts(), self._arrays()
+        values = {name: arrays[name][indices] for name in contexts}
+        try:
+            save(indices, values, contexts)
+        except SaveError as exc:
+            self.save_failed = exc.reason
+            log.warning("scores are not saved with the session: %s", exc)
+            return False
+        finally:
+            self._unsaved.difference_update(indices.tolist())
         return True
+
+    def _mark_unsaved(self, index: int) -> None:
+        self._unsaved.add(index)
+        if not self._save_timer.isActive():
+            self._save_timer.start()
 
     def cancel(self) -> None:
         self.workers["recovered"].cancel_bulk()
@@ -315,10 +435,13 @@ class ParticleImages(QObject):
     def _on_scores(self, request: Request, indices: np.ndarray, result) -> None:
         if request is not self._bulk or request.cancelled:
             return
-        self.scores[indices], self.raw_scores[indices], confidence, amplitude = result
+        self.scores[indices], self.raw_scores[indices], confidence, amplitude, embedding = result
         known = np.isfinite(confidence)
         self.confidence[indices[known]] = confidence[known]
         self.amplitude[indices[np.isfinite(amplitude)]] = amplitude[np.isfinite(amplitude)]
+        embedded = np.isfinite(embedding).all(axis=1)
+        self.embedding[indices[embedded]] = embedding[embedded]
+        self.save_scores(np.asarray(indices, np.int64))
         if self.current in set(indices.tolist()):
             self.updated.emit(self.current)
 
@@ -332,7 +455,9 @@ class ParticleImages(QObject):
             self.bulkFinished.emit()
 
     def close(self) -> None:
-        """Stop listening to the workers and drop their queues (the workers live on)."""
+        """Save the scores not saved yet, stop listening to the workers and drop their queues (the
+        workers live on)."""
+        self.save_scores()
         self.cancel()
         for worker in self.workers.values():
             worker.replace([])

@@ -18,7 +18,7 @@ from gan_viewer.core.session import SaveError
 log = logging.getLogger(__name__)
 
 #: the window's actions that change labels
-DECISION_ACTIONS = ("keep", "reject", "undo", "redo")
+DECISION_ACTIONS = ("keep", "reject", "undo", "redo", "apply_predictions")
 
 
 class SaveGuard:

@@ -151,12 +151,14 @@ class Triptych(QWidget):
         self.titles[key].setText(text)
         self.titles[key].setToolTip(text)
 
-    def set_scores(self, recovered_cc: float, raw_cc: float) -> None:
-        """The agreement line: correlation of recovered and raw with the reference (NaN: unknown)."""
+    def set_scores(self, recovered_cc: float, raw_cc: float, extra: tuple[str, ...] = ()) -> None:
+        """The agreement line: correlation of recovered and raw with the reference (NaN: unknown),
+        the confidence, then ``extra`` parts (the curator model's prediction, a coverage warning)."""
         fmt = lambda v: "-" if not math.isfinite(v) else f"{v:.3f}"  # noqa: E731
-        confidence = self.confidence_text()
+        parts = [self.confidence_text(), *extra]
         self.score_label.setText(f"agreement with the reference (CC in a circular mask): recovered "
-                                 f"{fmt(recovered_cc)}   raw {fmt(raw_cc)}" + (f"   ·   {confidence}" if confidence else ""))
+                                 f"{fmt(recovered_cc)}   raw {fmt(raw_cc)}"
+                                 + "".join(f"   ·   {part}" for part in parts if part))
 
     def set_contrast(self, mode: str | None = None, sigmas: float | None = None, invert: bool | None = None) -> None:
         """Change the shared contrast: mode "sigma" or "minmax", the sigma range, inversion."""

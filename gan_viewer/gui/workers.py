@@ -216,14 +216,15 @@ class InferenceEngine:
         return int(getattr(self.denoise, "format", 1))
 
     def recover(self, images: np.ndarray, apix: float | None, spread: bool = False
-                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """(recovered, spread, confidence, amplitude) of (k, box, box) images; the last three are
-        None for a generator that gives images only (or without ``spread``)."""
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """(recovered, spread, confidence, amplitude, embedding (k, C)) of (k, box, box) images;
+        the last four are None for a generator that gives images only (spread and confidence also
+        without ``spread``; the embedding for a generator without a bottleneck)."""
         recover = getattr(self.denoise, "recover", None)
         if recover is None:
-            return np.asarray(self.denoise(images, apix), np.float32), None, None, None
+            return np.asarray(self.denoise(images, apix), np.float32), None, None, None, None
         result = recover(images, apix, spread=spread)
-        return result.images, result.spread, result.confidence, result.amplitude
+        return result.images, result.spread, result.confidence, result.amplitude, getattr(result, "embedding", None)
 
     def load(self, model: Any, device: str) -> str:
         """Load ``model`` on ``device``, falling back to the CPU; returns a one-line status."""

@@ -30,11 +30,20 @@ Conventions (the same as pyem ``csparc2star.py`` and cryoDRGN ``parse_pose_cspar
   targets micrographs from other motion-correction programs (upside down relative to cryoSPARC
   Patch Motion); for cryoSPARC's own micrographs no inversion is right (pyem ``--inverty``).
 
+* Half sets: ``alignments3D/split`` (0 or 1, the gold-standard half of a 3D refinement) ->
+  ``rlnRandomSubset`` (1 or 2), as pyem does; 2D classification's split is not a half set and is
+  left out.
+
 One optics group is made per distinct (pixel size, box, voltage, Cs, amplitude contrast).
+
+Writing: :func:`load_cryosparc` gives the rows as stored, and :func:`cs_bytes` writes a subset of
+them back (``np.save`` of the same structured dtype, every field kept), which cryoSPARC and
+cryosparc-tools' ``Dataset.load`` read.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
@@ -90,12 +99,8 @@ def read_cryosparc(path: str | os.PathLike) -> ParticleTable:
         ``blob/idx`` fields.
     """
     path = Path(path)
-    cs = _load(path)
+    cs = load_cryosparc(path)
     names = set(cs.dtype.names)
-    if not {"blob/path", "blob/idx"} <= names:
-        raise InputError(f"no particle image paths (blob/path and blob/idx); {len(cs)} rows, "
-                         f"{len(names)} fields; is this a particle .cs file?", path)
-    check_fields(cs, path)
     parts = pd.DataFrame(index=pd.RangeIndex(len(cs)))
     stacks = _strings(cs["blob/path"])
     parts["rlnImageName"] = [f"{int(i) + 1:06d}@{s}" for i, s in zip(cs["blob/idx"], stacks)]
@@ -118,6 +123,36 @@ def read_cryosparc(path: str | os.PathLike) -> ParticleTable:
     log.debug("%s: %d particles, %d optics group(s), columns %s", path, len(parts), len(optics),
              ", ".join(parts.columns))
     return table
+
+
+def load_cryosparc(path: str | os.PathLike) -> np.ndarray:
+    """The rows of a cryoSPARC particle ``.cs`` file as stored, checked as :func:`read_cryosparc` does.
+
+    Returns
+    -------
+    np.ndarray
+        (n,) structured array with every field of the file, in file order.
+
+    Raises
+    ------
+    InputError
+        When the file is not a particle ``.cs`` file (see :func:`read_cryosparc`).
+    """
+    path = Path(path)
+    cs = _load(path)
+    names = set(cs.dtype.names)
+    if not {"blob/path", "blob/idx"} <= names:
+        raise InputError(f"no particle image paths (blob/path and blob/idx); {len(cs)} rows, "
+                         f"{len(names)} fields; is this a particle .cs file?", path)
+    check_fields(cs, path)
+    return cs
+
+
+def cs_bytes(rows: np.ndarray) -> bytes:
+    """The ``.cs`` file of ``rows`` ((k,) structured array): ``np.save`` output, no pickle."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(rows), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def rotvec_to_relion(pose: np.ndarray) -> np.ndarray:
@@ -193,6 +228,7 @@ FIELD_SPECS: dict[str, tuple[str, tuple[int, ...], str]] = {
     "*/shift": (_NUMBERS, (2,), "finite"),
     "*/psize_A": (_NUMBERS, (), "positive"),
     "*/class": (_INTEGERS, (), "index"),
+    "*/split": (_INTEGERS, (), "index"),
 }
 
 
@@ -286,6 +322,13 @@ def _add_alignments(cs: np.ndarray, parts: pd.DataFrame, path: Path) -> None:
             parts["rlnOriginYAngst"] = shift[:, 1] * apix
     if f"{kind}/class" in names:
         parts["rlnClassNumber"] = np.asarray(cs[f"{kind}/class"], np.int64) + 1
+    if kind == "alignments3D" and "alignments3D/split" in names:
+        split = np.asarray(cs["alignments3D/split"], np.int64)
+        if len(split) and not np.isin(split, (0, 1)).all():
+            row = int(np.flatnonzero(~np.isin(split, (0, 1)))[0])
+            raise InputError(f"field alignments3D/split row {row + 1} holds {split[row]}, expected 0 or 1 "
+                             "(the half set)", path)
+        parts["rlnRandomSubset"] = split + 1
     log.debug("%s: poses from %s", path, kind)
 
 

@@ -20,14 +20,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
+from gan_viewer.core.cards import MODEL_SUFFIXES, card_path, output_file, output_stem  # noqa: F401 (re-exported)
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_path, atomic_paths, write_bytes, write_text
 from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
 
 log = logging.getLogger(__name__)
-
-#: the files of a model named ``NAME``: ``NAME.safetensors``, ``NAME.json``, ``NAME.train.pt``
-MODEL_SUFFIXES = (".safetensors", ".json", ".train.pt")
 
 NORMALISATION = "per particle: zero mean, unit standard deviation over the whole box (input and target)"
 
@@ -38,29 +36,6 @@ def sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def output_stem(path: str | os.PathLike) -> Path:
-    """``path`` without a model file suffix (.safetensors, .json, .train.pt) when it has one.
-
-    Only these are taken off: ``gen_snr0.05`` stays ``gen_snr0.05`` (``Path.with_suffix`` would
-    take ``.05`` for a suffix).
-    """
-    path = Path(path)
-    for suffix in MODEL_SUFFIXES:
-        if path.name.endswith(suffix) and len(path.name) > len(suffix):
-            return path.with_name(path.name[:-len(suffix)])
-    return path
-
-
-def output_file(stem: str | os.PathLike, suffix: str) -> Path:
-    """``stem`` + ``suffix`` (``gen_snr0.05`` + ``.json`` is ``gen_snr0.05.json``)."""
-    return Path(f"{stem}{suffix}")
-
-
-def card_path(weights: str | os.PathLike) -> Path:
-    """The model card beside the weights file ``weights``."""
-    return output_file(output_stem(weights), ".json")
 
 
 def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict, *,
@@ -76,6 +51,20 @@ def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict
         write_bytes(tmp_weights, weights)
         write_text(tmp_card, json.dumps(card, indent=2, default=str) + "\n")
     return path
+
+
+def update_card(weights: str | os.PathLike, entries: dict) -> dict:
+    """Add or replace top-level ``entries`` of the model card of ``weights`` (rewritten atomically;
+    the weights and their sha256 stay). Returns the new card."""
+    path = card_path(weights)
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the model card ({exc})", path) from exc
+    card.update(entries)
+    with atomic_path(path, overwrite=True) as tmp:
+        write_text(tmp, json.dumps(card, indent=2, default=str) + "\n")
+    return card
 
 
 def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[UNetGenerator, dict]:

@@ -145,6 +145,16 @@ class StarPairs:
         return cls(source, eulers, table.origins_px(default_apix=apix), Projector(volume), apix, map_name,
                    np.arange(len(table)))
 
+    @classmethod
+    def from_map(cls, table: ParticleTable, map_path: str | Path, project_dir: str | Path | None = None) -> StarPairs:
+        """The particles of ``table`` paired with projections of the map or atomic model
+        ``map_path``, resampled to the particles' pixel size and box."""
+        from gan_viewer.sim.reference import volume_from
+
+        source = StarParticles(table, project_dir)
+        volume, apix = volume_from(map_path, source.pixel_size, source.box, allow_pad=True)
+        return cls.from_table(table, volume, apix, str(map_path), project_dir=project_dir)
+
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         idx = np.sort(rng.choice(self.rows, n, replace=len(self.rows) < n))
         clean = self.projector.project(self.eulers[idx], self.origins[idx])
@@ -161,6 +171,31 @@ class StarPairs:
     def describe(self) -> dict:
         return {"kind": "star", "star": str(self.source.path), "map": self.map_name, "n": int(len(self.rows)),
                 "apix": self.apix, "box": self.box, "reference_scale": self.scale}
+
+
+class PaddedPairs:
+    """Another source's pairs padded to ``box`` (centred as the denoiser pads at inference): the
+    normalised input with background noise (standard deviation 1), the target with zeros.
+
+    For particles whose box the U-Net cannot take (not a multiple of ``2 ** depth``).
+    """
+
+    def __init__(self, source, box: int) -> None:
+        if box < source.box:
+            raise ValueError(f"cannot pad {source.box} px pairs to {box} px")
+        self.source, self.box, self.boxes, self.apix = source, int(box), (int(box),), source.apix
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        noisy, clean = self.source.sample(n, rng)
+        lo, size = (self.box - self.source.box) // 2, self.source.box
+        padded_noisy = rng.standard_normal((len(noisy), self.box, self.box), dtype=np.float32)
+        padded_clean = np.zeros_like(padded_noisy)
+        padded_noisy[:, lo:lo + size, lo:lo + size] = noisy
+        padded_clean[:, lo:lo + size, lo:lo + size] = clean
+        return padded_noisy, padded_clean
+
+    def describe(self) -> dict:
+        return {**self.source.describe(), "box": self.box, "padded_from": self.source.box}
 
 
 def _checked_pair(noisy: np.ndarray, clean: np.ndarray, path, scale: float) -> tuple[np.ndarray, np.ndarray]:

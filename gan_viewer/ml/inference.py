@@ -121,12 +121,17 @@ class Recovery:
         standard deviations; a box with nothing in it is near 0).
     confidence : (n,) float64 or None
         :func:`confidence` of each particle, with the spread.
+    embedding : (n, C) float32 or None
+        The generator's bottleneck features (:meth:`UNetGenerator.bottleneck`, after its ReLU)
+        averaged over the image, from the particle as given (no rotation, flip or added noise);
+        None for a generator without a bottleneck.
     """
 
     images: np.ndarray
     spread: np.ndarray | None
     amplitude: np.ndarray
     confidence: np.ndarray | None
+    embedding: np.ndarray | None = None
 
 
 def particle_circle(box: int) -> np.ndarray:
@@ -264,15 +269,18 @@ class Denoiser:
         n = len(images)
         mean = np.empty_like(images)
         dev = np.empty_like(images) if spread else None
+        embeddings = []
         for lo in range(0, n, self.batch_size):
             rows = slice(lo, lo + self.batch_size)
-            m, s = self._batch(images[rows], size, samples if spread else 1, method)
+            m, s, e = self._batch(images[rows], size, samples if spread else 1, method)
             mean[rows] = m
             if dev is not None:
                 dev[rows] = s
+            embeddings.append(e)
         mask = particle_circle(images.shape[-1])
         amplitude = np.sqrt((mean[:, mask].astype(np.float64) ** 2).mean(axis=1))
-        return Recovery(mean, dev, amplitude, None if dev is None else confidence(mean, dev))
+        embedding = np.concatenate(embeddings) if embeddings and all(e is not None for e in embeddings) else None
+        return Recovery(mean, dev, amplitude, None if dev is None else confidence(mean, dev), embedding)
 
     def scale_for(self, apix: float | None) -> float:
         """Resampling factor input -> model pixels (format 1: 1 when unknown or within 10 %)."""
@@ -324,7 +332,7 @@ class Denoiser:
         return x + NOISE_SPREAD * torch.randn(x.shape, generator=generator).to(x.device)
 
     def _batch(self, images: np.ndarray, size: int, samples: int,
-               method: str = "tta") -> tuple[np.ndarray, np.ndarray | None]:
+               method: str = "tta") -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         box = images.shape[-1]
         x = torch.from_numpy(images)[:, None].to(self.device)  # (b, 1, box, box)
         if size != box:
@@ -338,13 +346,23 @@ class Denoiser:
         pad = padded - size
         if pad:
             x = self._pad(x, pad)
-        outputs = []
+        outputs, features = [], []
+        layer = self.generator.bottleneck() if hasattr(self.generator, "bottleneck") else None
         with self._lock, torch.inference_mode():
-            for k, (quarter, flip) in enumerate(TRANSFORMS[:samples]):
-                if method == "noise":
-                    quarter, flip = 0, False
-                y = self.generator(_transform(self._perturb(x, k, method), quarter, flip))
-                outputs.append(_untransform(y, quarter, flip))
+            hook = None if layer is None else layer.register_forward_hook(
+                lambda _m, _i, out: features.append(torch.relu(out).mean(dim=(-2, -1))))
+            try:
+                for k, (quarter, flip) in enumerate(TRANSFORMS[:samples]):
+                    if method == "noise":
+                        quarter, flip = 0, False
+                    y = self.generator(_transform(self._perturb(x, k, method), quarter, flip))
+                    outputs.append(_untransform(y, quarter, flip))
+                    if hook is not None:  # the particle as given only
+                        hook.remove()
+                        hook = None
+            finally:
+                if hook is not None:
+                    hook.remove()
         y = torch.stack(outputs)  # (samples, b, 1, padded, padded)
         if pad:
             y = y[..., pad // 2:pad // 2 + size, pad // 2:pad // 2 + size]
@@ -357,7 +375,8 @@ class Denoiser:
         mean_np = mean[:, 0].float().cpu().numpy()
         if self.format == 1:
             mean_np = standardize(mean_np)
-        return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy()
+        embedding = features[0].float().cpu().numpy() if features else None
+        return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy(), embedding
 
 
 def _transform(x: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:
@@ -383,3 +402,53 @@ def fourier_resize_2d(images: torch.Tensor, size: int) -> torch.Tensor:
     dst = slice(size // 2 - m // 2, size // 2 - m // 2 + m)
     out[..., dst, dst] = spec[..., src, src]
     return torch.fft.ifft2(torch.fft.ifftshift(out, dim=dims)).real * (size * size) / (n * n)
+
+
+def check_source_sampling(denoiser: Denoiser, box: int, apix: np.ndarray | None) -> None:
+    """Refuse, before any work, a pixel size or box the generator cannot take (InputError).
+
+    ``apix`` is the (n,) pixel size of every particle, or None when unknown.
+    """
+    for value in (np.unique(apix) if apix is not None else [None]):
+        if denoiser.format >= 2:
+            check_pixel_size(value)
+        denoiser.model_box(box, value)
+        scale = denoiser.scale_for(value)
+        if scale != 1:
+            log.info("%g A/px particles go to the model's %g A/px (x %.3f) and back", value, denoiser.pixel_size,
+                     scale)
+
+
+def iter_recovered(denoiser: Denoiser, source, apix: np.ndarray | None, *, rows: np.ndarray | None = None,
+                   spread: bool = False, samples: int = 4, chunk: int = 1024):
+    """Recover the particles of ``source`` (a :class:`~gan_viewer.core.particles.ParticleSource`)
+    chunk by chunk, each pixel size on its own.
+
+    Parameters
+    ----------
+    apix
+        (len(source),) pixel size of every particle in Angstrom, or None when unknown (see
+        :func:`~gan_viewer.core.particles.pixel_sizes`).
+    rows
+        0-based particles to recover (default: all), in the order they are yielded.
+    spread, samples
+        As for :meth:`Denoiser.recover`.
+    chunk
+        Particles read at a time.
+
+    Yields
+    ------
+    rows : (k,) int64 array
+        Which particles of ``source``.
+    recovery : Recovery
+        Theirs, (k, box, box) images.
+    """
+    wanted = np.arange(len(source)) if rows is None else np.asarray(rows, np.int64)
+    for lo in range(0, len(wanted), chunk):
+        part = wanted[lo:lo + chunk]
+        images = source.images(part)
+        chunk_apix = np.full(len(part), np.nan) if apix is None else np.asarray(apix, float)[part]
+        for value in np.unique(chunk_apix):
+            where = np.flatnonzero(chunk_apix == value) if np.isfinite(value) else np.arange(len(part))
+            yield part[where], denoiser.recover(images[where], None if not np.isfinite(value) else float(value),
+                                                spread=spread, samples=samples)

@@ -151,6 +151,17 @@ class UNetGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    def bottleneck(self) -> nn.Module:
+        """The innermost down-sampling convolution. Its output, (b, C, h / 2**depth, w / 2**depth),
+        is the narrowest the particle gets in the U-Net (the skip connections bypass it): what
+        the generator has made of the particle as a whole."""
+        block = self.model
+        while True:
+            inner = [m for m in block.model if isinstance(m, SkipBlock)]
+            if not inner:
+                return next(m for m in block.model if isinstance(m, nn.Conv2d))
+            block = inner[0]
+
 
 class PatchDiscriminator(nn.Module):
     """(b, 2, h, w) (input, output) pairs -> (b, 1, h', w') real/fake logits per patch."""

@@ -1,9 +1,15 @@
-"""Training and validation pair sources from ``gan-viewer train``'s arguments."""
+"""Training and validation pair sources: what :class:`TrainingData` describes, as pair samplers.
+
+:class:`TrainingData` is the typed form of ``gan-viewer train``'s data options; the command line
+builds one (:mod:`gan_viewer.cli.train`) and so can a notebook (:func:`gan_viewer.api.train`).
+"""
 
 from __future__ import annotations
 
-import argparse
 import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,73 +21,152 @@ from gan_viewer.sim.reference import is_model, volume_from
 
 log = logging.getLogger(__name__)
 
+PathLike = str | os.PathLike
 
-def sources_from_args(args: argparse.Namespace, device: torch.device):
-    """(train, validation) sources for the one training mode the arguments select."""
-    simulated = bool(args.map or args.model or args.phantoms) and not args.star
-    modes = [bool(args.noisy or args.clean), bool(args.star), simulated]
+
+@dataclass
+class TrainingData:
+    """Where training pairs come from: exactly one of three kinds.
+
+    * simulated scenes of ``maps``, ``models``, every model and map under ``models_dirs``,
+      ``phantoms`` procedural phantoms and ``assemblies`` procedural assemblies;
+    * given pairs: ``noisy`` and ``clean`` stacks, (n, box, box) each, same particles in the same order;
+    * real particles ``star`` paired with projections of ``maps[0]`` at their angles and origins.
+
+    Attributes
+    ----------
+    maps, models, models_dirs
+        3D maps, atomic models, and folders searched recursively for both.
+    phantoms, assemblies
+        How many procedural structures to add to the simulated volumes.
+    noisy, clean
+        Stacks of given pairs.
+    star, project_dir
+        Real particles with angles, and the RELION project folder their stacks are relative to.
+    snr
+        Signal-to-noise ratio of simulated scenes: one value, or a (min, max) log-uniform range.
+    ctf
+        Fraction of batches multiplied by a CTF (0 to 1).
+    defocus
+        (min, max) defocus in Angstrom.
+    shift
+        Standard deviation of random origins in pixels.
+    boxes
+        Box sizes in pixels (one per batch, drawn at random).
+    apix
+        Pixel size in Angstrom; None: the first map's, 3 for models alone.
+    scenes
+        "simple" (one particle and noise) or "realistic" (neighbours, ice gradients, both
+        contrasts, B-factors, astigmatism, coloured noise).
+    micrographs
+        Real micrographs whose patches serve as noise.
+    empty
+        Fraction of empty boxes; None: 0.05 (simple) or 0.08 (realistic).
+    fill
+        (min, max) particle diameter over box; None: the scene recipe's default.
+    """
+
+    maps: list[PathLike] = field(default_factory=list)
+    models: list[PathLike] = field(default_factory=list)
+    models_dirs: list[PathLike] = field(default_factory=list)
+    phantoms: int = 0
+    assemblies: int = 0
+    noisy: PathLike | None = None
+    clean: PathLike | None = None
+    star: PathLike | None = None
+    project_dir: PathLike | None = None
+    snr: tuple[float, ...] = (0.03,)
+    ctf: float = 0.0
+    defocus: tuple[float, float] = (10000.0, 25000.0)
+    shift: float = 0.0
+    boxes: tuple[int, ...] = (96,)
+    apix: float | None = None
+    scenes: str = "simple"
+    micrographs: list[PathLike] = field(default_factory=list)
+    empty: float | None = None
+    fill: tuple[float, float] | None = None
+
+    @property
+    def simulated(self) -> bool:
+        """True when the pairs are simulated scenes (not given pairs, not a STAR)."""
+        return bool(self.maps or self.models or self.phantoms or self.models_dirs or self.assemblies) \
+            and not self.star
+
+
+def training_sources(data: TrainingData, seed: int = 0, device: torch.device | str = "cpu"):
+    """(train, validation) pair sources for the one kind of training data ``data`` selects.
+
+    Given pairs and STAR pairs hold 64 pairs out for validation; simulated scenes validate on
+    fresh scenes of the same sampler.
+
+    Raises
+    ------
+    InputError
+        When ``data`` selects no kind, or more than one, or a kind lacks what it needs.
+    """
+    modes = [bool(data.noisy or data.clean), bool(data.star), data.simulated]
     if sum(modes) != 1:
         raise InputError("choose one kind of training data: --map/--model (simulated), "
                          "--noisy with --clean, or --star with --map")
-    if args.noisy or args.clean:
-        if not (args.noisy and args.clean):
+    if data.noisy or data.clean:
+        if not (data.noisy and data.clean):
             raise InputError("given pairs need both --noisy and --clean")
-        return StackPairs(args.noisy, args.clean).split(64, args.seed)
-    if args.star:
-        return _star_pairs(args).split(64, args.seed)
-    source = simulated_pairs(args.map + args.model, args, str(device))
+        return StackPairs(data.noisy, data.clean).split(64, seed)
+    if data.star:
+        return _star_pairs(data).split(64, seed)
+    source = simulated_pairs(list(data.maps) + list(data.models), data, seed, str(device))
     return source, source
 
 
-def simulated_pairs(paths: list, args: argparse.Namespace, device: str = "cpu") -> ScenePairs:
-    """Scenes (:mod:`gan_viewer.sim.scenes`) of every map, model and procedural structure asked for,
-    at one pixel size, with the run's recipe."""
+def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str = "cpu") -> ScenePairs:
+    """Scenes (:mod:`gan_viewer.sim.scenes`) of every map and model in ``paths`` and every
+    procedural structure ``data`` asks for, at one pixel size, with ``data``'s recipe."""
     from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler, VolumeBank
 
-    if len(args.snr) not in (1, 2):
-        raise InputError(f"--snr takes one value or a MIN MAX range, got {len(args.snr)} values")
-    apix = args.apix
+    if len(data.snr) not in (1, 2):
+        raise InputError(f"--snr takes one value or a MIN MAX range, got {len(data.snr)} values")
+    apix = data.apix
     if apix is None:
         first_map = next((p for p in paths if not is_model(p)), None)
         apix = volume_from(first_map, None, None)[1] if first_map is not None else 3.0
     for name in ("phantoms", "assemblies"):
-        if getattr(args, name, 0) < 0:
-            raise InputError(f"--{name} must be 0 or more, got {getattr(args, name)}")
+        if getattr(data, name) < 0:
+            raise InputError(f"--{name} must be 0 or more, got {getattr(data, name)}")
     bank = VolumeBank(apix)
     for path in paths:
         bank.add_file(path, assumed_apix=apix)
-    for folder in getattr(args, "models_dir", None) or []:
+    for folder in data.models_dirs:
         _add_folder(bank, folder)
-    rng = np.random.default_rng([args.seed, 3])
-    box = max(args.box)
-    for k in range(args.phantoms):  # sizes from a quarter to nine tenths of the largest box
+    rng = np.random.default_rng([seed, 3])
+    box = max(data.boxes)
+    for k in range(data.phantoms):  # sizes from a quarter to nine tenths of the largest box
         volume = phantom_map(rng, apix, box, fill=rng.uniform(0.25, 0.9))
-        bank.add_volume(f"phantom {k} (seed {args.seed})", volume, apix, "phantom")
-    if getattr(args, "assemblies", 0):
+        bank.add_volume(f"phantom {k} (seed {seed})", volume, apix, "phantom")
+    if data.assemblies:
         from gan_viewer.sim.assemblies import assembly_map
 
-        for k in range(args.assemblies):
+        for k in range(data.assemblies):
             volume, info = assembly_map(rng, apix, box, fill=rng.uniform(0.25, 0.95))
-            bank.add_volume(f"assembly {k} ({info.get('kind', '?')}, seed {args.seed})", volume, apix, "assembly")
+            bank.add_volume(f"assembly {k} ({info.get('kind', '?')}, seed {seed})", volume, apix, "assembly")
     if not len(bank):
         raise InputError("no structure to simulate from: give --map, --model, --models-dir, --phantoms or --assemblies")
     log.info("%d structures at %.3g A/px (%.2f GB of projectors)", len(bank), apix, bank.nbytes / 1e9)
     noise = NoiseBank(apix)
-    for path in getattr(args, "micrograph", None) or []:
+    for path in data.micrographs:
         noise.add_micrograph(path)
-    realistic = getattr(args, "scenes", "simple") == "realistic"
+    realistic = data.scenes == "realistic"
     try:
         recipe = SceneRecipe(
-            apix=apix, boxes=tuple(args.box), snr=(min(args.snr), max(args.snr)),
-            fill=tuple(args.fill) if getattr(args, "fill", None) else SceneRecipe.fill,
-            empty_probability=args.empty if args.empty is not None else (0.08 if realistic else 0.05),
+            apix=apix, boxes=tuple(data.boxes), snr=(min(data.snr), max(data.snr)),
+            fill=tuple(data.fill) if data.fill else SceneRecipe.fill,
+            empty_probability=data.empty if data.empty is not None else (0.08 if realistic else 0.05),
             neighbour_probability=0.4 if realistic else 0.0, gradient_probability=0.3 if realistic else 0.0,
-            invert_probability=0.5 if realistic else 0.0, ctf_probability=args.ctf,
-            defocus_um=(args.defocus[0] / 1e4, args.defocus[1] / 1e4),
+            invert_probability=0.5 if realistic else 0.0, ctf_probability=data.ctf,
+            defocus_um=(data.defocus[0] / 1e4, data.defocus[1] / 1e4),
             astigmatism_um=(0.0, 0.2) if realistic else (0.0, 0.05),
             bfactor=(0.0, 150.0) if realistic else (0.0, 0.0),
             noise_mix=(0.4, 0.3, 0.3) if noise.micrographs else ((0.6, 0.4, 0.0) if realistic else (1.0, 0.0, 0.0)),
-            shift_px=args.shift)
+            shift_px=data.shift)
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc)) from exc
     return ScenePairs(SceneSampler(bank, noise, recipe))
@@ -89,8 +174,6 @@ def simulated_pairs(paths: list, args: argparse.Namespace, device: str = "cpu") 
 
 def _add_folder(bank, folder) -> None:
     """Every atomic model and map under ``folder`` (recursively)."""
-    from pathlib import Path
-
     paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and (is_model(p) or p.suffix in (".mrc", ".map")))
     if not paths:
         raise InputError("holds no atomic models or maps", folder)
@@ -101,14 +184,9 @@ def _add_folder(bank, folder) -> None:
             log.warning("skipped %s: %s", path, exc)
 
 
-def _star_pairs(args: argparse.Namespace) -> StarPairs:
-    from gan_viewer.core.particles import StarParticles
-    from gan_viewer.io.star import read_star
+def _star_pairs(data: TrainingData) -> StarPairs:
+    from gan_viewer.io.tables import read_table
 
-    if len(args.map) != 1 or args.model:
+    if len(data.maps) != 1 or data.models:
         raise InputError("--star needs exactly one --map (the reference)")
-    table = read_star(args.star)
-    source = StarParticles(table, args.project_dir)
-    apix = source.pixel_size
-    volume, apix = volume_from(args.map[0], apix, source.box, allow_pad=True)
-    return StarPairs.from_table(table, volume, apix, str(args.map[0]), project_dir=args.project_dir)
+    return StarPairs.from_map(read_table(data.star), data.maps[0], data.project_dir)

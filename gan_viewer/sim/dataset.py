@@ -36,6 +36,10 @@ class SimulationSpec:
     seed: int
     source: str  # provenance: the map or model it came from
     chunk: int = 256
+    #: the microscope written to the optics table even without a CTF (RELION's programs need it)
+    voltage: float = 300.0
+    cs: float = 2.7
+    amplitude_contrast: float = 0.1
 
 
 def snr_folder_name(snr: float) -> str:
@@ -60,6 +64,8 @@ def write_simulation(projector: Projector, views: Views, spec: SimulationSpec, o
             comments = [f"gan-viewer {__version__} simulate: {spec.n} particles of {spec.source}",
                         f"snr {snr:g} (var(clean) / var(noise), per image), seed {spec.seed}",
                         "particles.mrcs: noisy; clean.mrcs: the same views without noise or CTF"]
+            if views.ctf is None:
+                comments.append("no CTF applied: the optics name the microscope only (RELION: no --ctf)")
             write_star(table, folder / "particles.star", comments=comments)
     stars = [out_dir / "particles.star"] if len(spec.snrs) == 1 else [
         out_dir / snr_folder_name(s) / "particles.star" for s in spec.snrs]
@@ -93,6 +99,9 @@ def _render_into(projector: Projector, views: Views, spec: SimulationSpec, folde
 
 
 def _star_table(views: Views, spec: SimulationSpec, box: int):
+    """The RELION 3.1 table. The optics always name the microscope (voltage, Cs, amplitude
+    contrast), which relion_reconstruct, relion_refine and relion_project require even when no CTF
+    was applied; the per-particle CTF columns are written only with a CTF."""
     n = len(views)
     particles = {
         "rlnImageName": [format_image_name(i, "particles.mrcs") for i in range(n)],
@@ -100,7 +109,8 @@ def _star_table(views: Views, spec: SimulationSpec, box: int):
         "rlnOriginXAngst": views.origins_px[:, 0] * spec.apix, "rlnOriginYAngst": views.origins_px[:, 1] * spec.apix,
     }
     optics = {"rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"], "rlnImagePixelSize": [spec.apix],
-              "rlnImageSize": [box], "rlnImageDimensionality": [2]}
+              "rlnImageSize": [box], "rlnImageDimensionality": [2], "rlnVoltage": [spec.voltage],
+              "rlnSphericalAberration": [spec.cs], "rlnAmplitudeContrast": [spec.amplitude_contrast]}
     if views.ctf is not None:
         particles.update(rlnDefocusU=views.ctf.defocus_u, rlnDefocusV=views.ctf.defocus_v,
                          rlnDefocusAngle=views.ctf.defocus_angle, rlnPhaseShift=views.ctf.phase_shift,
@@ -110,3 +120,60 @@ def _star_table(views: Views, spec: SimulationSpec, box: int):
     frame = pd.DataFrame(particles).round(6)
     frame["rlnOpticsGroup"] = 1
     return table_from_dataframe(frame, pd.DataFrame(optics))
+
+
+def simulate_set(source: str | os.PathLike, n: int, snrs: list[float], out_dir: str | os.PathLike, *,
+                 box: int | None = None, apix: float | None = None, ctf: bool = False,
+                 defocus: tuple[float, float] = (10000.0, 25000.0), astigmatism: float = 500.0,
+                 voltage: float = 300.0, cs: float = 2.7, amplitude_contrast: float = 0.1, shift: float = 0.0,
+                 seed: int = 0, device: str = "cpu", overwrite: bool = False) -> list[Path]:
+    """Simulate ``n`` particles of a map or atomic model at uniform random views and write them.
+
+    ``gan-viewer simulate`` calls this; see its help for the outputs: ``particles.mrcs`` (noisy),
+    ``clean.mrcs`` and ``particles.star`` in ``out_dir``, one folder per SNR when several are given.
+
+    Parameters
+    ----------
+    source
+        3D map (``.mrc``/``.map``) or atomic model (``.pdb``/``.cif``, gzipped too).
+    n
+        Number of particles.
+    snrs
+        One or more signal-to-noise ratios (var(clean) / var(noise), image by image).
+    box, apix
+        Box in pixels (default: the map's extent) and pixel size in Angstrom (default: the map's;
+        1.5 for models).
+    ctf, defocus, astigmatism, voltage, cs, amplitude_contrast
+        Apply a CTF with a random defocus in ``defocus`` (A), astigmatism up to ``astigmatism`` (A),
+        at ``voltage`` kV, ``cs`` mm and ``amplitude_contrast``.
+    shift
+        Standard deviation of random origins in pixels.
+    seed, device
+        Random seed; torch device of the projector.
+    overwrite
+        Replace a non-empty ``out_dir``.
+
+    Returns
+    -------
+    The STAR files written, one per SNR.
+    """
+    from gan_viewer.errors import InputError
+    from gan_viewer.sim.pairs import noise_sigma, random_views
+    from gan_viewer.sim.reference import volume_from
+
+    if n < 1:
+        raise InputError(f"--n must be at least 1, got {n}")
+    for snr in snrs:
+        noise_sigma(np.ones((1, 2, 1)) * [[[0], [1]]], snr)  # validates the SNR before any work
+    if not (np.isfinite(voltage) and voltage > 0 and np.isfinite(cs) and 0 <= amplitude_contrast < 1):
+        raise InputError("the microscope needs --voltage > 0 kV, a finite --cs and --amplitude-contrast in [0, 1)")
+    if box is not None and box < 8:
+        raise InputError(f"--box must be at least 8 pixels, got {box}")
+    volume, apix = volume_from(source, apix, box)
+    rng = np.random.default_rng([seed, 0])
+    views = random_views(n, rng, shift_sigma_px=shift, defocus_range=tuple(defocus) if ctf else None,
+                         astigmatism=astigmatism, voltage=voltage, cs=cs, amplitude_contrast=amplitude_contrast)
+    projector = Projector(volume, device=device)
+    spec = SimulationSpec(n=n, snrs=list(snrs), apix=apix, seed=seed, source=str(source), voltage=voltage, cs=cs,
+                          amplitude_contrast=amplitude_contrast)
+    return write_simulation(projector, views, spec, out_dir, overwrite=overwrite)

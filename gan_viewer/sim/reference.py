@@ -13,10 +13,11 @@ import torch
 from gan_viewer.core.ctf_params import CtfParams
 from gan_viewer.core.particles import StarParticles
 from gan_viewer.errors import InputError
+from gan_viewer.io.maps import load_map
 from gan_viewer.io.mrc import StackWriter
 from gan_viewer.io.star import ParticleTable
 from gan_viewer.sim.project import Projector
-from gan_viewer.sim.volume import load_map, resample_map
+from gan_viewer.sim.volume import resample_map
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +111,53 @@ def project_table(map_path: str | os.PathLike, table: ParticleTable, out: str | 
                   chunk: int = 512) -> int:
     """Write the reference projection of every particle of ``table`` to the stack ``out``.
 
-    Particles are grouped by (pixel size, box); the map is resampled once per group (and
-    zero-padded when the particles' box is larger than the map). With
-    ``relion_odd_centre`` odd boxes are centred like ``relion_project`` output (see
-    :meth:`Projector.project`).
+    See :func:`iter_projections`; the stack has the particles' box and the first one's pixel size.
 
     Returns
     -------
     The number of projections written.
     """
+    apix, box = _projection_sampling(table, project_dir)
+    n, size = len(table), int(box[0])
+    with StackWriter(out, (n, size, size), None if apix is None else float(apix[0]), overwrite=overwrite) as writer:
+        for rows, images in iter_projections(map_path, table, ctf=ctf, device=device, project_dir=project_dir,
+                                             relion_odd_centre=relion_odd_centre, chunk=chunk):
+            writer.write_at(rows, images)
+    log.info("%d reference projections of %s -> %s", n, map_path, out)
+    return n
+
+
+def iter_projections(map_path: str | os.PathLike, table: ParticleTable, *, ctf: bool = False, device: str = "cpu",
+                     project_dir: str | os.PathLike | None = None, relion_odd_centre: bool = False,
+                     chunk: int = 512, rows: np.ndarray | None = None):
+    """The reference projections of the particles of ``table`` at their angles and origins, in chunks.
+
+    Particles are grouped by pixel size (optics group); the map is resampled once per group to
+    its pixel size and the particles' box (zero-padded when that box is larger than the map).
+    With ``relion_odd_centre`` odd boxes are centred like ``relion_project`` output (see
+    :meth:`Projector.project`).
+
+    Parameters
+    ----------
+    rows
+        0-based particles to project (default: all).
+
+    Yields
+    ------
+    rows : (k,) int64 array
+        Which particles of ``table`` this chunk holds.
+    images : (k, box, box) float32 array
+        Their projections, multiplied by their CTF with ``ctf``.
+
+    Raises
+    ------
+    InputError
+        Before the first chunk: no angles, several boxes, or a CTF without a pixel size.
+    """
     eulers = table.eulers()
     if eulers is None:
         raise InputError("has no angles (rlnAngleRot/rlnAngleTilt/rlnAnglePsi); cannot project", table.path)
-    apix, box = particle_sampling(table, project_dir)
-    if len(np.unique(box)) > 1:
-        raise InputError(f"optics groups have different boxes {np.unique(box).tolist()}; one stack cannot "
-                         "hold them (split the STAR by optics group)", table.path)
+    apix, box = _projection_sampling(table, project_dir)
     origins = table.origins_px(default_apix=None if apix is None else float(apix[0]))
     params = CtfParams.from_table(table) if ctf else None
     if params is not None:
@@ -133,19 +165,26 @@ def project_table(map_path: str | os.PathLike, table: ParticleTable, out: str | 
     if params is not None and apix is None:
         raise InputError("a CTF needs the pixel size, which neither the STAR nor its stacks give", table.path)
     keys = np.zeros(len(table)) if apix is None else apix
-    n, size = len(table), int(box[0])
-    with StackWriter(out, (n, size, size), None if apix is None else float(apix[0]), overwrite=overwrite) as writer:
-        for value in np.unique(keys):
-            rows = np.flatnonzero(keys == value)
-            group = None if apix is None else float(value)
-            volume, group_apix = volume_from(map_path, group, size, allow_pad=True)
-            projector = Projector(volume, device=device)
-            for lo in range(0, len(rows), chunk):
-                part = rows[lo:lo + chunk]
-                images = projector.project(eulers[part], origins[part], relion_odd_centre=relion_odd_centre)
-                if params is not None:
-                    with torch.inference_mode():
-                        images = apply_ctf(torch.from_numpy(images), params.take(part), group_apix).numpy()
-                writer.write_at(part, images)
-    log.info("%d reference projections of %s -> %s", n, map_path, out)
-    return n
+    wanted = np.arange(len(table)) if rows is None else np.asarray(rows, np.int64)
+    size = int(box[0])
+    for value in np.unique(keys[wanted]):
+        group_rows = wanted[keys[wanted] == value]
+        group = None if apix is None else float(value)
+        volume, group_apix = volume_from(map_path, group, size, allow_pad=True)
+        projector = Projector(volume, device=device)
+        for lo in range(0, len(group_rows), chunk):
+            part = group_rows[lo:lo + chunk]
+            images = projector.project(eulers[part], origins[part], relion_odd_centre=relion_odd_centre)
+            if params is not None:
+                with torch.inference_mode():
+                    images = apply_ctf(torch.from_numpy(images), params.take(part), group_apix).numpy()
+            yield part, images
+
+
+def _projection_sampling(table: ParticleTable, project_dir) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`particle_sampling`, refusing several boxes (one stack cannot hold them)."""
+    apix, box = particle_sampling(table, project_dir)
+    if len(np.unique(box)) > 1:
+        raise InputError(f"optics groups have different boxes {np.unique(box).tolist()}; one stack cannot "
+                         "hold them (split the STAR by optics group)", table.path)
+    return apix, box

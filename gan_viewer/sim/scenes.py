@@ -29,13 +29,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gan_viewer.core.ctf_params import CtfParams
+from gan_viewer.core.metrics import rfft_shells
 from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize
 from gan_viewer.errors import InputError
 from gan_viewer.sim.ctf import apply_ctf
@@ -70,7 +71,8 @@ class SceneRecipe:
     defocus_um, astigmatism_um, amplitude_contrast, bfactor
         CTF parameter ranges (uniform); voltage is 300 kV (70 %) or 200 kV, Cs 2.7 mm (80 %) or 0.01.
     noise_mix
-        Probabilities of white, coloured and micrograph noise (normalised to sum 1).
+        Probabilities of white, coloured and micrograph noise, and optionally (a fourth weight)
+        noise with the noise bank's measured spectra (normalised to sum 1).
     gradient_probability
         Scenes with an ice-thickness gradient (a ramp and a smooth bump, up to one noise sigma).
     invert_probability
@@ -90,7 +92,7 @@ class SceneRecipe:
     astigmatism_um: tuple[float, float] = (0.0, 0.2)
     amplitude_contrast: tuple[float, float] = (0.07, 0.1)
     bfactor: tuple[float, float] = (0.0, 150.0)
-    noise_mix: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    noise_mix: tuple[float, ...] = (0.4, 0.3, 0.3)
     gradient_probability: float = 0.3
     invert_probability: float = 0.5
 
@@ -104,8 +106,8 @@ class SceneRecipe:
                 0 < self.fill[0] <= self.fill[1] <= 1.5,
             f"SNR must be positive (and min <= max), got {self.snr}":
                 0 < self.snr[0] <= self.snr[1] and math.isfinite(self.snr[1]),
-            f"noise mix must be three non-negative weights, got {self.noise_mix}":
-                len(self.noise_mix) == 3 and min(self.noise_mix) >= 0 and sum(self.noise_mix) > 0,
+            f"noise mix must be three or four non-negative weights, got {self.noise_mix}":
+                len(self.noise_mix) in (3, 4) and min(self.noise_mix) >= 0 and sum(self.noise_mix) > 0,
             f"shift must be a non-negative number of pixels, got {self.shift_px}":
                 self.shift_px >= 0 and math.isfinite(self.shift_px),
             f"defocus must be 0 < min <= max (um), got {self.defocus_um}":
@@ -212,7 +214,7 @@ class VolumeBank:
     def add_file(self, path: str | os.PathLike, kind: str = "map", assumed_apix: float | None = None) -> BankEntry | None:
         """Add a map or an atomic model file (a map without a pixel size takes ``assumed_apix``)."""
         from gan_viewer.sim.reference import is_model
-        from gan_viewer.sim.volume import load_map
+        from gan_viewer.io.maps import load_map
 
         if is_model(path):
             from gan_viewer.sim.atomic import atoms_to_map, load_model
@@ -290,8 +292,12 @@ def _soft_sphere(side: int, radius: float, edge: float = 3.0) -> np.ndarray:
     return (0.5 * (1 + np.cos(np.pi * t))).astype(np.float32)
 
 
+NOISE_KINDS = ("white", "coloured", "micrograph", "spectrum")
+
+
 class NoiseBank:
-    """Unit-variance noise fields: white, coloured, or cut from real micrographs.
+    """Unit-variance noise fields: white, coloured, cut from real micrographs, or Gaussian noise
+    with a measured radial power spectrum (:meth:`add_spectrum`, e.g. a particle set's own).
 
     Parameters
     ----------
@@ -308,6 +314,8 @@ class NoiseBank:
         self.apix = float(apix)
         self.sources: list[str] = []
         self.micrographs: list[np.ndarray] = []
+        self.spectra: list[np.ndarray] = []  # each (s,) power per shell of a box of 2 (s - 1) px
+        self.spectrum_sources: list[str] = []
         for path, size in micrographs:
             self.add_micrograph(path, size)
 
@@ -342,12 +350,34 @@ class NoiseBank:
         self.micrographs.append(image / max(float(image.std()), 1e-12))
         self.sources.append(name)
 
+    def add_spectrum(self, power: np.ndarray, name: str) -> None:
+        """Add a radial power spectrum for "spectrum" noise.
+
+        Parameters
+        ----------
+        power
+            (s,) power per Fourier shell, shell k at ``k / (2 (s - 1))`` cycles per pixel of this
+            bank's pixel size (:func:`gan_viewer.core.noise.noise_power_spectrum` of the particles).
+            Only its shape matters: the fields are scaled to unit variance.
+        name
+            Where it comes from (for the model card).
+        """
+        power = np.asarray(power, np.float64)
+        if power.ndim != 1 or power.size < 2 or not np.all(np.isfinite(power)) or np.any(power < 0) \
+                or not power.sum() > 0:
+            raise InputError(f"a noise spectrum must be (s >= 2,) finite non-negative values, not all 0 ({name})")
+        self.spectra.append(power)
+        self.spectrum_sources.append(name)
+
     def sample(self, kind: str, n: int, box: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, box, box) float32 fields of unit variance; ``kind`` is white, coloured or micrograph."""
-        if kind == "white" or (kind == "micrograph" and not self.micrographs):
+        """(n, box, box) float32 fields of unit variance; ``kind`` is one of :data:`NOISE_KINDS`
+        (micrograph and spectrum noise are white when the bank has none)."""
+        if kind == "white" or (kind == "micrograph" and not self.micrographs) or (kind == "spectrum" and not self.spectra):
             return rng.standard_normal((n, box, box), dtype=np.float32)
         if kind == "coloured":
             return _coloured(n, box, rng)
+        if kind == "spectrum":
+            return _with_spectrum(self.spectra[int(rng.integers(len(self.spectra)))], n, box, rng)
         if kind != "micrograph":
             raise ValueError(f"unknown noise kind {kind!r}")
         out = np.empty((n, box, box), np.float32)
@@ -363,7 +393,7 @@ class NoiseBank:
         return out
 
     def describe(self) -> dict:
-        return {"micrographs": self.sources}
+        return {"micrographs": self.sources, **({"spectra": self.spectrum_sources} if self.spectra else {})}
 
 
 def _coloured(n: int, box: int, rng: np.random.Generator) -> np.ndarray:
@@ -378,6 +408,17 @@ def _coloured(n: int, box: int, rng: np.random.Generator) -> np.ndarray:
     fields = np.fft.irfft2(white * np.sqrt(power), s=(box, box))
     fields -= fields.mean(axis=(1, 2), keepdims=True)
     return (fields / fields.std(axis=(1, 2), keepdims=True)).astype(np.float32)
+
+
+def _with_spectrum(power: np.ndarray, n: int, box: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, box, box) Gaussian noise whose radial power follows ``power`` (s,), of unit variance on
+    average (each field keeps its own, as real noise does)."""
+    measured_box = 2 * (power.size - 1)
+    radius, _, weight = rfft_shells(box, box)  # cycles per pixel
+    gain = np.interp(radius * measured_box, np.arange(power.size), power)  # beyond the last shell: held
+    gain /= float((gain * weight).sum()) / box ** 2  # mean over the full transform: 1
+    white = np.fft.rfft2(rng.standard_normal((n, box, box)))
+    return np.fft.irfft2(white * np.sqrt(gain), s=(box, box)).astype(np.float32)
 
 
 def _randomise_phases(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -427,12 +468,19 @@ class SceneSampler:
         Noise fields at ``recipe.apix``.
     recipe
         What varies and how much.
+    ctf_pool
+        CTF parameters to draw from (e.g. a particle set's own, :meth:`CtfParams.from_table`):
+        each scene with a CTF takes a random one of them, whole, instead of values drawn from
+        the recipe's ranges.
     """
 
-    def __init__(self, bank: VolumeBank, noise: NoiseBank, recipe: SceneRecipe) -> None:
+    def __init__(self, bank: VolumeBank, noise: NoiseBank, recipe: SceneRecipe,
+                 ctf_pool: CtfParams | None = None) -> None:
         if abs(bank.apix - recipe.apix) > 1e-6 or abs(noise.apix - recipe.apix) > 1e-6:
             raise ValueError("bank, noise and recipe must share one pixel size")
-        self.bank, self.noise, self.recipe = bank, noise, recipe
+        if ctf_pool is not None and not len(ctf_pool):
+            raise ValueError("the CTF pool is empty")
+        self.bank, self.noise, self.recipe, self.ctf_pool = bank, noise, recipe, ctf_pool
 
     def sample(self, n: int, rng: np.random.Generator, box: int | None = None) -> Scenes:
         """``n`` scenes of one box (``box`` or one of the recipe's, drawn)."""
@@ -448,12 +496,12 @@ class SceneSampler:
         with_ctf = rng.random(n) < r.ctf_probability
         if with_ctf.any():
             rows = np.flatnonzero(with_ctf)
-            params = self._ctf(len(rows), rng)
+            params = self.ctf_params(len(rows), rng)
             with torch.inference_mode():
                 observed[rows] = apply_ctf(torch.from_numpy(truth[rows]), params, r.apix).numpy()
         lo = box // 2
         truth, observed = truth[:, lo:lo + box, lo:lo + box], observed[:, lo:lo + box, lo:lo + box]
-        kinds = rng.choice(["white", "coloured", "micrograph"], n, p=np.asarray(r.noise_mix) / sum(r.noise_mix))
+        kinds = rng.choice(NOISE_KINDS[:len(r.noise_mix)], n, p=np.asarray(r.noise_mix) / sum(r.noise_mix))
         noise = np.empty((n, box, box), np.float32)
         for kind in np.unique(kinds):
             rows = np.flatnonzero(kinds == kind)
@@ -496,7 +544,12 @@ class SceneSampler:
                 paste_centred(canvas, entry.view(rng), where)
         return name
 
-    def _ctf(self, n: int, rng: np.random.Generator) -> CtfParams:
+    def ctf_params(self, n: int, rng: np.random.Generator) -> CtfParams:
+        """CTF parameters of ``n`` scenes: rows of the CTF pool, or drawn from the recipe's ranges."""
+        if self.ctf_pool is not None:
+            rows = rng.integers(len(self.ctf_pool), size=n)
+            return CtfParams(**{f.name: np.array(getattr(self.ctf_pool, f.name)[rows], np.float64)
+                                for f in fields(CtfParams)})
         r = self.recipe
         mean = rng.uniform(*r.defocus_um, n) * 1e4
         delta = rng.uniform(*r.astigmatism_um, n) * 1e4
@@ -508,8 +561,16 @@ class SceneSampler:
         return CtfParams(**values)
 
     def describe(self) -> dict:
-        return {"kind": "scenes", "recipe": self.recipe.to_dict(), "bank": self.bank.describe(),
-                "noise": self.noise.describe(), "apix": self.recipe.apix}
+        out = {"kind": "scenes", "recipe": self.recipe.to_dict(), "bank": self.bank.describe(),
+               "noise": self.noise.describe(), "apix": self.recipe.apix}
+        if self.ctf_pool is not None:
+            pool = self.ctf_pool
+            defocus = (np.asarray(pool.defocus_u) + np.asarray(pool.defocus_v)) / 2
+            out["ctf_pool"] = {"n": len(pool), "defocus_A": [float(defocus.min()), float(defocus.max())],
+                               "voltage_kV": sorted({float(v) for v in np.unique(pool.voltage)}),
+                               "cs_mm": sorted({float(v) for v in np.unique(pool.cs)}),
+                               "amplitude_contrast": sorted({float(v) for v in np.unique(pool.amplitude_contrast)})}
+        return out
 
 
 def paste_centred(canvas: np.ndarray, image: np.ndarray, centre: np.ndarray) -> None:

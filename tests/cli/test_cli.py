@@ -151,3 +151,29 @@ def test_unexpected_error_is_one_line_and_a_log_file(capsys, monkeypatch, tmp_pa
     assert "Traceback" in text and "RuntimeError: boom" in text and f"gan-viewer info {tiny_set}" in text
     with pytest.raises(RuntimeError, match="boom"):
         main(["info", str(tiny_set), "--debug"])
+
+
+def test_export_with_the_session_scores(capsys, tiny_set: Path, tmp_path: Path) -> None:
+    session = Session.open(tiny_set)
+    session.decide(Label.KEEP, [0, 4])
+    session.save_scores(np.array([0, 4]), {"agreement score": np.array([0.25, 0.5]), "embedding 1": np.ones(2)},
+                        {"agreement score": "map", "embedding 1": "model"})
+    session.close()
+    code, _, err = run(capsys, "export", str(tiny_set), "--scores", "--out", str(tmp_path / "k.star"),
+                       "--keep", "1")
+    assert code == 2 and "--session" in err and not (tmp_path / "k.star").exists()
+    code, out, _ = run(capsys, "export", str(tiny_set), "--session", str(session.journal.path), "--scores",
+                       "--out", str(tmp_path / "k.star"))
+    assert code == 0 and "score columns: gvAgreementScore" in out
+    kept = read_star(tmp_path / "k.star")
+    assert kept.particles["gvAgreementScore"].tolist() == [0.25, 0.5]
+    assert not any(c.startswith("gvEmbedding") for c in kept.columns)  # features, not scores
+
+
+def test_export_scores_from_a_session_without_any(capsys, tiny_set: Path, tmp_path: Path) -> None:
+    session = Session.open(tiny_set)
+    session.decide(Label.KEEP, [0])
+    session.close()
+    code, _, err = run(capsys, "export", str(tiny_set), "--session", str(session.journal.path), "--scores",
+                       "--out", str(tmp_path / "k.star"))
+    assert code == 2 and "holds no scores" in err and not (tmp_path / "k.star").exists()

@@ -76,18 +76,18 @@ def test_export_real_relion5(shared_data: Path, tmp_path: Path) -> None:
 
 def fail_at_block(monkeypatch, block: int, action) -> None:
     """Call ``action()`` when the ``block``-th STAR block (1-based, over all files) is formatted."""
-    from starfile.writer import StarWriter
+    from gan_viewer.io import star, star_write
 
-    real = StarWriter.data_block_generator
+    real = star_write.block_lines
     calls = []
 
-    def formatting(self):
+    def formatting(*args, **kwargs):
         calls.append(1)
         if len(calls) == block:
             action()
-        return real(self)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(StarWriter, "data_block_generator", formatting)
+    monkeypatch.setattr(star, "block_lines", formatting)
 
 
 def test_a_failure_writing_the_rejected_file_leaves_both_as_they_were(monkeypatch, tiny_set: Path,
@@ -115,19 +115,50 @@ def test_killed_while_writing_the_rejected_file_leaves_neither(tiny_set: Path, t
     child = f"""
 import os, signal, sys
 import numpy as np
-from starfile.writer import StarWriter
 from gan_viewer.core.export import export_curated
+from gan_viewer.io import star
 from gan_viewer.io.star import read_star
-real, calls = StarWriter.data_block_generator, []
-def formatting(self):
+real, calls = star.block_lines, []
+def formatting(*args):
     calls.append(1)
     if len(calls) == 3:  # the rejected file's first block
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(self)
-StarWriter.data_block_generator = formatting
+    return real(*args)
+star.block_lines = formatting
 export_curated(read_star({str(tiny_set)!r}), np.array([1, 2] * 5, np.int8), {str(out / "k.star")!r},
                {str(out / "r.star")!r})
 """
     result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert not (out / "k.star").exists() and not (out / "r.star").exists()
+
+
+def test_score_labels() -> None:
+    from gan_viewer.core.export import score_label
+
+    assert score_label("agreement score") == "gvAgreementScore"
+    assert score_label("predicted keep") == "gvPredictedKeep"
+    assert score_label("gvScore") == "gvScore"
+    with pytest.raises(ValueError):
+        score_label("--")
+
+
+def test_export_with_scores_adds_columns_and_keeps_the_rest(tiny_set: Path, tmp_path: Path) -> None:
+    table = read_star(tiny_set)
+    labels = np.array([1, 2, 0, 1, 1, 2, 2, 0, 1, 2], np.int8)
+    agreement = np.linspace(-0.5, 0.5, 10)
+    agreement[3] = np.nan
+    export_curated(table, labels, tmp_path / "k.star", tmp_path / "r.star",
+                   scores={"agreement score": agreement, "confidence": np.full(10, 0.75)})
+    kept, rejected = read_star(tmp_path / "k.star"), read_star(tmp_path / "r.star")
+    assert kept.columns == table.columns + ["gvAgreementScore", "gvConfidence"]
+    rows = np.flatnonzero(labels == 1)
+    got = kept.particles["gvAgreementScore"].to_numpy(np.float64)
+    np.testing.assert_allclose(got[rows != 3], agreement[rows[rows != 3]], rtol=1e-5)
+    assert np.isnan(got[rows == 3]).all()
+    assert kept.particles["gvConfidence"].tolist() == [0.75] * len(rows)
+    for column in table.columns:  # every original value as it was
+        assert kept.particles[column].tolist() == table.particles[column].iloc[rows].tolist()
+    assert len(rejected) == 6 and "gvConfidence" in rejected.columns
+    assert "# score columns: gvAgreementScore, gvConfidence" in (tmp_path / "k.star").read_text()
+    assert "nan" in (tmp_path / "k.star").read_text().split("loop_")[-1]

@@ -22,7 +22,7 @@ def test_legend_names_every_panel_dock_badge_and_key(make_window, tiny_set):
     terms = {term for _, entries in legend_sections() for term, _ in entries}
     assert set(TITLES) <= terms  # raw, GAN-recovered, reference projection
     docks = {d.windowTitle().split(" (")[0] for d in window.findChildren(QDockWidget)}
-    assert docks == {"Metadata", "Gallery"} and docks | {"Micrograph"} <= terms
+    assert docks == {"Metadata", "Gallery", "Angular coverage"} and docks | {"Micrograph"} <= terms
     for text_shown, _colour in BADGE.values():
         assert text_shown in text
     for name in ("agreement with the reference", "spread", "confidence"):

@@ -96,15 +96,15 @@ def test_export_equals_labels(make_window, tiny_set, tmp_path):
         press(window, key)
     labels = window.session.curation.labels.copy()
     kept, rejected = tmp_path / "out_kept.star", tmp_path / "out_rejected.star"
-    result = files.export_to(window, kept, rejected)
+    result = files.export_to(window.session, kept, rejected)
     assert (result.kept, result.rejected, result.undecided) == (2, 8, 6)
     names = read_star(tiny_set).particles["rlnImageName"].to_numpy()
     assert read_star(kept).particles["rlnImageName"].tolist() == names[labels == Label.KEEP].tolist()
     assert read_star(rejected).particles["rlnImageName"].tolist() == names[labels != Label.KEEP].tolist()
     before = kept.read_text()
-    assert files.export_to(window, kept, rejected) is None  # exists: refused, not overwritten
+    assert files.export_to(window.session, kept, rejected) is None  # exists: refused, not overwritten
     assert kept.read_text() == before
-    assert files.export_to(window, kept, rejected, overwrite=True) is not None
+    assert files.export_to(window.session, kept, rejected, overwrite=True) is not None
 
 
 def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):
@@ -191,7 +191,7 @@ def test_optics_groups_with_their_own_pixel_size(make_window, qtbot, tiny_set, t
     assert 3.0 in seen and 2.0 in seen
 
     from gan_viewer.core.particles import StarParticles
-    from gan_viewer.gui.reference import ReferenceMaker
+    from gan_viewer.sim.reference_maker import ReferenceMaker
 
     optics["rlnImagePixelSize"] = [2.0, 2.01]  # within 1 %: one projector serves both groups
     close = ReferenceMaker(StarParticles(table, tiny_set.parent), tiny_map)
@@ -304,7 +304,7 @@ def test_gui_and_cli_exports_agree(make_window, qtbot, tiny_set, tmp_path, capsy
     dialog.kept.setChecked(True)
     dialog.write_rejected.setChecked(False)
     assert dialog.choice() == (tmp_path / "x_kept.star", None, Label.KEEP)
-    gui = files.export_to(window, tmp_path / "gui_kept.star", tmp_path / "gui_rejected.star")
+    gui = files.export_to(window.session, tmp_path / "gui_kept.star", tmp_path / "gui_rejected.star")
     window.session.flush_cursor()
     assert main(["export", str(tiny_set), "--session", str(window.session.journal.path), "--out",
                  str(tmp_path / "cli_kept.star"), "--rejected", str(tmp_path / "cli_rejected.star")]) == 0

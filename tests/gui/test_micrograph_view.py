@@ -13,7 +13,7 @@ from PyQt6 import QtCore  # noqa: E402
 from gan_viewer.core.curation import Label  # noqa: E402
 from gan_viewer.core.display_filters import DisplayFilter, Spectrum  # noqa: E402
 from gan_viewer.gui.micrograph_view import LABEL_PENS, MicrographView, display_binning  # noqa: E402
-from gan_viewer.io.micrograph import MicrographParticles  # noqa: E402
+from gan_viewer.core.micrograph_particles import MicrographParticles  # noqa: E402
 from gan_viewer.io.mrc import MrcStack  # noqa: E402
 
 MICROGRAPHS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "micrographs" / "ucsf_1142"

@@ -11,8 +11,9 @@ from scipy.spatial.transform import Rotation
 
 from gan_viewer.core.particles import open_particles
 from gan_viewer.errors import InputError
-from gan_viewer.io.cryosparc import read_cryosparc, rotvec_to_relion
+from gan_viewer.io.cryosparc import cs_bytes, load_cryosparc, read_cryosparc, rotvec_to_relion
 from gan_viewer.io.star import read_star, write_star
+from tests.conftest import write_cs
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CS_DIR = DATA / "cryosparc"
@@ -43,18 +44,6 @@ def pyem_expmap(v: np.ndarray) -> np.ndarray:
     w = v / theta
     k = np.array([[0, -w[2], w[1]], [w[2], 0, -w[0]], [-w[1], w[0], 0]])
     return (np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * k @ k).T
-
-
-def write_cs(path: Path, fields: dict[str, np.ndarray]) -> Path:
-    """Save a structured array like cryoSPARC does (np.save, no pickle); ``path`` is returned."""
-    n = len(next(iter(fields.values())))
-    dtype = [(name, arr.dtype, arr.shape[1:]) for name, arr in fields.items()]
-    rec = np.zeros(n, dtype=dtype)
-    for name, arr in fields.items():
-        rec[name] = arr
-    with open(path, "wb") as fh:  # np.save(str) would append ".npy"
-        np.save(fh, rec, allow_pickle=False)
-    return path
 
 
 def synthetic(n: int = 4) -> dict[str, np.ndarray]:
@@ -238,9 +227,33 @@ def test_real_refinement_file(tmp_path):
                                atol=1e-9)
     np.testing.assert_allclose(t.origins_px(), raw["alignments3D/shift"], rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(t.particles["rlnDefocusAngle"], np.rad2deg(raw["ctf/df_angle_rad"].astype(np.float64)))
+    # the gold-standard halves: split 0/1 (1010 and 1009 rows) -> rlnRandomSubset 1/2, row by row
+    np.testing.assert_array_equal(t.particles["rlnRandomSubset"], raw["alignments3D/split"].astype(np.int64) + 1)
+    assert np.bincount(t.particles["rlnRandomSubset"]).tolist() == [0, 1010, 1009]
     back = read_star(write_star(t, tmp_path / "j24.star"))
     pd.testing.assert_frame_equal(back.particles, t.particles, check_dtype=False)
     pd.testing.assert_frame_equal(back.optics, t.optics, check_dtype=False)
+
+
+def test_split_becomes_random_subset_only_for_3d_alignments(tmp_path):
+    fields = synthetic()
+    t = read_cryosparc(write_cs(tmp_path / "p.cs", {**fields, "alignments3D/split": np.array([1, 0, 0, 1], np.uint32)}))
+    assert t.particles["rlnRandomSubset"].tolist() == [2, 1, 1, 2]
+    two_d = {k: v for k, v in fields.items() if not k.startswith("alignments3D")}
+    two_d.update({"alignments2D/pose": np.zeros(4, np.float32), "alignments2D/split": np.ones(4, np.uint32)})
+    assert "rlnRandomSubset" not in read_cryosparc(write_cs(tmp_path / "c2d.cs", two_d)).columns
+    bad = write_cs(tmp_path / "bad.cs", {**fields, "alignments3D/split": np.array([0, 1, 2, 0], np.uint32)})
+    with pytest.raises(InputError, match=r"bad\.cs: field alignments3D/split row 3 holds 2, expected 0 or 1"):
+        read_cryosparc(bad)
+
+
+def test_cs_bytes_keeps_every_field(tmp_path):
+    path = write_cs(tmp_path / "p.cs", synthetic())
+    rows = load_cryosparc(path)
+    (tmp_path / "sub.cs").write_bytes(cs_bytes(rows[[3, 1]]))
+    back = np.load(tmp_path / "sub.cs", allow_pickle=False)
+    assert back.dtype == rows.dtype
+    np.testing.assert_array_equal(back, rows[[3, 1]])
 
 
 def test_real_2d_export_strips_marker():

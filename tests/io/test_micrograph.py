@@ -11,7 +11,8 @@ import pytest
 
 import gan_viewer.io.micrograph as micrograph_module
 from gan_viewer.errors import InputError
-from gan_viewer.io.micrograph import MicrographParticles, load_coordinates, read_coordinates
+from gan_viewer.core.micrograph_particles import MicrographParticles
+from gan_viewer.io.micrograph import load_coordinates, read_coordinates
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 UCSF = DATA / "micrographs" / "ucsf_1142"

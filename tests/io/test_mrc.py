@@ -102,7 +102,7 @@ def test_stack_writer_chunks_and_atomicity(tmp_path: Path) -> None:
 
 def test_write_map_round_trip(tmp_path: Path) -> None:
     from gan_viewer.io.mrc import write_map
-    from gan_viewer.sim.volume import load_map
+    from gan_viewer.io.maps import load_map
 
     vol = np.random.default_rng(0).standard_normal((6, 6, 6)).astype(np.float32)
     path = write_map(tmp_path / "m.mrc", vol, 1.7)

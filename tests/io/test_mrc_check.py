@@ -15,7 +15,7 @@ from gan_viewer.cli import main
 from gan_viewer.errors import InputError
 from gan_viewer.io.mrc import MrcStack, write_stack
 from gan_viewer.io.mrc_check import check_mrc_layout
-from gan_viewer.sim.volume import load_map
+from gan_viewer.io.maps import load_map
 
 #: byte offsets of the int32 header fields the tests change
 OFFSETS = {"nx": 0, "ny": 4, "nz": 8, "mode": 12, "mz": 36, "ispg": 88, "nsymbt": 92}

@@ -201,3 +201,19 @@ def test_unknown_or_absurd_pixel_sizes_and_boxes_are_refused(apix, message) -> N
 def test_cards_of_another_format_are_refused(version) -> None:
     with pytest.raises(InputError, match="model card format"):
         format2(Recorder(), format_version=version)
+
+
+def test_the_bottleneck_embedding_comes_with_the_recovery() -> None:
+    torch.manual_seed(0)
+    generator = UNetGenerator(GeneratorConfig(depth=3, base_channels=4, max_channels=8))
+    assert generator.bottleneck() is generator.model.model[1].model[3].model[1]  # the innermost down conv
+    den = format2(generator)
+    rng = np.random.default_rng(2)
+    images = rng.normal(0, 1, (10, 64, 64)).astype(np.float32)
+    images[5:, 24:40, 24:40] += 4.0  # a bright square: a different bottleneck
+    rec = den.recover(images, 3.0, spread=True, samples=4)
+    assert rec.embedding.shape == (10, 8) and (rec.embedding >= 0).all()
+    alone = den.recover(images[7:8], 3.0).embedding  # the same whatever the batch and the spread
+    np.testing.assert_allclose(alone[0], rec.embedding[7], rtol=1e-4, atol=1e-6)
+    assert not np.allclose(rec.embedding[0], rec.embedding[7], rtol=1e-3)  # one per particle
+    assert format2(Recorder()).recover(images, 3.0).embedding is None  # no bottleneck, no embedding

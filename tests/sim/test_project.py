@@ -13,7 +13,8 @@ from scipy.spatial.transform import Rotation
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import read_star
 from gan_viewer.sim.project import Projector, project
-from gan_viewer.sim.volume import load_map, resample_map
+from gan_viewer.io.maps import load_map
+from gan_viewer.sim.volume import resample_map
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 RELION = DATA / "particles" / "relion_projections_70S"

@@ -128,3 +128,52 @@ def test_noise_kinds_have_unit_variance_and_micrographs_are_resampled(tmp_path) 
 def test_impossible_recipes_are_refused(change, message) -> None:
     with pytest.raises(InputError, match=message):
         SceneRecipe(**change)
+
+
+@pytest.mark.parametrize("box", [48, 72])
+def test_spectrum_noise_has_the_measured_radial_power(box: int) -> None:
+    """Particles' noise measured at 48 px, drawn at their box and at another: the fields' radial
+    power is the measured spectrum, read at the same spatial frequencies, at unit variance."""
+    from gan_viewer.core.metrics import radial_power, rfft_shells
+    from gan_viewer.core.noise import noise_power_spectrum
+
+    rng = np.random.default_rng(9)
+    estimate = noise_power_spectrum(NoiseBank(3.0).sample("coloured", 300, 48, rng))  # (25,), smooth random spectra
+    noise = NoiseBank(3.0)
+    noise.add_spectrum(estimate, "test particles")
+    fields = noise.sample("spectrum", 400, box, rng)
+    assert fields.shape == (400, box, box)
+    assert fields.var() == pytest.approx(1.0, rel=0.05)
+    drawn = radial_power(fields).mean(axis=0) / box ** 2  # (box // 2 + 1,), variance per pixel
+    radius, _, weight = rfft_shells(box, box)
+    mean_power = (np.interp(radius * 48, np.arange(estimate.size), estimate) * weight).sum() / box ** 2
+    expected = np.interp(np.arange(box // 2 + 1) / box * 48, np.arange(estimate.size), estimate) / mean_power
+    np.testing.assert_allclose(drawn[1:] / expected[1:], 1.0, atol=0.06)
+    assert np.ptp(expected) > 0.5  # coloured indeed: white noise would not pass
+    assert noise.describe()["spectra"] == ["test particles"]
+    with pytest.raises(InputError, match="noise spectrum"):
+        noise.add_spectrum(np.array([1.0, np.nan]), "bad")
+
+
+def test_a_fourth_noise_weight_draws_spectrum_noise(bank: VolumeBank) -> None:
+    noise = NoiseBank(3.0)
+    noise.add_spectrum(np.linspace(2.0, 0.5, 17), "test")
+    scenes = SceneSampler(bank, noise, quiet(noise_mix=(0, 0, 0, 1), snr=(0.1, 0.1))).sample(4, np.random.default_rng(3))
+    assert scenes.noise == ["spectrum"] * 4
+
+
+def test_ctf_parameters_come_from_the_pool(bank: VolumeBank, tiny_set) -> None:
+    from gan_viewer.core.ctf_params import CtfParams
+    from gan_viewer.io.star import read_star
+
+    pool = CtfParams.from_table(read_star(tiny_set))  # defocus U 15000.5 + row, V 14000.25 + row
+    sampler = SceneSampler(bank, NoiseBank(3.0), quiet(ctf_probability=1.0), ctf_pool=pool)
+    drawn = sampler.ctf_params(40, np.random.default_rng(4))
+    rows = np.rint(drawn.defocus_u - 15000.5).astype(int)
+    assert set(rows) <= set(range(10)) and len(set(rows)) > 3
+    np.testing.assert_array_equal(drawn.defocus_v, 14000.25 + rows)  # whole rows, not mixed values
+    assert set(drawn.voltage) == {300.0} and set(drawn.cs) == {2.7} and set(drawn.amplitude_contrast) == {0.1}
+    assert sampler.describe()["ctf_pool"]["n"] == 10
+    assert sampler.sample(2, np.random.default_rng(5)).noisy.shape == (2, 32, 32)
+    recipe_drawn = SceneSampler(bank, NoiseBank(3.0), quiet(ctf_probability=1.0)).ctf_params(40, np.random.default_rng(4))
+    assert not set(np.round(recipe_drawn.defocus_u, 2)) & set(np.round(pool.defocus_u, 2))

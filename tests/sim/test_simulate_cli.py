@@ -33,6 +33,20 @@ def test_simulate_writes_noisy_clean_and_star(capsys, tiny_map: Path, tmp_path: 
     np.testing.assert_array_equal(mrcfile.read(tmp_path / "again" / "particles.mrcs"), noisy)
 
 
+@pytest.mark.parametrize("ctf", [[], ["--ctf"]])
+def test_optics_name_the_microscope_with_and_without_ctf(capsys, tiny_map: Path, tmp_path: Path, ctf) -> None:
+    """RELION's reconstruct, refine and project refuse an optics table without voltage, Cs and
+    amplitude contrast, even when they are told to ignore the CTF."""
+    code, _ = run(capsys, "simulate", "--map", tiny_map, "--n", 3, "--snr", 0.1, "--voltage", 200, "--cs", 1.4,
+                  "--amplitude-contrast", 0.07, *ctf, "--out", tmp_path / "s")
+    assert code == 0
+    optics = read_star(tmp_path / "s/particles.star").optics.iloc[0]
+    assert (optics["rlnVoltage"], optics["rlnSphericalAberration"], optics["rlnAmplitudeContrast"]) == (
+        200.0, 1.4, 0.07)
+    has_defocus = "rlnDefocusU" in read_star(tmp_path / "s/particles.star").columns
+    assert has_defocus == bool(ctf)
+
+
 def test_snr_is_per_image_variance_ratio(capsys, tiny_map: Path, tmp_path: Path) -> None:
     run(capsys, "simulate", "--map", tiny_map, "--n", 40, "--snr", 0.1, "--out", tmp_path / "s")
     noisy, clean = mrcfile.read(tmp_path / "s/particles.mrcs"), mrcfile.read(tmp_path / "s/clean.mrcs")
@@ -87,6 +101,7 @@ def flat_map(tmp_path: Path) -> Path:
     ("snr_nan", "SNR must be a positive number"),
     ("box_too_big", "larger than the map can fill"),
     ("n_zero", "at least 1"),
+    ("voltage_zero", "--voltage > 0 kV"),
 ])
 def test_simulate_bad_input(capsys, tiny_map: Path, tmp_path: Path, case: str, message: str) -> None:
     args = {"map": tiny_map, "snr": "0.1", "n": "4", "extra": []}
@@ -102,6 +117,8 @@ def test_simulate_bad_input(capsys, tiny_map: Path, tmp_path: Path, case: str, m
         args["extra"] = ["--box", "64"]
     elif case == "n_zero":
         args["n"] = "0"
+    elif case == "voltage_zero":
+        args["extra"] = ["--voltage", "0"]
     out = tmp_path / "out"
     code, err = run(capsys, "simulate", "--map", args["map"], "--n", args["n"], "--snr", args["snr"],
                     *args["extra"], "--out", out)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from gan_viewer.errors import InputError
-from gan_viewer.sim.volume import load_map, resample_map
+from gan_viewer.io.maps import load_map
+from gan_viewer.sim.volume import resample_map
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

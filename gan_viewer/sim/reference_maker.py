@@ -1,7 +1,7 @@
-"""Reference projections for the triptych's third panel (no Qt; called from worker threads).
+"""Reference projections of particles at their poses, one projector per optics group's pixel size.
 
-:class:`ReferenceMaker` checks up front, in the UI thread and cheaply, whether a reference can be
-made at all (a map, angles in the STAR, a known pixel size) and says why not in one line. The
+:class:`ReferenceMaker` checks up front and cheaply (the inspector does it in its UI thread)
+whether a reference can be made at all (a map, angles in the STAR, a known pixel size) and says why not in one line. The
 expensive part (resampling the map, building the projector, importing torch) happens on the
 first call, in whichever worker thread calls it; a lock makes it safe to share between threads.
 Particles of optics groups with different pixel sizes get the map resampled to their own (sizes
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_viewer.core.particles import ParticleSource
+from gan_viewer.io.poses import two_d_alignment
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ SAME_APIX = 0.01
 
 class ReferenceMaker:
     """Projections of a map at each particle's angles and origin, CTF-modulated on request.
+
+    2D alignments (a Class2D ``_data.star``: a new psi beside an older rot and tilt) get no
+    reference, and ``reason`` says so (:func:`~gan_viewer.io.poses.two_d_alignment`).
 
     Parameters
     ----------
@@ -65,6 +69,10 @@ class ReferenceMaker:
         if self.map_path is None:
             return "no reference map (open one with File > Open map or --map)"
         table = getattr(self.source, "table", None)
+        two_d = None if table is None else two_d_alignment(table)
+        if two_d is not None:
+            log.warning("%s: %s; no reference projections", table.path, two_d)
+            return f"no reference: {two_d}. The reference panel needs 3D poses (Refine3D, Class3D)"
         self.eulers = None if table is None else table.eulers()
         if self.eulers is None:
             return "no reference: the particles have no angles (rlnAngleRot/Tilt/Psi)"

@@ -1,0 +1,111 @@
+"""A whole training run as one typed value: :class:`TrainingConfig` and :func:`train_generator`.
+
+``gan-viewer train`` builds a :class:`TrainingConfig` from its options and calls
+:func:`train_generator`; so does :func:`gan_viewer.api.train`. The checks here (how long, where
+the outputs go, box against depth) are the command's, with the same messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gan_viewer.errors import InputError
+from gan_viewer.ml.sources import TrainingData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingConfig:
+    """Everything a training run needs.
+
+    Attributes
+    ----------
+    out
+        Output name: the run writes ``out.safetensors``, ``out.json`` (model card), ``out.train.pt``
+        (for ``resume``), ``out_examples.png`` and ``out_curves.png``.
+    data
+        Where the training pairs come from.
+    steps, minutes
+        Stop after this many steps, or this much time; at least one must be given.
+    batch_size
+        Pairs per step.
+    validate_every
+        Steps between validations and checkpoints.
+    depth, base_channels
+        U-Net depth (boxes must be multiples of ``2 ** depth``) and width of its first block.
+    lambda_l1, loss, gan_weight
+        Weight of the reconstruction term, which one ("l1" or "l2"), and weight of the adversarial term.
+    device
+        "auto", "cpu", "cuda" or "mps".
+    seed
+        Seeds torch, the pair sampler and the procedural structures.
+    resume
+        Continue from ``out.train.pt``.
+    force
+        Replace an existing model of that name.
+    command
+        The command line recorded in the model card ("" from Python).
+    """
+
+    out: str | os.PathLike
+    data: TrainingData = field(default_factory=TrainingData)
+    steps: int | None = None
+    minutes: float | None = None
+    batch_size: int = 16
+    validate_every: int = 200
+    depth: int = 5
+    base_channels: int = 32
+    lambda_l1: float = 100.0
+    loss: str = "l1"
+    gan_weight: float = 1.0
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    force: bool = False
+    command: str = ""
+
+
+def train_generator(config: TrainingConfig) -> dict:
+    """Train a generator as ``config`` says and write its files; returns the model card.
+
+    Returns
+    -------
+    dict
+        The model card, as written to ``out.json``: ``validation`` holds ``psnr_db``,
+        ``input_psnr_db`` and ``cc`` on the held-out pairs, ``training`` the steps run.
+
+    Raises
+    ------
+    InputError
+        Before anything is written: no stopping rule, an existing model without ``force`` or
+        ``resume``, a missing output folder, unusable training data, or a box that is not a
+        multiple of ``2 ** depth``.
+    """
+    import torch
+
+    from gan_viewer.ml.checkpoint import output_stem
+    from gan_viewer.ml.inference import pick_device
+    from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
+    from gan_viewer.ml.pix2pix import TrainConfig
+    from gan_viewer.ml.sources import training_sources
+    from gan_viewer.ml.train import RunSpec, check_run, train
+
+    out = output_stem(Path(config.out))  # gen_snr0.05 stays gen_snr0.05 (not gen_snr0 + ".05")
+    run = RunSpec(steps=config.steps, minutes=config.minutes, validate_every=config.validate_every,
+                  seed=config.seed, extra_card={"name": out.name, "command": config.command})
+    check_run(out, run, resume=config.resume, overwrite=config.force)  # before any work
+    device = pick_device(config.device)
+    torch.set_float32_matmul_precision("high")
+    train_source, val_source = training_sources(config.data, config.seed, device)
+    try:
+        generator = GeneratorConfig(depth=config.depth, base_channels=config.base_channels)
+        training = TrainConfig(lambda_l1=config.lambda_l1, batch_size=config.batch_size,
+                               gan_weight=config.gan_weight, reconstruction=config.loss)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
+                 resume=config.resume, overwrite=config.force)

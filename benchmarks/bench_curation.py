@@ -29,7 +29,7 @@ the true good set (and from all particles). ``throughput``: particles/s of the m
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_curation.py sets [--n 800] [--gan] [--fsc] [--out FILE]
-    python benchmarks/bench_curation.py throughput [--n 20000]
+    python benchmarks/bench_curation.py throughput [--n 20000] [--resolution 10] [--interpolation nearest] [--out FILE]
 """
 
 from __future__ import annotations
@@ -354,7 +354,8 @@ def run_throughput(args: argparse.Namespace) -> dict:
     """Particles/s of the matched filter (z-score included) at 128 px: rfft2, projection, CTF, bank."""
     world = World(args.apix, 128)
     data = simulate(world, 2000, 0.01, "white", 0)
-    scorer = ParticleScorer(world.volume, world.apix, noise_power_spectrum(data["images"]), resolution=args.resolution)
+    scorer = ParticleScorer(world.volume, world.apix, noise_power_spectrum(data["images"]), resolution=args.resolution,
+                            interpolation=args.interpolation)
     reps = max(1, args.n // 2000)
     scorer.score(ScoreInputs(data["images"][:200], data["eulers"][:200], data["origins"][:200], data["ctf"].take(slice(0, 200))))
     t0, c0 = time.perf_counter(), time.process_time()
@@ -362,7 +363,7 @@ def run_throughput(args: argparse.Namespace) -> dict:
         scorer.score(ScoreInputs(data["images"], data["eulers"], data["origins"], data["ctf"]))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = reps * 2000
-    out = {"box": 128, "particles": n, "resolution": args.resolution, "threads": torch.get_num_threads(),
+    out = {"box": 128, "particles": n, "resolution": args.resolution, "interpolation": args.interpolation, "threads": torch.get_num_threads(),
            "wall_s": wall, "cpu_s": cpu, "particles_per_s": n / wall, "cpu_s_per_1000": 1000 * cpu / n,
            "load_average": os.getloadavg()}
     print(json.dumps(out, indent=1))
@@ -380,6 +381,7 @@ def main() -> None:
     parser.add_argument("--noise", nargs="+", default=["white", "micrograph"])
     parser.add_argument("--poses", nargs="+", default=["given", "refined"])
     parser.add_argument("--resolution", type=float, default=None, help="matched filter's limit (A)")
+    parser.add_argument("--interpolation", default="trilinear", choices=("trilinear", "nearest"))
     parser.add_argument("--gan", action="store_true", help="also the GAN agreement and confidence (slow)")
     parser.add_argument("--gan-snr", type=float, nargs="+", default=[0.02, 0.005], help="SNRs that get the GAN scores")
     parser.add_argument("--fsc", action="store_true", help="FSC of relion_reconstruct maps")
@@ -391,6 +393,9 @@ def main() -> None:
 
     args.resolution = args.resolution or DEFAULT_RESOLUTION
     results = run_sets(args) if args.what == "sets" else run_throughput(args)
+    if args.out and args.what == "throughput":  # several runs (settings) in one file
+        previous = json.loads(args.out.read_text()) if args.out.is_file() else []
+        results = (previous if isinstance(previous, list) else [previous]) + [results]
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))

@@ -117,7 +117,7 @@ class Projector:
         return pixels[(k2 ** 2).sum(1) <= float(radius) ** 2]
 
     def fourier_slices(self, eulers_deg: np.ndarray, radius: float | None = None, *,
-                       batch_size: int | None = None) -> np.ndarray:
+                       batch_size: int | None = None, interpolation: str = "trilinear") -> np.ndarray:
         """The rfft2 of the projections at zero origin, on the samples of :meth:`band`.
 
         ``np.fft.rfft2(project(eulers))`` at those samples, without the inverse FFT: what a
@@ -129,12 +129,18 @@ class Projector:
             (n, 3) RELION rot, tilt, psi in degrees.
         radius
             Highest frequency kept, in Fourier pixels (default d // 2, the whole circle).
+        interpolation
+            "trilinear" (RELION's) or "nearest": the nearest sample of the padded transform, a
+            tenth of the cost, at most a quarter of a voxel off at the default padding of 2 (a
+            matched filter loses a few percent of its value, the same for every view).
 
         Returns
         -------
         (n, m) complex64 array, m = ``len(self.band(radius))``.
         """
         eulers, _ = _check_views(eulers_deg, None)
+        if interpolation not in ("trilinear", "nearest"):
+            raise ValueError(f"interpolation must be 'trilinear' or 'nearest', got {interpolation!r}")
         k2, table = self._k2, self._table
         if radius is not None and radius < self.size // 2:
             k2 = k2[(k2 ** 2).sum(1) <= float(radius) ** 2]  # (m, 2), same order as band()
@@ -147,7 +153,7 @@ class Projector:
             for lo in range(0, len(eulers), int(batch_size)):
                 rot = torch.as_tensor(matrices[lo:lo + int(batch_size)], dtype=torch.float32, device=self.device)
                 shift = torch.zeros((len(rot), 2), dtype=torch.float32, device=self.device)
-                out[lo:lo + len(rot)] = self._slice_values(rot, shift, k2, table).cpu().numpy()
+                out[lo:lo + len(rot)] = self._slice_values(rot, shift, k2, table, interpolation).cpu().numpy()
         return out
 
     def _band_table(self, radius: float) -> torch.Tensor:
@@ -161,7 +167,7 @@ class Projector:
         return cache[radius]
 
     def _slice_values(self, rot: torch.Tensor, shift: torch.Tensor, k2: torch.Tensor,
-                      table: torch.Tensor | None = None) -> torch.Tensor:
+                      table: torch.Tensor | None = None, interpolation: str = "trilinear") -> torch.Tensor:
         """(b, 3, 3) rotations, (b, 2) image shifts x, y in pixels, (m, 2) frequencies kx, ky
         -> (b, m) complex64 rfft2 samples of the shifted projections (from ``table``, by default
         the whole padded transform)."""
@@ -171,7 +177,8 @@ class Projector:
         xyz = torch.matmul(k2, rot[:, :, :2].transpose(1, 2) * (self.padded / d))  # (b, m, 3)
         sign = 1.0 - 2.0 * (xyz[..., :1] < 0)  # (b, m, 1): -1 where x < 0
         half_box = self.padded // 2  # |xyz| <= half_box; clamp float32 rounding at the rim
-        values = _trilinear(table, (xyz * sign).clamp_(-half_box, half_box))  # (b, m, 2) re, im
+        sample = _nearest if interpolation == "nearest" else _trilinear
+        values = sample(table, (xyz * sign).clamp_(-half_box, half_box))  # (b, m, 2) re, im
         values[..., 1:] *= sign  # the Friedel mate of x < 0 samples: conjugate
         # shift by (shift + d // 2): the origin moves from pixel 0 to the centre pixel d // 2
         phase = torch.matmul(shift + d // 2, k2.T) * (-2 * math.pi / d)  # (b, m)
@@ -278,6 +285,15 @@ def _slice_grid(d: int, device: torch.device) -> tuple[torch.Tensor, torch.Tenso
     pixels = torch.nonzero((grid_x**2 + grid_y**2 <= (d // 2) ** 2).flatten()).flatten()
     k2 = torch.stack([grid_x.flatten()[pixels], grid_y.flatten()[pixels]], -1).float()
     return k2, pixels
+
+
+def _nearest(table: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
+    """Like :func:`_trilinear`, but the nearest sample of the table: (b, m, 3) -> (b, m, 2)."""
+    c = (table.shape[0] - 2) // 2
+    row, plane = table.shape[2], table.shape[1] * table.shape[2]
+    index = torch.round(xyz).long()
+    flat = index[..., 0] + index[..., 1] * row + index[..., 2] * plane + c * (plane + row)  # (b, m)
+    return torch.view_as_real(table.reshape(-1)[flat])
 
 
 def _trilinear(table: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,7 @@ class ParticleScorer:
 
     def __init__(self, volume: np.ndarray, apix: float, noise_power: np.ndarray | None, *,
                  resolution: float = DEFAULT_RESOLUTION, bank_size: int = DEFAULT_BANK, seed: int = 0,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", interpolation: str = "trilinear") -> None:
         self.projector = Projector(volume, device=device)
         self.box, self.apix = self.projector.size, float(apix)
         self.radius = min(self.box // 2 - 1, self.box * self.apix / float(resolution))
@@ -86,6 +86,7 @@ class ParticleScorer:
         self.white = whitening_weights(noise_power, self.box).ravel()[self.pixels].astype(np.float32)  # (m,)
         self.plain = whitening_weights(None, self.box).ravel()[self.pixels].astype(np.float32)
         self.whitened = noise_power is not None
+        self.interpolation = interpolation
         self.weights = np.stack([self.white, self.plain], axis=1)  # (m, 2)
         rng = np.random.default_rng(seed)
         self.bank = self.projector.fourier_slices(random_eulers(rng, bank_size), self.radius) if bank_size else None
@@ -106,7 +107,7 @@ class ParticleScorer:
         if inputs.origins is not None and np.any(inputs.origins):
             x *= centring_phases(inputs.origins, self.pixels, self.box)
         ctf = None if inputs.ctf is None else ctf_samples(inputs.ctf, self.box, self.apix, self.pixels)
-        t = self.projector.fourier_slices(inputs.eulers, self.radius)  # (n, m)
+        t = self.projector.fourier_slices(inputs.eulers, self.radius, interpolation=self.interpolation)  # (n, m)
         if ctf is not None:
             t *= ctf
         out["gvMatched"], out["gvMatchedPlain"] = matched_filters(x, t, self.weights).T
@@ -147,7 +148,7 @@ def noise_sample_rows(rows: np.ndarray, size: int = NOISE_SAMPLE, seed: int = 0)
 
 def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *, chunk: int = 2048,
                 resolution: float = DEFAULT_RESOLUTION, bank_size: int = DEFAULT_BANK, whiten: bool = True,
-                device: str = "cpu", extra: Callable | None = None
+                device: str = "cpu", extra: Callable | None = None, interpolation: str = "trilinear"
                 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Score ``rows`` of a STAR file's particles, chunk by chunk (memory bounded by ``chunk``).
 
@@ -196,7 +197,7 @@ def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *,
         volume, group_apix = map_at(map_path, float(key[0]), int(key[1]))
         noise = group_noise_power(source.images(noise_sample_rows(members))) if whiten else None
         scorers[tuple(key)] = ParticleScorer(volume, group_apix, noise, resolution=resolution,
-                                             bank_size=bank_size, device=device)
+                                             bank_size=bank_size, device=device, interpolation=interpolation)
     for lo in range(0, len(rows), chunk):
         part = np.asarray(rows[lo:lo + chunk], np.int64)
         out = {name: np.full(len(part), np.nan) for name in SCORE_COLUMNS if name.startswith("gvMatched")}
@@ -221,7 +222,7 @@ def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *,
 def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | os.PathLike, *,
                shard: tuple[int, int] | None = None, chunk: int = 2048, resolution: float = DEFAULT_RESOLUTION,
                project_dir: str | os.PathLike | None = None, device: str = "cpu", extra: Callable | None = None,
-               overwrite: bool = False) -> tuple[int, list[str]]:
+               interpolation: str = "trilinear", overwrite: bool = False) -> tuple[int, list[str]]:
     """Score a STAR file's particles (or one shard of them) and write them with the score columns.
 
     Every block, column and value of the input is kept; the gv columns that could be computed
@@ -246,7 +247,7 @@ def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | 
     columns: dict[str, np.ndarray] = {}
     done = 0
     for part, scores in score_table(table, source, map_path, rows, chunk=chunk, resolution=resolution,
-                                    device=device, extra=extra):
+                                    device=device, extra=extra, interpolation=interpolation):
         for name, values in scores.items():
             columns.setdefault(name, np.full(len(rows), np.nan))[done:done + len(part)] = values
         done += len(part)

@@ -77,3 +77,12 @@ def test_noise_sample_is_the_same_for_every_caller() -> None:
     rows = np.arange(5000)
     assert np.array_equal(noise_sample_rows(rows, 100), noise_sample_rows(rows, 100))
     assert len(noise_sample_rows(rows[:50], 100)) == 50
+
+
+def test_nearest_interpolation_ranks_like_trilinear() -> None:
+    volume, inputs, good = simulated(60, 0.1, seed=2)
+    power = group_noise_power(inputs.images)
+    fine = ParticleScorer(volume, 2.0, power, bank_size=0).score(inputs)["gvMatched"]
+    fast = ParticleScorer(volume, 2.0, power, bank_size=0, interpolation="nearest").score(inputs)["gvMatched"]
+    assert np.corrcoef(fine, fast)[0, 1] > 0.98
+    assert ranking_auc(fast, good) > 0.95

@@ -136,10 +136,11 @@ def test_relion_reads_the_scored_file(scored_set, tmp_path) -> None:
     star, ref, _ = scored_set
     out = tmp_path / "scored.star"
     assert main(["score", str(star), "--map", str(ref), "--out", str(out)]) == 0
-    # gv labels are not RELION's: it keeps the rows and its own columns, and drops (warns about) ours
+    # gv labels are not RELION's: it warns and keeps their values
     done = subprocess.run(["relion_star_handler", "--i", out.name, "--o", "relion.star"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     back = read_star(tmp_path / "relion.star")
     assert len(back) == N
     assert np.allclose(back.particles["rlnAngleRot"], read_star(star).particles["rlnAngleRot"], atol=1e-3)
+    assert np.allclose(back.particles["gvScore"], read_star(out).particles["gvScore"], atol=1e-4)

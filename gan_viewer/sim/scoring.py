@@ -5,7 +5,8 @@ box), its noise spectrum and a bank of projections at random poses; :meth:`Parti
 scores a chunk of particles. Everything happens on Fourier samples within a band (the reference is
 sliced in Fourier space, never projected to real space), so a chunk costs one rfft2 of the
 particles, one central slice per particle and two matrix products against the bank.
-:func:`score_table` streams a STAR file's particles through one scorer per optics group.
+:class:`TableScorer` scores any rows of a STAR file (one scorer per optics group, built on first use;
+the inspector's "Score all" uses it chunk by chunk) and :func:`score_table` streams a file through it.
 """
 
 from __future__ import annotations
@@ -146,11 +147,108 @@ def noise_sample_rows(rows: np.ndarray, size: int = NOISE_SAMPLE, seed: int = 0)
     return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
 
 
+class TableScorer:
+    """The scores of any rows of a STAR file's particles: one :class:`ParticleScorer` per optics
+    group (pixel size, box, group), built on first use. The noise spectrum of each group is
+    measured on a sample of the whole group (:func:`noise_sample_rows`), so every caller (a shard,
+    a chunk of the inspector's "Score all") gets the same scores for the same particle. Safe to
+    call from one thread at a time.
+
+    Parameters
+    ----------
+    table
+        The :class:`~gan_viewer.io.star.ParticleTable`.
+    read
+        ``read(rows) -> (k, box, box)`` raw images of particle rows (``source.images``).
+    map_path
+        The reference map; resampled to each optics group's pixel size and box. InputError when
+        it cannot cover a group's box.
+    extra
+        ``extra(images, references, apix) -> dict name -> (k,)`` for more scores per chunk (the
+        GAN's, :func:`gan_viewer.ml.scoring.gan_scores`); ``references`` are the projections at the
+        particles' poses (None without poses).
+
+    Attributes
+    ----------
+    eulers : (n, 3) or None
+        The particles' angles (None: no matched filter, every gvMatched score is NaN).
+    """
+
+    def __init__(self, table, read: Callable[[np.ndarray], np.ndarray], map_path: str | os.PathLike, *,
+                 resolution: float = DEFAULT_RESOLUTION, bank_size: int = DEFAULT_BANK, whiten: bool = True,
+                 device: str = "cpu", extra: Callable | None = None, interpolation: str = "trilinear") -> None:
+        from gan_viewer.sim.reference import particle_sampling
+
+        self.table, self.read, self.map_path, self.extra = table, read, map_path, extra
+        self.options = dict(resolution=resolution, bank_size=bank_size, device=device, interpolation=interpolation)
+        self.whiten = whiten
+        apix, box = particle_sampling(table, None)
+        if apix is None:
+            apix = np.full(len(table), 1.0)
+            log.warning("%s: no pixel size in the STAR or its stacks: taking the map's voxels as pixels", table.path)
+        self.apix = apix
+        self.eulers = table.eulers()
+        self.origins = table.origins_px(default_apix=float(apix[0]))
+        try:
+            self.ctf = CtfParams.from_table(table)
+        except Exception as exc:  # noqa: BLE001 - no CTF is not an error: score without it
+            self.ctf = None
+            log.warning("%s: no CTF (%s): the matched filter runs without one", table.path, exc)
+        if self.eulers is None:
+            log.warning("%s: no angles (rlnAngleRot/Tilt/Psi): %s cannot be computed", table.path,
+                        ", ".join(n for n in SCORE_COLUMNS if n.startswith("gvMatched") or n == DEFAULT_SCORE))
+        self.keys = np.stack([apix, box, table.optics_groups()], axis=1)  # (n, 3)
+        self.scorers: dict[tuple, ParticleScorer] = {}
+
+    def scorer(self, key: tuple) -> ParticleScorer:
+        """The scorer of the optics group ``key`` (pixel size, box, group), built on first use."""
+        from gan_viewer.sim.reference import map_at
+
+        if key not in self.scorers:
+            members = np.flatnonzero(np.all(self.keys == np.asarray(key), axis=1))
+            volume, group_apix = map_at(self.map_path, float(key[0]), int(key[1]))
+            noise = group_noise_power(self.read(noise_sample_rows(members))) if self.whiten else None
+            self.scorers[key] = ParticleScorer(volume, group_apix, noise, **self.options)
+        return self.scorers[key]
+
+    def prepare(self, rows: np.ndarray) -> None:
+        """Build the scorers of every optics group among ``rows`` now (a map that cannot cover a
+        group's box fails here, before anything is scored)."""
+        if self.eulers is not None:
+            for key in np.unique(self.keys[np.asarray(rows, np.int64)], axis=0):
+                self.scorer(tuple(key.tolist()))
+
+    def score(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Scores of particle ``rows`` (k,): dict name -> (k,) float64 over the gvMatched scores and
+        gvScore (NaN where they cannot be computed), and what ``extra`` adds."""
+        part = np.asarray(rows, np.int64)
+        out = {name: np.full(len(part), np.nan) for name in SCORE_COLUMNS if name.startswith("gvMatched")}
+        out[DEFAULT_SCORE] = np.full(len(part), np.nan)
+        if self.eulers is None:
+            if self.extra is not None and len(part):
+                out.update(self.extra(self.read(part), None, float(self.apix[part[0]])))
+            return out
+        for key in np.unique(self.keys[part], axis=0):
+            key = tuple(key.tolist())
+            where = np.flatnonzero(np.all(self.keys[part] == np.asarray(key), axis=1))
+            scorer, sub = self.scorer(key), part[where]
+            images = self.read(sub)
+            got = scorer.score(ScoreInputs(images, self.eulers[sub], self.origins[sub],
+                                           None if self.ctf is None else self.ctf.take(sub)))
+            if self.extra is not None:
+                got.update(self.extra(images, scorer.projector.project(self.eulers[sub], self.origins[sub]),
+                                      scorer.apix))
+            for name, values in got.items():
+                out.setdefault(name, np.full(len(part), np.nan))[where] = values
+        return out
+
+
 def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *, chunk: int = 2048,
                 resolution: float = DEFAULT_RESOLUTION, bank_size: int = DEFAULT_BANK, whiten: bool = True,
                 device: str = "cpu", extra: Callable | None = None, interpolation: str = "trilinear"
                 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Score ``rows`` of a STAR file's particles, chunk by chunk (memory bounded by ``chunk``).
+    """Score ``rows`` of a STAR file's particles, chunk by chunk (memory bounded by ``chunk``), with a
+    :class:`TableScorer`.
 
     Parameters
     ----------
@@ -165,58 +263,18 @@ def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *,
         (k,) sorted particle rows to score (a shard); the noise spectrum of each optics group is
         measured on a sample of the whole group, so shards agree.
     extra
-        ``extra(images, references, apix) -> dict name -> (k,)`` for more scores per chunk (the
-        GAN's, :func:`gan_viewer.ml.scoring.gan_scores`); ``references`` are the projections at the
-        particles' poses (None without poses).
+        As :class:`TableScorer`'s.
 
     Yields
     ------
     (rows, scores): the rows of a chunk and ``dict name -> (len(rows),) float64``.
     """
-    from gan_viewer.sim.reference import map_at, particle_sampling
-
-    apix, box = particle_sampling(table, None)
-    if apix is None:
-        apix = np.full(len(table), 1.0)
-        log.warning("%s: no pixel size in the STAR or its stacks: taking the map's voxels as pixels", table.path)
-    eulers = table.eulers()
-    origins = table.origins_px(default_apix=float(apix[0]))
-    try:
-        ctf = CtfParams.from_table(table)
-    except Exception as exc:  # noqa: BLE001 - no CTF is not an error: score without it
-        ctf = None
-        log.warning("%s: no CTF (%s): the matched filter runs without one", table.path, exc)
-    if eulers is None:
-        log.warning("%s: no angles (rlnAngleRot/Tilt/Psi): %s cannot be computed", table.path,
-                    ", ".join(n for n in SCORE_COLUMNS if n.startswith("gvMatched") or n == DEFAULT_SCORE))
-    groups = table.optics_groups()
-    keys = np.stack([apix, box, groups], axis=1)
-    scorers: dict[tuple, ParticleScorer] = {}
-    for key in np.unique(keys[rows], axis=0) if eulers is not None else []:
-        members = np.flatnonzero(np.all(keys == key, axis=1))
-        volume, group_apix = map_at(map_path, float(key[0]), int(key[1]))
-        noise = group_noise_power(source.images(noise_sample_rows(members))) if whiten else None
-        scorers[tuple(key)] = ParticleScorer(volume, group_apix, noise, resolution=resolution,
-                                             bank_size=bank_size, device=device, interpolation=interpolation)
+    scorer = TableScorer(table, source.images, map_path, resolution=resolution, bank_size=bank_size, whiten=whiten,
+                         device=device, extra=extra, interpolation=interpolation)
+    scorer.prepare(rows)
     for lo in range(0, len(rows), chunk):
         part = np.asarray(rows[lo:lo + chunk], np.int64)
-        out = {name: np.full(len(part), np.nan) for name in SCORE_COLUMNS if name.startswith("gvMatched")}
-        out[DEFAULT_SCORE] = np.full(len(part), np.nan)
-        if eulers is not None:
-            for key, scorer in scorers.items():
-                where = np.flatnonzero(np.all(keys[part] == key, axis=1))
-                if not len(where):
-                    continue
-                sub = part[where]
-                images = source.images(sub)
-                got = scorer.score(ScoreInputs(images, eulers[sub], origins[sub], None if ctf is None else ctf.take(sub)))
-                if extra is not None:
-                    got.update(extra(images, scorer.projector.project(eulers[sub], origins[sub]), scorer.apix))
-                for name, values in got.items():
-                    out.setdefault(name, np.full(len(part), np.nan))[where] = values
-        elif extra is not None:
-            out.update(extra(source.images(part), None, float(apix[part[0]])) if len(part) else {})
-        yield part, out
+        yield part, scorer.score(part)
 
 
 def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | os.PathLike, *,

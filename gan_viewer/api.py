@@ -8,15 +8,13 @@ indexed ``[particle, y, x]``; pixel sizes are in Angstrom. Bad input raises
 =====================  ====================================================================
 :func:`open_particles`  a STAR file, ``.mrcs`` stack or cryoSPARC ``.cs`` as a particle set
 :func:`project`         reference projections of a map at the particles' STAR poses (and CTF)
+:func:`score`           curation scores of every particle against a map (gvScore: higher is better)
 :func:`denoise`         the generator's recovery of particles, with per-pixel spread and confidence
 :func:`simulate`        noisy and clean particles of a map or model, with their STAR file
 :func:`train`           train a generator from a typed :class:`TrainingConfig`
 :func:`evaluate`        score denoised particles against the truth, beside classical baselines
 :func:`export`          write the kept (and the other) particles of a STAR file
 =====================  ====================================================================
-
-``score`` (one score per particle for curation) is not here yet: it will join these verbs
-when the scoring function exists in :mod:`gan_viewer.core`.
 
 Importing this module is cheap; torch loads on the first verb that needs it.
 """
@@ -43,7 +41,7 @@ if TYPE_CHECKING:
     from gan_viewer.ml.training_config import TrainingConfig
 
 __all__ = [
-    "open_particles", "project", "denoise", "simulate", "train", "evaluate", "export",
+    "open_particles", "project", "score", "denoise", "simulate", "train", "evaluate", "export",
     "ParticleSource", "ParticleTable", "Label", "Recovery", "Denoiser", "TrainingConfig", "TrainingData",
     "Evaluation", "ExportResult", "InputError",
 ]
@@ -142,6 +140,86 @@ def project(map_path: PathLike, particles: PathLike | ParticleTable | ParticleSo
             images = np.empty((len(unique),) + chunk.shape[1:], np.float32)
         images[np.searchsorted(unique, part)] = chunk
     return np.empty((0, 0, 0), np.float32) if images is None else images[inverse]
+
+
+def score(map_path: PathLike, particles: PathLike | ParticleTable | ParticleSource, *,
+          indices: np.ndarray | list[int] | None = None, out: PathLike | None = None, overwrite: bool = False,
+          resolution: float | None = None, interpolation: str = "trilinear", gan: bool = False,
+          model: PathLike | Denoiser | None = None, chunk: int = 2048, project_dir: PathLike | None = None,
+          device: str = "cpu") -> dict[str, np.ndarray] | Path:
+    """Curation scores of particles against a reference map at their STAR poses, as ``gan-viewer score``.
+
+    ``gvScore`` is the default ranking (higher is better; a copy of the whitened CTF matched
+    filter ``gvMatched``, the winner of ``benchmarks/bench_curation.py``); beside it ``gvMatchedZ``
+    (the same against random poses), ``gvMatchedPlain`` (unwhitened) and, with ``gan``,
+    ``gvAgreement`` and ``gvConfidence``. The noise spectrum is measured per optics group on the
+    particles' background. One line per score: :data:`gan_viewer.core.scores.DESCRIPTIONS`.
+
+    Parameters
+    ----------
+    map_path
+        The reference map (``.mrc``), covering the particles' box at their pixel size.
+    particles
+        A STAR (or ``.cs``) file, its :class:`ParticleTable`, or a particle set opened from one.
+    indices
+        (k,) 0-based particles to score (default: all); only without ``out``.
+    out
+        Write the input STAR with the score columns added to this file instead of returning
+        the scores (``particles`` must then be a STAR file's path).
+    overwrite
+        Replace an existing ``out``.
+    resolution
+        Highest resolution the matched filter uses, in Angstrom (default 10).
+    interpolation
+        How the reference is sampled: "trilinear" (RELION's) or "nearest" (twice as fast).
+    gan
+        Also the generator's scores gvAgreement and gvConfidence (slow: a forward pass per particle).
+    model
+        The generator for ``gan`` (a path, a loaded :class:`Denoiser`, or None for the bundled one).
+    chunk
+        Particles read and scored at a time (memory is bounded by it).
+    project_dir
+        The RELION project folder the stack names are relative to.
+    device
+        Torch device ("cpu", "cuda", ...).
+
+    Returns
+    -------
+    dict name -> (k,) float64, or Path
+        The scores of ``indices`` in that order (all particles by default; NaN where a score
+        cannot be computed: no angles, or a STAR without what it needs), or the path ``out``.
+    """
+    from gan_viewer.core.particles import StarParticles
+    from gan_viewer.sim.scoring import DEFAULT_RESOLUTION, score_star, score_table
+
+    resolution = DEFAULT_RESOLUTION if resolution is None else float(resolution)
+    extra = None
+    if gan:
+        from gan_viewer.ml.inference import Denoiser
+        from gan_viewer.ml.scoring import gan_scores
+
+        denoiser = model if isinstance(model, Denoiser) else Denoiser.load(model, device=device)
+        extra = lambda images, refs, apix: gan_scores(denoiser, images, refs, apix)  # noqa: E731
+    if out is not None:
+        if indices is not None:
+            raise ValueError("indices and out cannot be combined: the file written holds every particle")
+        if not isinstance(particles, (str, os.PathLike)):
+            raise ValueError("out needs particles as a STAR file's path (the file the scores are added to)")
+        score_star(particles, map_path, out, chunk=chunk, resolution=resolution, project_dir=project_dir,
+                   device=device, extra=extra, interpolation=interpolation, overwrite=overwrite)
+        return Path(out)
+    table = _table(particles)
+    source = particles if getattr(particles, "table", None) is table else StarParticles(table, project_dir)
+    rows = np.arange(len(table)) if indices is None else np.asarray(indices, np.int64)
+    unique, inverse = np.unique(rows, return_inverse=True)
+    scores: dict[str, np.ndarray] = {}
+    done = 0
+    for part, got in score_table(table, source, map_path, unique, chunk=chunk, resolution=resolution,
+                                 device=device, extra=extra, interpolation=interpolation):
+        for name, values in got.items():
+            scores.setdefault(name, np.full(len(unique), np.nan))[done:done + len(part)] = values
+        done += len(part)
+    return {name: values[inverse] for name, values in scores.items()}
 
 
 def denoise(particles: np.ndarray | PathLike | ParticleSource, apix: float | None = None, *,

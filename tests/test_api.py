@@ -19,7 +19,7 @@ from gan_viewer.errors import InputError
 from tests.conftest import blob_volume
 
 ROOT = Path(__file__).resolve().parents[1]
-VERBS = ("open_particles", "project", "denoise", "simulate", "train", "evaluate", "export")
+VERBS = ("open_particles", "project", "score", "denoise", "simulate", "train", "evaluate", "export")
 
 
 def readme_example() -> str:
@@ -95,6 +95,24 @@ def test_project_matches_the_command(simulated: Path, folder: Path) -> None:
     assert api.project("map.mrc", simulated, out="api_refs.mrcs") == Path("api_refs.mrcs")
     with pytest.raises(InputError, match="exists already"):
         api.project("map.mrc", simulated, out="api_refs.mrcs")
+
+
+def test_score_matches_the_command(simulated: Path, folder: Path) -> None:
+    from gan_viewer.cli import main
+    from gan_viewer.io.star import read_star
+
+    assert main(["score", str(simulated), "--map", "map.mrc", "--out", "scored.star"]) == 0
+    written = read_star("scored.star").particles
+    everything = api.score("map.mrc", simulated)
+    assert everything["gvScore"].shape == (6,) and np.isfinite(everything["gvScore"]).all()
+    for name in ("gvScore", "gvMatchedZ", "gvMatched", "gvMatchedPlain"):
+        np.testing.assert_allclose(everything[name], written[name].to_numpy(float), rtol=1e-5, atol=1e-5)
+    picked = api.score("map.mrc", api.open_particles(simulated), indices=[4, 1, 4])
+    np.testing.assert_allclose(picked["gvScore"], everything["gvScore"][[4, 1, 4]], rtol=1e-6)
+    assert api.score("map.mrc", simulated, out="api_scored.star") == Path("api_scored.star")
+    assert "gvScore" in read_star("api_scored.star").columns
+    with pytest.raises(InputError, match="exists already"):
+        api.score("map.mrc", simulated, out="api_scored.star")
 
 
 def test_denoise_files_arrays_and_indices_agree(simulated: Path) -> None:

@@ -33,7 +33,7 @@ examples:
   gan-viewer export particles.star --session particles.star.gan-viewer.sqlite --scores --out kept.star
 
 --scores adds the scores the session holds (computed in the inspector: agreement score, raw
-agreement, confidence, the curator model's predicted keep) as columns gvAgreementScore,
+agreement, confidence, the curator model's predicted keep) as columns gvAgreement,
 gvRawAgreement, gvConfidence, gvPredictedKeep; nan where a particle was not scored.
 """
 

@@ -102,8 +102,14 @@ def labels_from_selection(path: str | os.PathLike, table: ParticleTable) -> np.n
 
 
 def score_label(name: str) -> str:
-    """The STAR label of a score: ``"agreement score"`` -> ``gvAgreementScore``; a name that is
-    already a ``gv`` label (``gvScore``) stays as it is."""
+    """The STAR label of a score: the inspector's own by
+    :data:`~gan_viewer.core.scores.INSPECTOR_COLUMNS` (``"agreement score"`` -> ``gvAgreement``, the
+    column ``gan-viewer score --gan`` writes); a name that is already a ``gv`` label (``gvScore``)
+    stays as it is; any other gets ``gv`` and its words in CamelCase."""
+    from gan_viewer.core.scores import INSPECTOR_COLUMNS
+
+    if name in INSPECTOR_COLUMNS:
+        return INSPECTOR_COLUMNS[name]
     if re.fullmatch(r"gv[A-Z]\w*", name):
         return name
     words = re.findall(r"[A-Za-z0-9]+", name)

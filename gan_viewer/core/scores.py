@@ -9,6 +9,9 @@ Interface (stable; the inspector, ``gan-viewer score`` and ``gan-viewer merge`` 
 :data:`RELION_SCORE_COLUMNS`
     RELION's own per-particle columns, read as numbers when the STAR has them
     (:func:`relion_scores`); :data:`HIGHER_IS_BETTER` says which way each one ranks.
+:data:`INSPECTOR_COLUMNS`
+    The columns the inspector exports its own scores under (the same names where ``gan-viewer
+    score`` writes the same score: gvAgreement, gvConfidence).
 :data:`DESCRIPTIONS`
     One line per column, for tool tips and the README.
 A chunk of particles is scored by :meth:`gan_viewer.sim.scoring.ParticleScorer.score` (projection
@@ -57,6 +60,11 @@ HIGHER_IS_BETTER = {"rlnMaxValueProbDistribution": True, "rlnLogLikeliContributi
                     "rlnNrOfSignificantSamples": False, "rlnNormCorrection": True,
                     **{name: True for name in SCORE_COLUMNS}}
 
+#: the STAR columns of the inspector's own scores (File > Export, ``gan-viewer export --scores``): one
+#: naming with ``gan-viewer score`` (its --gan columns gvAgreement and gvConfidence are the same scores)
+INSPECTOR_COLUMNS = {"agreement score": "gvAgreement", "raw agreement": "gvRawAgreement",
+                     "confidence": "gvConfidence", "predicted keep": "gvPredictedKeep"}
+
 DESCRIPTIONS = {
     "gvScore": f"the default ranking score (a copy of {DEFAULT_SOURCE}); higher is better",
     "gvMatchedZ": "whitened CTF matched filter at the particle's pose, as a z-score against the same "
@@ -66,8 +74,11 @@ DESCRIPTIONS = {
     "gvMatchedPlain": "baseline: correlation of the raw particle with the CTF-modulated reference "
                       "(not whitened)",
     "gvAgreement": "correlation of the GAN-recovered image with the reference projection (in the "
-                   "particle circle)",
+                   "particle circle; the inspector's \"agreement score\", with the CTF when its toggle is on)",
     "gvConfidence": "how stable the GAN-recovered image is over rotations and flips (0-1)",
+    "gvRawAgreement": "inspector export: correlation of the raw particle with the reference projection (in the "
+                      "particle circle)",
+    "gvPredictedKeep": "inspector export: the curator model's probability that the particle is kept (0-1)",
     "rlnMaxValueProbDistribution": "RELION: the highest pose probability (higher = sharper pose)",
     "rlnLogLikeliContribution": "RELION: the particle's log-likelihood contribution",
     "rlnNrOfSignificantSamples": "RELION: pose samples carrying the probability (fewer = sharper pose)",

@@ -66,7 +66,7 @@ class CuratorModel(QObject):
     def features(self) -> dict[str, np.ndarray]:
         """Copies of every feature, name -> (n,)."""
         features = {name: np.array(values, np.float32) for name, values in self._features().items()}
-        features.update(self._star)
+        features.update({name: values for name, values in self._star.items() if name not in features})
         return features
 
     def schedule(self) -> None:

@@ -22,7 +22,8 @@ from PyQt6 import QtCore, QtWidgets
 
 from gan_viewer.core.curation import Label, unique_indices
 from gan_viewer.core.journal import SaveError
-from gan_viewer.gui.gallery_filter import PREDICTED, SCORE, Columns, ViewSpec, compute_view
+from gan_viewer.core.scores import DEFAULT_SCORE, DEFAULT_SOURCE
+from gan_viewer.gui.gallery_filter import INDEX, PREDICTED, Columns, ViewSpec, compute_view
 from gan_viewer.gui.gallery_histogram import HistogramFilter
 from gan_viewer.gui.gallery_loader import Fetch, ThumbnailLoader
 from gan_viewer.gui.gallery_model import GridView, ParticleListModel, ParticleRole, ThumbnailDelegate
@@ -125,15 +126,20 @@ class GalleryWidget(QtWidgets.QWidget):
         """Scores (name -> (n,) float with NaN where unknown; or the agreement scores alone);
         re-sorts and re-filters if they are used."""
         names = self.columns.set_scores(scores)
+        if DEFAULT_SCORE in names and not self.sort_chosen and self.spec.sort == INDEX \
+                and np.isfinite(self.columns.values(DEFAULT_SCORE)).all():
+            self.set_sort(DEFAULT_SCORE)  # the default key, once known for every particle (lowest first)
+            self.sort_chosen = False
         if self.filter.column() in names:
             self.filter.refresh()
         if self.spec.sort in names or self.spec.filter_column in names:
             self.refresh()
 
     def set_sort(self, column: str, descending: bool = False) -> None:
-        """Sort the view by ``column`` ("index", "agreement score" or a STAR column)."""
+        """Sort the view by ``column`` ("index", "gvScore", "agreement score" or a STAR column)."""
         if column not in self.columns.names():
             raise KeyError(f"no column {column!r} to sort by")
+        self.sort_chosen = True
         for widget, set_value in ((self.sort_combo, lambda: self.sort_combo.setCurrentText(column)),
                                   (self.descending, lambda: self.descending.setChecked(descending))):
             widget.blockSignals(True)
@@ -223,8 +229,14 @@ class GalleryWidget(QtWidgets.QWidget):
     def _build_controls(self, thumb_size: int) -> None:
         self.sort_combo = QtWidgets.QComboBox(toolTip="Sort by")
         self.sort_combo.addItems(self.columns.names())
+        default = self.sort_combo.findText(DEFAULT_SCORE)
+        self.sort_combo.setItemData(default, f"{DEFAULT_SCORE}: the default score ({DEFAULT_SOURCE}, the whitened CTF "
+                                    "matched filter; higher is better). Sorted by it once every particle has it",
+                                    QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.sort_chosen = False  # the user picked a sort key (then gvScore does not take over)
         self.descending = QtWidgets.QToolButton(text="↓ descending", checkable=True)
-        self.lowest_score = QtWidgets.QPushButton("Lowest score first", toolTip="Sort by agreement score, ascending")
+        self.lowest_score = QtWidgets.QPushButton(f"Lowest {DEFAULT_SCORE} first", toolTip=f"Sort by {DEFAULT_SCORE}, the default "
+                                                  "score (whitened CTF matched filter), ascending")
         self.label_combo = QtWidgets.QComboBox(toolTip="Show particles with this label")
         self.label_combo.addItems(list(LABEL_FILTERS))
         self.size_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, minimum=48, maximum=256,
@@ -268,9 +280,9 @@ class GalleryWidget(QtWidgets.QWidget):
         layout.addLayout(bottom)
 
     def _connect(self) -> None:
-        self.sort_combo.currentTextChanged.connect(lambda name: self._apply(sort=name))
+        self.sort_combo.currentTextChanged.connect(self._on_sort_picked)
         self.descending.toggled.connect(lambda on: self._apply(descending=on))
-        self.lowest_score.clicked.connect(lambda: self.set_sort(SCORE, descending=False))
+        self.lowest_score.clicked.connect(lambda: self.set_sort(DEFAULT_SCORE, descending=False))
         self.label_combo.currentTextChanged.connect(lambda name: self._apply(label=LABEL_FILTERS[name]))
         self.filter.rangeChanged.connect(lambda c, lo, hi: self._apply(filter_column=c, low=lo, high=hi))
         self.filter.bulkRequested.connect(self.decide_beyond_threshold)
@@ -288,6 +300,10 @@ class GalleryWidget(QtWidgets.QWidget):
         self.session.curation.changed.connect(self._on_curation_changed)
 
     # -- reactions ---------------------------------------------------------------------------
+    def _on_sort_picked(self, name: str) -> None:
+        self.sort_chosen = True
+        self._apply(sort=name)
+
     def _on_curation_changed(self, indices: np.ndarray, labels: np.ndarray) -> None:
         try:
             self._labelsChanged.emit()

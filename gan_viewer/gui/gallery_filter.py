@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gan_viewer.core.scores import DEFAULT_SCORE
+
 log = logging.getLogger(__name__)
 
 INDEX = "index"
@@ -20,8 +22,11 @@ SCORE = "agreement score"
 RAW_SCORE = "raw agreement"
 CONFIDENCE = "confidence"
 PREDICTED = "predicted keep"
-#: the per-particle numbers the inspector computes (not in the STAR file)
-SCORES = (SCORE, RAW_SCORE, CONFIDENCE, PREDICTED)
+#: the matched-filter scores, under their STAR column names (:data:`gan_viewer.core.scores.SCORE_COLUMNS`);
+#: gvScore is the default ranking
+CORE_SCORES = (DEFAULT_SCORE, "gvMatchedZ", "gvMatchedPlain")
+#: the per-particle numbers the inspector computes (or reads from the STAR's gv columns), gvScore first
+SCORES = (*CORE_SCORES, SCORE, RAW_SCORE, CONFIDENCE, PREDICTED)
 
 
 @dataclass
@@ -52,17 +57,24 @@ class Columns:
         self.n = n
         self.table = table
         self.scores = {name: np.full(n, np.nan) for name in SCORES}
+        for name in SCORES:  # gv columns the STAR already has (written by gan-viewer score)
+            if table is not None and name in table.columns:
+                self.scores[name] = pd.to_numeric(table[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
 
     def names(self) -> list[str]:
-        """Every sortable key: index, the scores, then the table's columns."""
-        return [INDEX, *SCORES] + ([] if self.table is None else [str(c) for c in self.table.columns])
+        """Every sortable key: index, the scores, then the table's columns (a STAR column that is
+        one of the scores, e.g. gvScore written by ``gan-viewer score``, is listed once, as the score)."""
+        return [INDEX, *SCORES] + [c for c in self._table_names() if c not in SCORES]
+
+    def _table_names(self) -> list[str]:
+        return [] if self.table is None else [str(c) for c in self.table.columns]
 
     def numeric_names(self) -> list[str]:
         """Keys a range filter can apply to."""
         table = [] if self.table is None else [
             str(c) for c in self.table.columns if pd.api.types.is_numeric_dtype(self.table[c].dtype)
-            and not pd.api.types.is_bool_dtype(self.table[c].dtype)]
+            and not pd.api.types.is_bool_dtype(self.table[c].dtype) and str(c) not in SCORES]
         return [*SCORES, INDEX] + table
 
     def set_scores(self, scores: np.ndarray | dict[str, np.ndarray]) -> list[str]:

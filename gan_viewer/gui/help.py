@@ -69,7 +69,7 @@ LEGEND: list[tuple[str, Entries]] = [
                           "are saved with the session, each with what it was computed against (the map, the CTF "
                           "setting, the generator): reopening the file, or going back to the same setting, brings "
                           "them back, and Score all computes only the particles still missing (it resumes where it "
-                          "stopped). File > Export can write them as STAR columns (gvAgreementScore, "
+                          "stopped). File > Export can write them as STAR columns (gvAgreement, "
                           "gvRawAgreement, gvConfidence, gvPredictedKeep; nan where not computed)."),
         ("model: keep (p keep 0.83)", "Under the panels: the curator model's guess for this particle, once it has "
                                       "learnt from your decisions (the status bar says from how many, and how often "

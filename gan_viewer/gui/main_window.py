@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QPus
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.memory import give_back_memory
+from gan_viewer.core.scores import DEFAULT_SCORE
 from gan_viewer.core.session import SaveError, Session, saved_cursor
 from gan_viewer.errors import InputError
 from gan_viewer.gui import files, training
@@ -411,7 +412,8 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
             extra = (self.curator.describe(index) if self.curator is not None else "",
                      "rejecting it empties its view direction" if coverage is not None and
                      coverage.current_empties() else "")
-        self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]), extra)
+        self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]), extra,
+                                 gv_score=float(self.images.core[DEFAULT_SCORE][index]))
         if self.session is not None:
             self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
         else:

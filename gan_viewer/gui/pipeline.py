@@ -13,6 +13,13 @@ setting, the generator), and read back when the same context comes again (reopen
 the generator loaded, CTF toggled back). Score-all chunks are saved as they arrive, scores
 computed while browsing every :data:`SAVE_MS`; "Score all" computes only what is missing, so it
 resumes where it stopped.
+
+"Score all" also computes the matched-filter scores of :mod:`gan_viewer.core.scores` (gvScore, the
+default ranking, gvMatchedZ, gvMatched, gvMatchedPlain) with a
+:class:`~gan_viewer.sim.scoring.TableScorer` on the open map, in the same worker thread (the noise
+spectrum of each optics group measured as ``gan-viewer score`` does, so both give the same numbers).
+A STAR that already has these columns (written by ``gan-viewer score``) brings them: they are
+used as they are, not computed again.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from gan_viewer.core.journal import SaveError
 from gan_viewer.core.learning import EMBED_DIM, reduce_embedding
 from gan_viewer.core.metrics import circular_mask, correlation
 from gan_viewer.core.particles import pixel_sizes
+from gan_viewer.core.scores import DEFAULT_SCORE
 from gan_viewer.core.session import Session
 from gan_viewer.errors import InputError
 from gan_viewer.sim.reference_maker import ReferenceMaker
@@ -40,6 +48,10 @@ SAVE_MS = 2000
 #: the names scores are saved under
 AGREEMENT, RAW_AGREEMENT, CONFIDENCE = "agreement score", "raw agreement", "confidence"
 EMBEDDING = tuple(f"embedding {k + 1}" for k in range(EMBED_DIM))
+#: the matched-filter scores "Score all" computes against the map (gvScore first: the default ranking)
+CORE = (DEFAULT_SCORE, "gvMatchedZ", "gvMatched", "gvMatchedPlain")
+#: those the gallery offers (gvScore is a copy of gvMatched)
+CORE_SHOWN = (DEFAULT_SCORE, "gvMatchedZ", "gvMatchedPlain")
 
 
 class ParticleImages(QObject):
@@ -93,6 +105,9 @@ class ParticleImages(QObject):
         self.confidence = np.full(n, np.nan, np.float32)  # (n,) share of the recovered image that is stable
         self.amplitude = np.full(n, np.nan, np.float32)  # (n,) rms of the recovered image (noise units)
         self.embedding = np.full((n, EMBED_DIM), np.nan, np.float32)  # (n, EMBED_DIM) reduced bottleneck
+        self.core = {name: np.full(n, np.nan, np.float32) for name in CORE}  # (n,) each: matched-filter scores
+        self.core_reason: str | None = None  # why the matched-filter scores cannot be computed (set on failure)
+        self._table_scorer = None  # the TableScorer, made in the worker thread on first use
         self._unsaved: set[int] = set()  # particles whose scores are not saved yet
         self.save_failed: str | None = None  # why scores could not be saved (once: then no more tries)
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_MS)
@@ -107,6 +122,7 @@ class ParticleImages(QObject):
         inference.progress.connect(self._on_progress)
         inference.bulkFinished.connect(self._on_bulk_finished)
         self.restore_scores()
+        self.adopt_star_scores()
 
     # -- reading -----------------------------------------------------------------------------------
     def read(self, indices: np.ndarray) -> np.ndarray:
@@ -318,27 +334,78 @@ class ParticleImages(QObject):
         return self.scores if self.engine.denoise is not None else self.raw_scores
 
     def score_columns(self) -> dict[str, np.ndarray]:
-        """The gallery's score columns, (n,) each: agreement (:meth:`agreement`), the raw image's
-        agreement and the confidence."""
-        return {AGREEMENT: self.agreement(), RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+        """The gallery's score columns, (n,) each: gvScore, gvMatchedZ, gvMatchedPlain, agreement
+        (:meth:`agreement`), the raw image's agreement and the confidence."""
+        core = {name: self.core[name] for name in CORE_SHOWN}
+        return {**core, AGREEMENT: self.agreement(), RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
 
     def features(self) -> dict[str, np.ndarray]:
         """What the curator model learns from: the scores and the embedding's components, (n,) each."""
-        features = {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+        features = {name: self.core[name] for name in CORE_SHOWN}
+        features.update({AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence})
         features.update({name: self.embedding[:, k] for k, name in enumerate(EMBEDDING)})
         return features
 
     def saved_names(self) -> dict[str, np.ndarray]:
         """The scores by the names they are saved and exported under, (n,) each (not copies)."""
-        return {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+        return {**self.core, AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+
+    def core_available(self) -> bool:
+        """Whether "Score all" computes the matched-filter scores (a map, angles, a STAR, no failure yet)."""
+        return (self.reference.available and self.core_reason is None
+                and getattr(self.session.source, "table", None) is not None)
 
     def unscored(self) -> np.ndarray:
-        """(k,) particles "Score all" still has to compute (its agreement, or with the spread on,
-        its confidence, is unknown)."""
+        """(k,) particles "Score all" still has to compute (its agreement, its gvScore, or with the
+        spread on, its confidence, is unknown)."""
         missing = ~np.isfinite(self.agreement())
         if self.engine.denoise is not None and self.spread and getattr(self.engine.denoise, "recover", None):
             missing |= ~np.isfinite(self.confidence)
+        if self.core_available():
+            missing |= ~np.isfinite(self.core[DEFAULT_SCORE])
         return np.flatnonzero(missing)
+
+    def core_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """The matched-filter scores (:data:`CORE`) of particles ``idx`` (k,), name -> (k,) float32;
+        NaN when they cannot be computed (:attr:`core_reason` then says why). In the worker
+        thread only: the first call resamples the map and measures each optics group's noise."""
+        nan = {name: np.full(len(idx), np.nan, np.float32) for name in CORE}
+        if not self.core_available():
+            return nan
+        try:
+            if self._table_scorer is None:
+                from gan_viewer.sim.scoring import TableScorer
+
+                self._table_scorer = TableScorer(self.session.source.table, self.read, self.reference.map_path,
+                                                 device=self.reference.device)
+            got = self._table_scorer.score(idx)
+        except (InputError, ValueError, RuntimeError, OSError) as exc:
+            self.core_reason = str(exc)
+            log.warning("matched-filter scores (%s) cannot be computed: %s", DEFAULT_SCORE, exc)
+            return nan
+        return {name: np.asarray(got[name], np.float32) for name in CORE}
+
+    def adopt_star_scores(self) -> int:
+        """Take the gv score columns the STAR has (written by ``gan-viewer score``) where nothing is
+        known yet; returns how many particles got one."""
+        table = getattr(getattr(self.session.source, "table", None), "particles", None)
+        offset = getattr(self.session, "offset", 0)  # a preview shows rows offset.. of the file
+        adopted = 0
+        for name in CORE:
+            if table is None or name not in table.columns:
+                continue
+            import pandas as pd
+
+            values = pd.to_numeric(table[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            values = values[offset:offset + len(self.session)]
+            if len(values) != len(self.session):
+                continue
+            fill = ~np.isfinite(self.core[name]) & np.isfinite(values)
+            self.core[name][fill] = values[fill]
+            adopted = max(adopted, int(fill.sum()))
+        if adopted:
+            log.info("%d particles' %s read from the STAR's columns", adopted, DEFAULT_SCORE)
+        return adopted
 
     def score_all(self, chunk: int = 64) -> int | None:
         """Score, in the background, every particle not scored yet (so a stopped run resumes where
@@ -350,15 +417,19 @@ class ParticleImages(QObject):
             return 0
         ctf, engine, reference, spread = self.ctf, self.engine, self.reference, self.spread
         mask = self.mask
+        core_missing = ~np.isfinite(self.core[DEFAULT_SCORE])  # (n,) a snapshot: the STAR's are not recomputed
 
         def score(idx: np.ndarray) -> tuple[np.ndarray, ...]:
+            need = idx[core_missing[idx]]
+            core = (need, self.core_scores(need) if need.size else {})
             raw = self.read(idx)
             ref = reference(idx, ctf=ctf)
             nan = np.full(len(idx), np.nan, np.float32)
             if engine.denoise is None:
-                return nan, correlation(raw, ref, mask), nan, nan, np.full((len(idx), EMBED_DIM), np.nan, np.float32)
+                return (nan, correlation(raw, ref, mask), nan, nan,
+                        np.full((len(idx), EMBED_DIM), np.nan, np.float32), core)
             rec, _, confidence, amplitude, embedding = self.recover(raw, idx, spread)
-            return correlation(rec, ref, mask), correlation(raw, ref, mask), confidence, amplitude, embedding
+            return correlation(rec, ref, mask), correlation(raw, ref, mask), confidence, amplitude, embedding, core
 
         self._bulk = Request("score", todo, score, chunk=chunk, generation=self._generation["reference"])
         self.workers["recovered"].start_bulk(self._bulk)
@@ -370,6 +441,8 @@ class ParticleImages(QObject):
         one is loaded."""
         reference = f"map {self.reference.map_path}; CTF {'on' if self.ctf else 'off'}"
         contexts = {RAW_AGREEMENT: reference}
+        if self.reference.available:  # the matched filter always takes the particle's CTF: the toggle is not its context
+            contexts.update(dict.fromkeys(CORE, f"map {self.reference.map_path}; matched filter"))
         if self.engine.denoise is not None:
             generator = f"generator {getattr(self.engine.denoise, 'name', None) or self.engine.description}"
             contexts.update({AGREEMENT: f"{reference}; {generator}", CONFIDENCE: generator})
@@ -377,7 +450,7 @@ class ParticleImages(QObject):
         return contexts
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        arrays = {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence}
+        arrays = {AGREEMENT: self.scores, RAW_AGREEMENT: self.raw_scores, CONFIDENCE: self.confidence, **self.core}
         arrays.update({name: self.embedding[:, k] for k, name in enumerate(EMBEDDING)})
         return arrays
 
@@ -435,7 +508,9 @@ class ParticleImages(QObject):
     def _on_scores(self, request: Request, indices: np.ndarray, result) -> None:
         if request is not self._bulk or request.cancelled:
             return
-        self.scores[indices], self.raw_scores[indices], confidence, amplitude, embedding = result
+        self.scores[indices], self.raw_scores[indices], confidence, amplitude, embedding, (need, core) = result
+        for name, values in core.items():
+            self.core[name][need] = values
         known = np.isfinite(confidence)
         self.confidence[indices[known]] = confidence[known]
         self.amplitude[indices[np.isfinite(amplitude)]] = amplitude[np.isfinite(amplitude)]

@@ -22,6 +22,7 @@ from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gan_viewer.core.normalize import standardize
+from gan_viewer.core.scores import DEFAULT_SCORE
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +152,15 @@ class Triptych(QWidget):
         self.titles[key].setText(text)
         self.titles[key].setToolTip(text)
 
-    def set_scores(self, recovered_cc: float, raw_cc: float, extra: tuple[str, ...] = ()) -> None:
-        """The agreement line: correlation of recovered and raw with the reference (NaN: unknown),
-        the confidence, then ``extra`` parts (the curator model's prediction, a coverage warning)."""
+    def set_scores(self, recovered_cc: float, raw_cc: float, extra: tuple[str, ...] = (),
+                   gv_score: float = math.nan) -> None:
+        """The score line: gvScore (the default ranking score; NaN: not computed), the correlation
+        of recovered and raw with the reference (NaN: unknown), the confidence, then ``extra``
+        parts (the curator model's prediction, a coverage warning)."""
         fmt = lambda v: "-" if not math.isfinite(v) else f"{v:.3f}"  # noqa: E731
         parts = [self.confidence_text(), *extra]
-        self.score_label.setText(f"agreement with the reference (CC in a circular mask): recovered "
+        gv = f"{gv_score:.2f}" if math.isfinite(gv_score) else "not computed (Score all)"
+        self.score_label.setText(f"{DEFAULT_SCORE} {gv}   ·   agreement with the reference (CC in a circular mask): recovered "
                                  f"{fmt(recovered_cc)}   raw {fmt(raw_cc)}"
                                  + "".join(f"   ·   {part}" for part in parts if part))
 

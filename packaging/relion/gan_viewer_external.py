@@ -17,13 +17,17 @@ optionally, "Input 3D reference" to the map of the inspector's reference panel. 
     labels     a RELION Select-job file (backup_selection.star) or a gan-viewer session file;
                with gui yes, the inspector starts from it
     undecided  keep or reject (default): where the particles without a label go
+    score      yes (default) or no: with an Input 3D reference, first score every particle against
+               it (``gan-viewer score``: gvScore, the default ranking, and the other gv columns)
+               into JOBDIR/scored.star; the inspector opens that file (sorted by gvScore) and the
+               job's outputs keep its gv columns
     denoise    yes: also write JOBDIR/denoised.mrcs, the recovered image of every particle
     model      the generator (default: the bundled one); device: auto (default), cpu, cuda
 
-Steps, each a ``gan-viewer`` command whose output goes to run.out: denoise (optional), the
-inspector (optional), export. (A scoring step, ``gan-viewer score``, belongs before the
-inspector: add it to ``STEPS`` when that command exists.) Outputs, in JOBDIR:
+Steps, each a ``gan-viewer`` command whose output goes to run.out: score (with a reference,
+unless score is no), denoise (optional), the inspector (optional), export. Outputs, in JOBDIR:
 
+    scored.star             with score: every input particle with the gv score columns (node type 3)
     particles.star          the kept particles, every column as read (node type 3)
     rejected.star           every other particle (node type 3)
     backup_selection.star   rlnSelected 1 (kept) or 0 per input particle, as RELION's Select job writes
@@ -58,6 +62,8 @@ SESSION = "gan-viewer.sqlite"
 NODE_PART_DATA = 3
 #: output file -> node type; files without a type are written but not announced to the pipeline
 OUTPUTS = {"particles.star": NODE_PART_DATA, "rejected.star": NODE_PART_DATA, "backup_selection.star": None}
+#: the score step's output (announced only when written)
+SCORED = "scored.star"
 
 
 class UsageError(Exception):
@@ -79,6 +85,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--gui", choices=["yes", "no"], default="no")
     parser.add_argument("--labels", help="backup_selection.star or a gan-viewer session file")
     parser.add_argument("--undecided", choices=["keep", "reject"], default="reject")
+    parser.add_argument("--score", choices=["yes", "no"], default="yes")
     parser.add_argument("--denoise", choices=["yes", "no"], default="no")
     parser.add_argument("--model")
     parser.add_argument("--device", default="auto")
@@ -119,6 +126,23 @@ def is_session_file(path: str) -> bool:
 
 
 # -- the steps: each returns the gan-viewer arguments to run, or None to skip --------------------
+def scoring(args: argparse.Namespace) -> bool:
+    """Whether the job scores the particles (a reference is given and score is not no)."""
+    return bool(args.in_3dref) and args.score == "yes"
+
+
+def particles_of(args: argparse.Namespace, job: Path) -> str:
+    """The particle file the steps after scoring read: the scored one when the job scores."""
+    return str(job / SCORED) if scoring(args) else args.in_parts
+
+
+def score_step(args: argparse.Namespace, job: Path) -> list[str] | None:
+    if not scoring(args):
+        return None
+    device = [] if args.device == "auto" else ["--device", args.device]
+    return ["score", args.in_parts, "--map", args.in_3dref, "--out", str(job / SCORED), *device, "--force"]
+
+
 def denoise_step(args: argparse.Namespace, job: Path) -> list[str] | None:
     if args.denoise != "yes":
         return None
@@ -140,7 +164,7 @@ def session_of(args: argparse.Namespace, job: Path) -> tuple[str, str] | None:
 def gui_step(args: argparse.Namespace, job: Path) -> list[str] | None:
     if args.gui != "yes":
         return None
-    command = ["gui", args.in_parts, "--device", args.device, *session_of(args, job)]
+    command = ["gui", particles_of(args, job), "--device", args.device, *session_of(args, job)]
     resumed = (job / SESSION).is_file()  # a continued job keeps its decisions over the selection
     if args.labels and not is_session_file(args.labels) and not resumed:
         command += ["--from-selection", args.labels]
@@ -152,12 +176,12 @@ def gui_step(args: argparse.Namespace, job: Path) -> list[str] | None:
 
 
 def export_step(args: argparse.Namespace, job: Path) -> list[str]:
-    return ["export", args.in_parts, *session_of(args, job), "--undecided", args.undecided,
+    return ["export", particles_of(args, job), *session_of(args, job), "--undecided", args.undecided,
             "--out", str(job / "particles.star"), "--rejected", str(job / "rejected.star"),
             "--selection", str(job / "backup_selection.star"), "--force"]
 
 
-STEPS = (("denoise", denoise_step), ("inspector", gui_step), ("export", export_step))
+STEPS = (("score", score_step), ("denoise", denoise_step), ("inspector", gui_step), ("export", export_step))
 
 
 def run_steps(args: argparse.Namespace, job: Path, command: list[str]) -> int:
@@ -175,11 +199,13 @@ def run_steps(args: argparse.Namespace, job: Path, command: list[str]) -> int:
     return 0
 
 
-def write_nodes(job: Path, prefix: str) -> None:
+def write_nodes(job: Path, prefix: str, scored: bool = False) -> None:
     """RELION_OUTPUT_NODES.star (``PipeLine::getOutputNodesFromStarFile``), written atomically."""
     lines = ["", "# version 30001", "", "data_output_nodes", "", "loop_ ", "_rlnPipeLineNodeName #1 ",
              "_rlnPipeLineNodeType #2 "]
     lines += [f"{prefix}{name} {kind} " for name, kind in OUTPUTS.items() if kind is not None]
+    if scored:
+        lines.append(f"{prefix}{SCORED} {NODE_PART_DATA} ")
     tmp = job / f".{NODES}.tmp"
     tmp.write_text("\n".join(lines) + "\n\n")
     os.replace(tmp, job / NODES)
@@ -217,7 +243,7 @@ def main(argv: list[str]) -> int:
         finish(job, False)
         return 2 if status == 2 else 1
     prefix = args.o if args.o.endswith("/") else args.o + "/"
-    write_nodes(job, prefix)
+    write_nodes(job, prefix, scoring(args))
     finish(job, True)
     print(f"{PROG}: done: {', '.join(f'{prefix}{name}' for name in OUTPUTS)}")
     return 0

@@ -164,9 +164,9 @@ def test_export_with_the_session_scores(capsys, tiny_set: Path, tmp_path: Path) 
     assert code == 2 and "--session" in err and not (tmp_path / "k.star").exists()
     code, out, _ = run(capsys, "export", str(tiny_set), "--session", str(session.journal.path), "--scores",
                        "--out", str(tmp_path / "k.star"))
-    assert code == 0 and "score columns: gvAgreementScore" in out
+    assert code == 0 and "score columns: gvAgreement" in out
     kept = read_star(tmp_path / "k.star")
-    assert kept.particles["gvAgreementScore"].tolist() == [0.25, 0.5]
+    assert kept.particles["gvAgreement"].tolist() == [0.25, 0.5]
     assert not any(c.startswith("gvEmbedding") for c in kept.columns)  # features, not scores
 
 

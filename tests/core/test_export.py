@@ -136,7 +136,7 @@ export_curated(read_star({str(tiny_set)!r}), np.array([1, 2] * 5, np.int8), {str
 def test_score_labels() -> None:
     from gan_viewer.core.export import score_label
 
-    assert score_label("agreement score") == "gvAgreementScore"
+    assert score_label("agreement score") == "gvAgreement"
     assert score_label("predicted keep") == "gvPredictedKeep"
     assert score_label("gvScore") == "gvScore"
     with pytest.raises(ValueError):
@@ -151,14 +151,14 @@ def test_export_with_scores_adds_columns_and_keeps_the_rest(tiny_set: Path, tmp_
     export_curated(table, labels, tmp_path / "k.star", tmp_path / "r.star",
                    scores={"agreement score": agreement, "confidence": np.full(10, 0.75)})
     kept, rejected = read_star(tmp_path / "k.star"), read_star(tmp_path / "r.star")
-    assert kept.columns == table.columns + ["gvAgreementScore", "gvConfidence"]
+    assert kept.columns == table.columns + ["gvAgreement", "gvConfidence"]
     rows = np.flatnonzero(labels == 1)
-    got = kept.particles["gvAgreementScore"].to_numpy(np.float64)
+    got = kept.particles["gvAgreement"].to_numpy(np.float64)
     np.testing.assert_allclose(got[rows != 3], agreement[rows[rows != 3]], rtol=1e-5)
     assert np.isnan(got[rows == 3]).all()
     assert kept.particles["gvConfidence"].tolist() == [0.75] * len(rows)
     for column in table.columns:  # every original value as it was
         assert kept.particles[column].tolist() == table.particles[column].iloc[rows].tolist()
     assert len(rejected) == 6 and "gvConfidence" in rejected.columns
-    assert "# score columns: gvAgreementScore, gvConfidence" in (tmp_path / "k.star").read_text()
+    assert "# score columns: gvAgreement, gvConfidence" in (tmp_path / "k.star").read_text()
     assert "nan" in (tmp_path / "k.star").read_text().split("loop_")[-1]

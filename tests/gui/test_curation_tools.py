@@ -65,7 +65,7 @@ def test_scores_are_saved_reloaded_and_score_all_resumes(make_window, qtbot, tin
     result = files.export_to(window.session, tmp_path / "k.star", None, undecided=Label.KEEP,
                              scores=window.exportable_scores())
     kept = read_star(result.kept_path)
-    np.testing.assert_allclose(kept.particles["gvAgreementScore"].to_numpy(float), scores, rtol=1e-5)
+    np.testing.assert_allclose(kept.particles["gvAgreement"].to_numpy(float), scores, rtol=1e-5)
     assert "gvRawAgreement" in kept.columns
 
 
@@ -74,7 +74,7 @@ def test_the_export_dialog_offers_the_scores(make_window, qtbot, tiny_set, tmp_p
 
     window = make_window(tiny_set)
     dialog = ExportDialog(window.session.curation.counts(), tmp_path / "x_kept.star", window, ["agreement score"])
-    assert "gvAgreementScore" in dialog.scores.text() and not dialog.scores.isChecked()
+    assert "gvAgreement" in dialog.scores.text() and not dialog.scores.isChecked()
     plain = ExportDialog(window.session.curation.counts(), tmp_path / "x_kept.star", window)
     assert not plain.scores.isVisibleTo(plain)
 
@@ -178,3 +178,58 @@ def test_angular_coverage_follows_decisions_and_flags_an_emptied_direction(make_
     window.undo()
     window.undo()
     qtbot.waitUntil(lambda: "none emptied" in coverage.status.text(), timeout=5000)
+
+
+def test_score_all_computes_gvscore_in_the_worker_as_the_score_command_does(make_window, qtbot, tiny_set, tiny_map,
+                                                                            tmp_path):
+    import threading
+
+    from gan_viewer.core.scores import DEFAULT_SCORE
+    from gan_viewer.sim.scoring import score_star
+
+    window = make_window(tiny_set, tiny_map)
+    images, threads = window.images, []
+    compute = images.core_scores
+    images.core_scores = lambda idx: threads.append(threading.current_thread()) or compute(idx)
+    window.score_all()
+    qtbot.waitUntil(lambda: images._bulk is None and not window.progress.isVisible(), timeout=60000)
+    assert threads and threading.main_thread() not in threads  # never in the UI thread
+    gv = images.core[DEFAULT_SCORE].copy()
+    assert np.isfinite(gv).all() and np.isfinite(images.core["gvMatchedZ"]).all()
+    score_star(tiny_set, tiny_map, tmp_path / "cli.star")  # the same numbers as gan-viewer score
+    np.testing.assert_allclose(gv, read_star(tmp_path / "cli.star").particles[DEFAULT_SCORE].to_numpy(float),
+                               rtol=1e-4, atol=1e-5)
+    gallery = window.docks.gallery
+    assert gallery.spec.sort == DEFAULT_SCORE  # the default key, now that it is known
+    np.testing.assert_array_equal(gallery.columns.values("gvMatchedPlain"), images.core["gvMatchedPlain"])
+    window.go(3)
+    assert f"{DEFAULT_SCORE} {gv[3]:.2f}" in window.triptych.score_label.text()
+    assert DEFAULT_SCORE in window.exportable_scores()
+    window.close_session()
+    assert window.open_path(tiny_set, tiny_map)  # saved with the session, read back
+    np.testing.assert_array_equal(window.images.core[DEFAULT_SCORE], gv)
+    window.images.core[DEFAULT_SCORE][[2, 6]] = np.nan  # as if Score all had stopped before them
+    assert window.images.unscored().tolist() == [2, 6]
+    window.score_all()
+    qtbot.waitUntil(lambda: window.images._bulk is None and not window.progress.isVisible(), timeout=60000)
+    np.testing.assert_allclose(window.images.core[DEFAULT_SCORE], gv, rtol=1e-5)
+
+
+def test_a_star_with_gv_columns_opens_with_its_scores(make_window, qtbot, tiny_set, tiny_map):
+    from gan_viewer.core.scores import DEFAULT_SCORE
+    from gan_viewer.sim.scoring import score_star
+
+    scored = tiny_set.parent / "scored.star"  # beside the stacks its image names point to
+    score_star(tiny_set, tiny_map, scored)
+    given = read_star(scored).particles[DEFAULT_SCORE].to_numpy(float)
+    window = make_window(scored)  # no map: the scores are there all the same
+    gallery = window.docks.gallery
+    np.testing.assert_allclose(gallery.columns.values(DEFAULT_SCORE), given)
+    assert gallery.spec.sort == DEFAULT_SCORE and gallery.columns.names().count(DEFAULT_SCORE) == 1
+    assert f"{DEFAULT_SCORE} {given[window.session.cursor]:.2f}" in window.triptych.score_label.text()
+    window.close_session()
+    window = make_window(scored, tiny_map)
+    window.score_all()  # the agreement only: gvScore is not computed again
+    qtbot.waitUntil(lambda: window.images._bulk is None and not window.progress.isVisible(), timeout=60000)
+    assert window.images._table_scorer is None
+    np.testing.assert_allclose(window.images.core[DEFAULT_SCORE], given, rtol=1e-6)

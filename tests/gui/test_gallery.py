@@ -17,6 +17,7 @@ from PyQt6 import QtCore, QtGui  # noqa: E402
 from gan_viewer.core.curation import Label  # noqa: E402
 from gan_viewer.core.session import Session  # noqa: E402
 from gan_viewer.gui.gallery import GalleryWidget  # noqa: E402
+from gan_viewer.core.scores import DEFAULT_SCORE  # noqa: E402
 from gan_viewer.gui.gallery_filter import SCORE  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -190,10 +191,10 @@ def test_sort_by_columns_scores_and_text(qtbot, tmp_path) -> None:
     assert list(names[widget.visible_indices()]) == sorted(names)
     scores = np.full(200, np.nan)
     scores[:50] = np.linspace(1, 0, 50)
-    widget.set_scores(scores)
-    widget.lowest_score.click()
+    widget.set_scores({DEFAULT_SCORE: scores, SCORE: -scores})
+    widget.lowest_score.click()  # the default score: gvScore
     view = widget.visible_indices()
-    assert widget.sort_combo.currentText() == SCORE and not widget.descending.isChecked()
+    assert widget.sort_combo.currentText() == DEFAULT_SCORE and not widget.descending.isChecked()
     assert view[0] == 49 and (np.diff(scores[view[:50]]) >= 0).all() and np.isnan(scores[view[50:]]).all()
     widget.descending.setChecked(True)
     assert widget.visible_indices()[0] == 0 and np.isnan(scores[widget.visible_indices()[50:]]).all()
@@ -302,3 +303,31 @@ def test_one_million_rows(qtbot, tmp_path) -> None:
     wait_loaded(qtbot, widget)
     assert max(len(c) for c in fetch.calls) <= 64
     assert fetch.fetched.size < 1000
+
+
+def test_gvscore_becomes_the_sort_key_once_known_unless_the_user_chose_one(qtbot, tmp_path) -> None:
+    widget, session, _ = make(qtbot, tmp_path)
+    assert widget.columns.names()[1] == DEFAULT_SCORE
+    tip = widget.sort_combo.itemData(widget.sort_combo.findText(DEFAULT_SCORE), QtCore.Qt.ItemDataRole.ToolTipRole)
+    assert "default score" in tip and DEFAULT_SCORE in widget.lowest_score.text()
+    scores = np.linspace(1, 0, 200)
+    partial = scores.copy()
+    partial[5] = np.nan
+    widget.set_scores({DEFAULT_SCORE: partial})  # not known for every particle yet: index order stays
+    assert widget.spec.sort == "index"
+    widget.set_scores({DEFAULT_SCORE: scores})
+    assert widget.sort_combo.currentText() == DEFAULT_SCORE and widget.visible_indices()[0] == 199
+    widget.sort_combo.setCurrentText("index")  # the user's choice holds from now on
+    widget.set_scores({DEFAULT_SCORE: scores * 2})
+    assert widget.spec.sort == "index" and widget.visible_indices()[0] == 0
+
+
+def test_gv_columns_of_the_star_are_the_scores_listed_once(qtbot, tmp_path) -> None:
+    source = FakeSource(20)
+    source.table.particles["gvScore"] = np.arange(20.0)[::-1]
+    session = Session(source, journal_path=tmp_path / "t.sqlite")
+    gallery = GalleryWidget(session, Recorder(source))
+    qtbot.addWidget(gallery)
+    assert gallery.columns.names().count(DEFAULT_SCORE) == 1
+    assert gallery.columns.numeric_names().count(DEFAULT_SCORE) == 1
+    np.testing.assert_array_equal(gallery.columns.values(DEFAULT_SCORE), np.arange(20.0)[::-1])

@@ -103,6 +103,22 @@ def test_a_session_file_gives_the_labels(project: Path) -> None:
     assert "External/job005/particles.star 3" in (project / "External/job005/RELION_OUTPUT_NODES.star").read_text()
 
 
+def test_with_a_reference_the_job_scores_first(project: Path, tiny_map: Path) -> None:
+    run = external(project, "--o", "External/job005/", "--in_parts", "particles.star", "--in_3dref", tiny_map.name,
+                   "--labels", "Select/job004/backup_selection.star", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    assert ": score: " in run.stdout and run.stdout.index(": score: ") < run.stdout.index(": export: ")
+    job = project / "External/job005"
+    scored = read_star(job / "scored.star")
+    assert len(scored) == 10 and np.isfinite(scored.particles["gvScore"].to_numpy(float)).all()
+    kept = read_star(job / "particles.star")  # the outputs keep the scores
+    assert len(kept) == SELECTED.sum() and "gvScore" in kept.columns and "gvMatchedZ" in kept.columns
+    np.testing.assert_array_equal(kept.particles["gvScore"].to_numpy(float),
+                                  scored.particles["gvScore"].to_numpy(float)[SELECTED == 1])
+    nodes = read_star(job / "RELION_OUTPUT_NODES.star", require_particles=False).blocks["output_nodes"]
+    assert "External/job005/scored.star" in nodes["rlnPipeLineNodeName"].tolist()
+
+
 def load_script():
     spec = importlib.util.spec_from_file_location("gan_viewer_external", SCRIPT)
     module = importlib.util.module_from_spec(spec)
@@ -119,23 +135,28 @@ def test_the_inspector_step_keeps_its_session_in_the_job(project: Path, monkeypa
                          "--labels", "Select/job004/backup_selection.star", "--in_3dref", "ref.mrc"])
     job = Path("External/job005/")
     gui = script.gui_step(args, job)
-    assert gui[:2] == ["gui", "particles.star"]
+    assert gui[:2] == ["gui", str(job / "scored.star")]  # the reference is given: the scored particles
     assert gui[gui.index("--session") + 1] == str(job / "gan-viewer.sqlite")
     assert gui[gui.index("--from-selection") + 1] == "Select/job004/backup_selection.star"
     assert gui[gui.index("--map") + 1] == "ref.mrc"
     export = script.export_step(args, job)
+    assert export[:2] == ["export", str(job / "scored.star")]
     assert export[export.index("--session") + 1] == str(job / "gan-viewer.sqlite")
+    assert script.score_step(args, job)[:4] == ["score", "particles.star", "--map", "ref.mrc"]
+    unscored = script.parse(["--o", "External/job005/", "--in_parts", "particles.star", "--gui", "yes",
+                             "--in_3dref", "ref.mrc", "--score", "no"])
+    assert script.score_step(unscored, job) is None and script.gui_step(unscored, job)[1] == "particles.star"
     (job / "gan-viewer.sqlite").write_bytes(b"SQLite format 3\x00")  # a continued job: its decisions win
     assert "--from-selection" not in script.gui_step(args, job)
 
 
 @pytest.mark.skipif(shutil.which("relion_pipeliner") is None,
                     reason="RELION is not installed here (apt-get install relion; CI installs it)")
-def test_relion_pipeliner_runs_the_job(project: Path) -> None:
+def test_relion_pipeliner_runs_the_job(project: Path, tiny_map: Path) -> None:
     (project / "default_pipeline.star").write_text(
         "\n# version 30001\n\ndata_pipeline_general\n\n_rlnPipeLineJobCounter 1\n\n")
-    options = (f"fn_exe == {SCRIPT};in_part == particles.star;param1_label == labels;"
-               "param1_value == Select/job004/backup_selection.star;")
+    options = (f"fn_exe == {SCRIPT};in_part == particles.star;in_3dref == {tiny_map.name};param1_label == labels;"
+               "param1_value == Select/job004/backup_selection.star;param2_label == device;param2_value == cpu;")
     env = environment()
     for argv in (["--addJob", "External", "--addJobOptions", options],
                  ["--RunJobs", "External/job001/", "--sec_wait_after", "1"]):
@@ -148,3 +169,5 @@ def test_relion_pipeliner_runs_the_job(project: Path) -> None:
     assert processes["rlnPipeLineProcessStatus"].tolist() == [2]  # PROC_FINISHED_SUCCESS
     assert "External/job001/particles.star" in pipeline["pipeline_nodes"]["rlnPipeLineNodeName"].tolist()
     assert len(read_star(project / "External/job001/particles.star")) == int(SELECTED.sum())
+    assert "gvScore" in read_star(project / "External/job001/particles.star").columns  # the score step ran
+    assert "External/job001/scored.star" in pipeline["pipeline_nodes"]["rlnPipeLineNodeName"].tolist()

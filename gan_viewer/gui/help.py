@@ -59,6 +59,11 @@ LEGEND: list[tuple[str, Entries]] = [
                                "a faint or empty box looks faint or empty, not stretched to full contrast."),
     ]),
     ("Numbers", [
+        ("gvScore", "Under the panels, first: the default curation score (higher is better): the whitened CTF "
+                    "matched filter of the raw particle against the reference at its pose, in noise standard "
+                    "deviations, as gan-viewer score writes it. Tools > Score all computes it (with gvMatchedZ "
+                    "and gvMatchedPlain) for every particle; once all have it the gallery sorts by it, lowest "
+                    "first, unless you chose another order. A STAR written by gan-viewer score brings it along."),
         ("agreement with the reference", "Under the panels: the correlation (CC, -1 to 1) of the recovered image "
                                          "and of the raw image with the reference projection, inside a circle as "
                                          "wide as the box; \"-\" until it is known (no map, still computing). A "

@@ -1,7 +1,8 @@
 """A screenshot of the inspector curating by score: threshold counts and bulk actions, the curator
 model's predictions, the angular coverage dock.
 
-Simulates 300 particles as ``bench_learning.py`` does (25 % bad, SNR 0.01, CTF), writes them with
+Simulates 300 particles (25 % bad: a wrong pose in the STAR, another structure, an empty box, 12 px
+off-centre; beta-gal at 3 A/px, 64 px, SNR 0.01, CTF), writes them with
 their map under ``benchmarks/work/curation_figure/``, opens them with the bundled generator and
 "CTF on reference", scores them all, lets a simulated curator decide the 15 lowest- and 15
 highest-scored ones, and saves the window once the curator model has learnt.
@@ -20,12 +21,55 @@ import mrcfile
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_learning import APIX, BOX, simulate  # noqa: E402
+import torch
 
-from gan_viewer.io.star import table_from_dataframe, write_star  # noqa: E402
-from gan_viewer.resources import resource_path  # noqa: E402
-from gan_viewer.sim.reference import map_at  # noqa: E402
+from gan_viewer.io.star import table_from_dataframe, write_star
+from gan_viewer.resources import resource_path
+from gan_viewer.sim.ctf import CtfParams, apply_ctf
+from gan_viewer.sim.phantoms import phantom_map
+from gan_viewer.sim.project import Projector
+from gan_viewer.sim.reference import map_at
+
+APIX, BOX = 3.0, 64
+
+
+def random_eulers(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 3) uniformly distributed RELION angles (rot, tilt, psi) in degrees."""
+    return np.stack([rng.uniform(-180, 180, n), np.rad2deg(np.arccos(rng.uniform(-1, 1, n))),
+                     rng.uniform(-180, 180, n)], axis=1)
+
+
+def simulate(n: int, snr: float, rng: np.random.Generator) -> dict:
+    """Raw images, the STAR's poses, CTF, the reference at those poses and the truth."""
+    volume, _ = map_at(resource_path("demo/betagal_5a1a.mrc"), APIX, BOX, allow_pad=True)
+    projector = Projector(volume)
+    other = Projector(phantom_map(rng, APIX, BOX))
+    kind = np.zeros(n, np.int64)
+    bad = rng.permutation(n)[: n // 4]
+    kind[bad] = 1 + np.arange(bad.size) % 4
+    star = random_eulers(rng, n)  # the poses the STAR gives
+    true = star.copy()
+    true[kind == 1] = random_eulers(rng, int((kind == 1).sum()))
+    shifts = np.zeros((n, 2))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    shifts[kind == 4] = 12.0 * np.stack([np.cos(angle), np.sin(angle)], 1)[kind == 4]
+    clean = projector.project(true, shifts)
+    clean[kind == 2] = other.project(true[kind == 2])
+    ctf = _ctf(rng, n)
+    modulated = apply_ctf(torch.from_numpy(clean), ctf, APIX).numpy()
+    signal = modulated[kind != 3]
+    sigma = np.sqrt(signal.reshape(len(signal), -1).var(axis=1).mean() / snr)
+    raw = (modulated * (kind != 3)[:, None, None] + rng.normal(0, sigma, modulated.shape)).astype(np.float32)
+    reference = projector.project(star)
+    return {"raw": raw, "reference": reference, "reference_ctf": apply_ctf(torch.from_numpy(reference), ctf,
+                                                                           APIX).numpy(),
+            "kind": kind, "good": kind == 0, "ctf": ctf, "eulers": star}
+
+
+def _ctf(rng: np.random.Generator, n: int) -> CtfParams:
+    defocus = rng.uniform(10000, 25000, n)
+    return CtfParams(defocus, defocus * rng.uniform(0.97, 1.0, n), rng.uniform(0, 180, n), np.full(n, 300.0),
+                     np.full(n, 2.7), np.full(n, 0.1), np.zeros(n), np.zeros(n), np.ones(n))
 
 
 def write_set(folder: Path, n: int = 300) -> tuple[Path, Path, np.ndarray]:

@@ -52,6 +52,8 @@ class Triptych(QWidget):
             row.addLayout(self._panel(key, title), 1)  # equal widths whatever the titles say
         self.boxes["raw"].setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # messages centre at 0.5 until an image
         self.score_label = _label("")
+        self.score_label.setWordWrap(True)  # scores, confidence, the model's guess, warnings: two lines when narrow
+        self.score_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.spread_item = pg.ImageItem()
         self.spread_item.setLookupTable(_spread_lut())
         self.spread_item.setZValue(5)

@@ -4,12 +4,16 @@ Usage::
 
     python packaging/finish_model_card.py MODEL.safetensors --general G.json [--independent I.json]
         [--throughput T.json] [--provenance packaging/training_models.json]
+        [--stages packaging/default_model_stages.json]
 
 G.json comes from ``benchmarks/bench_generator.py general`` (unseen structures at their own
 sampling, hallucination on pure noise, calibration of the spread), I.json from the same with
 ``--independent`` (the held-out micrograph), T.json from ``bench_generator.py throughput``. With
 ``--provenance``, the card lists the origin and licence of every atomic model of the training
-corpus (package, version, licence), as packaging/fetch_training_models.py fetched them.
+corpus (package, version, licence), as packaging/fetch_training_models.py fetched them. With
+``--stages``, the card's ``training`` says how a model trained in several resumed stages was made
+(each stage's options, the structures, the last validation), replacing the first stage's command
+and recipe, which the snapshot's card would otherwise repeat.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> None:
     parser.add_argument("--independent", type=Path)
     parser.add_argument("--throughput", type=Path, nargs="*", default=[])
     parser.add_argument("--provenance", type=Path)
+    parser.add_argument("--stages", type=Path)
     args = parser.parse_args()
     card_path = args.model.with_suffix(".json")
     card = json.loads(card_path.read_text())
@@ -63,12 +68,19 @@ def main() -> None:
     for path in args.throughput:
         result = json.loads(path.read_text())
         card.setdefault("throughput", []).append(result)
+    if args.stages:
+        stages = json.loads(args.stages.read_text())
+        card["training"] = {**stages, "configs": {k: card["training"][k] for k in ("discriminator", "training")
+                                                    if k in card.get("training", {})}}
+        card["validation"] = stages["last_validation"]
+        card["command"] = stages["recipe"]
+        card.pop("recipe", None)
     if args.provenance:
         card["training_corpus"] = summary_of_corpus(json.loads(args.provenance.read_text()))
     card["held_out"] = ("never used for training or tuning: any TRPV1 structure, any apoferritin/ferritin "
                         "structure, the micrograph fei-extended.mrc of the mrcfile sdist; GroEL/GroES (1AON) "
                         "is held out of training for the unseen-structure benchmark")
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    card_path.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n")
     print(card_path)
 
 

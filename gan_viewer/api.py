@@ -190,7 +190,7 @@ def score(map_path: PathLike, particles: PathLike | ParticleTable | ParticleSour
         cannot be computed: no angles, or a STAR without what it needs), or the path ``out``.
     """
     from gan_viewer.core.particles import StarParticles
-    from gan_viewer.sim.scoring import DEFAULT_RESOLUTION, score_star, score_table
+    from gan_viewer.sim.scoring import DEFAULT_RESOLUTION, collect_scores, score_star
 
     resolution = DEFAULT_RESOLUTION if resolution is None else float(resolution)
     extra = None
@@ -212,13 +212,8 @@ def score(map_path: PathLike, particles: PathLike | ParticleTable | ParticleSour
     source = particles if getattr(particles, "table", None) is table else StarParticles(table, project_dir)
     rows = np.arange(len(table)) if indices is None else np.asarray(indices, np.int64)
     unique, inverse = np.unique(rows, return_inverse=True)
-    scores: dict[str, np.ndarray] = {}
-    done = 0
-    for part, got in score_table(table, source, map_path, unique, chunk=chunk, resolution=resolution,
-                                 device=device, extra=extra, interpolation=interpolation):
-        for name, values in got.items():
-            scores.setdefault(name, np.full(len(unique), np.nan))[done:done + len(part)] = values
-        done += len(part)
+    scores = collect_scores(table, source, map_path, unique, chunk=chunk, resolution=resolution, device=device,
+                            extra=extra, interpolation=interpolation)
     return {name: values[inverse] for name, values in scores.items()}
 
 

@@ -277,6 +277,22 @@ def score_table(table, source, map_path: str | os.PathLike, rows: np.ndarray, *,
         yield part, scorer.score(part)
 
 
+def collect_scores(table, source, map_path: str | os.PathLike, rows: np.ndarray,
+                   progress: Callable[[int, int], None] | None = None, **options) -> dict[str, np.ndarray]:
+    """All the scores of ``rows`` (see :func:`score_table`, which takes ``options``), gathered into
+    ``dict name -> (len(rows),) float64`` (NaN where a chunk had no value); ``progress(done, total)``
+    after each chunk."""
+    columns: dict[str, np.ndarray] = {}
+    done = 0
+    for part, scores in score_table(table, source, map_path, rows, **options):
+        for name, values in scores.items():
+            columns.setdefault(name, np.full(len(rows), np.nan))[done:done + len(part)] = values
+        done += len(part)
+        if progress is not None:
+            progress(done, len(rows))
+    return columns
+
+
 def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | os.PathLike, *,
                shard: tuple[int, int] | None = None, chunk: int = 2048, resolution: float = DEFAULT_RESOLUTION,
                project_dir: str | os.PathLike | None = None, device: str = "cpu", extra: Callable | None = None,
@@ -302,14 +318,9 @@ def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | 
     table = read_star(star)
     source = StarParticles(table, project_dir)
     rows = np.arange(len(table)) if shard is None else shard_rows(len(table), *shard)
-    columns: dict[str, np.ndarray] = {}
-    done = 0
-    for part, scores in score_table(table, source, map_path, rows, chunk=chunk, resolution=resolution,
-                                    device=device, extra=extra, interpolation=interpolation):
-        for name, values in scores.items():
-            columns.setdefault(name, np.full(len(rows), np.nan))[done:done + len(part)] = values
-        done += len(part)
-        log.info("scored %d / %d particles", done, len(rows))
+    columns = collect_scores(table, source, map_path, rows, chunk=chunk, resolution=resolution, device=device,
+                             extra=extra, interpolation=interpolation,
+                             progress=lambda done, total: log.info("scored %d / %d particles", done, total))
     written = [name for name in SCORE_COLUMNS if name in columns and np.isfinite(columns[name]).any()]
     missing = [name for name in SCORE_COLUMNS if name not in written]
     if missing:

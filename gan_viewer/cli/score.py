@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("star", type=Path, help="input particle STAR file")
+    parser.add_argument("star", type=Path, help="input particle STAR file (or cryoSPARC .cs)")
     parser.add_argument("--map", type=Path, required=True, help="reference map (.mrc) covering the particles' box")
     parser.add_argument("--out", type=Path, required=True, help="output STAR file")
     parser.add_argument("--shard", metavar="K/N", help="score only the K-th of N slices of the rows")

@@ -299,6 +299,10 @@ def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | 
                interpolation: str = "trilinear", overwrite: bool = False) -> tuple[int, list[str]]:
     """Score a STAR file's particles (or one shard of them) and write them with the score columns.
 
+    ``star`` may also be a cryoSPARC ``.cs`` file: the output is then its RELION 3.1 conversion
+    (``alignments3D/split`` as ``rlnRandomSubset``) with the score columns; its image names are the
+    cryoSPARC stacks' (``export`` writes ``.mrcs`` links for RELION).
+
     Every block, column and value of the input is kept; the gv columns that could be computed
     (:data:`gan_viewer.core.scores.SCORE_COLUMNS`) are added (replaced when the input has them).
     With ``shard=(k, n)`` only the k-th of n slices of the rows is scored and written, marked with
@@ -312,10 +316,11 @@ def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | 
     from gan_viewer.core.particles import StarParticles
     from gan_viewer.core.shards import Shard, file_digest, shard_bounds, shard_comment, shard_rows
     from gan_viewer.io.atomic import check_writable
-    from gan_viewer.io.star import read_star, write_star
+    from gan_viewer.io.star import write_star
+    from gan_viewer.io.tables import read_table
 
     check_writable(out, overwrite)
-    table = read_star(star)
+    table = read_table(star)  # a STAR file, or a cryoSPARC .cs read as a RELION 3.1 table
     source = StarParticles(table, project_dir)
     rows = np.arange(len(table)) if shard is None else shard_rows(len(table), *shard)
     columns = collect_scores(table, source, map_path, rows, chunk=chunk, resolution=resolution, device=device,

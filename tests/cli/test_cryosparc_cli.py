@@ -1,4 +1,4 @@
-"""cryoSPARC ``.cs`` files through every command: export (to ``.cs`` and to STAR), project, denoise.
+"""cryoSPARC ``.cs`` files through every command: export (to ``.cs`` and to STAR), project, score, denoise.
 
 cryosparc-tools' ``Dataset`` (cryoSPARC's own reader) is the client of the ``.cs`` files written;
 RELION reading the converted STAR files is in tests/relion/test_relion_programs.py.
@@ -173,6 +173,22 @@ def test_project_takes_cs(capsys, cs_project: Path, tiny_map: Path, tmp_path: Pa
     from_cs, from_star = read_stack(tmp_path / "from_cs.mrcs"), read_stack(tmp_path / "from_star.mrcs")
     assert from_cs.shape == (6, 64, 64) and from_cs.std() > 0
     np.testing.assert_allclose(from_cs, from_star, atol=1e-5 * np.abs(from_star).max())
+
+
+def test_score_takes_cs(capsys, cs_project: Path, tmp_path: Path) -> None:
+    star = tmp_path / "p.star"
+    assert run(capsys, "export", cs_project, "--keep", "1-6", "--out", star)[0] == 0
+    z, y, x = np.mgrid[-32:32, -32:32, -32:32]
+    reference = tmp_path / "ref.mrc"  # 64 voxels at 3 A: covers the particles' 64 px box at 3 A/px
+    with mrcfile.new(reference) as mrc:
+        mrc.set_data(np.exp(-(x ** 2 + y ** 2 + z ** 2) / 60.0).astype(np.float32))
+        mrc.voxel_size = 3.0
+    for name, source in (("from_cs", cs_project), ("from_star", star)):
+        code, out, err = run(capsys, "score", source, "--map", reference, "--out", tmp_path / f"{name}.star")
+        assert code == 0, err
+    from_cs, from_star = read_star(tmp_path / "from_cs.star"), read_star(tmp_path / "from_star.star")
+    assert len(from_cs) == 6 and from_cs.particles["rlnRandomSubset"].tolist() == (SPLIT + 1).tolist()
+    np.testing.assert_allclose(from_cs.particles["gvScore"].to_numpy(float), from_star.particles["gvScore"].to_numpy(float))
 
 
 def test_denoise_and_info_take_cs(capsys, cs_project: Path, tmp_path: Path) -> None:

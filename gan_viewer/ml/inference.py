@@ -195,6 +195,9 @@ class Denoiser:
             raise InputError(f"model card format {card.get('format_version')!r} is not one this version reads "
                              f"({', '.join(map(str, self.FORMATS))}); update gan-viewer or retrain the model")
         self.generator = generator.to(device).eval()
+        # channels-last convolutions are about a quarter faster on the CPU (benchmarks/bench_generator.py throughput)
+        self._memory_format = torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
+        self.generator = self.generator.to(memory_format=self._memory_format)
         self.card = card
         self.device = device
         self.batch_size = batch_size
@@ -355,7 +358,8 @@ class Denoiser:
                 for k, (quarter, flip) in enumerate(TRANSFORMS[:samples]):
                     if method == "noise":
                         quarter, flip = 0, False
-                    y = self.generator(_transform(self._perturb(x, k, method), quarter, flip))
+                    y = self.generator(_transform(self._perturb(x, k, method), quarter, flip)
+                                       .contiguous(memory_format=self._memory_format))
                     outputs.append(_untransform(y, quarter, flip))
                     if hook is not None:  # the particle as given only
                         hook.remove()

@@ -10,8 +10,6 @@ when they come from one input and tile its rows exactly.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gan_viewer.errors import InputError
+from gan_viewer.io.digest import file_sha256
 from gan_viewer.io.star import ParticleTable
 
 _MARKER = re.compile(r"^#\s*gan-viewer shard (\d+)/(\d+) rows (\d+)-(\d+) of (\d+) input ([0-9a-f]{64})\s*$")
@@ -58,13 +57,7 @@ def shard_rows(total: int, k: int, n: int) -> np.ndarray:
     return np.arange(*shard_bounds(total, k, n), dtype=np.int64)
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes (hex), read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+file_digest = file_sha256  # the input's digest marks each shard
 
 
 def shard_comment(shard: Shard) -> str:

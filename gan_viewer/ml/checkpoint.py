@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save
 from gan_viewer.core.cards import MODEL_SUFFIXES, card_path, output_file, output_stem  # noqa: F401 (re-exported)
 from gan_viewer.errors import InputError
 from gan_viewer.io.atomic import atomic_path, atomic_paths, write_bytes, write_text
+from gan_viewer.io.digest import file_sha256
 from gan_viewer.ml.networks import GeneratorConfig, UNetGenerator
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,7 @@ log = logging.getLogger(__name__)
 NORMALISATION = "per particle: zero mean, unit standard deviation over the whole box (input and target)"
 
 
-def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256 = file_sha256  # of the weights file, checked against the card's
 
 
 def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict, *,

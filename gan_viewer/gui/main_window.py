@@ -413,7 +413,8 @@ class MainWindow(BackgroundOpening, SaveGuard, DisplayFiltering, QMainWindow):
                      "rejecting it empties its view direction" if coverage is not None and
                      coverage.current_empties() else "")
         self.triptych.set_scores(float(self.images.scores[index]), float(self.images.raw_scores[index]), extra,
-                                 gv_score=float(self.images.core[DEFAULT_SCORE][index]))
+                                 gv_score=float(self.images.core[DEFAULT_SCORE][index]),
+                                 gv_computable=self.images.core_available())
         if self.session is not None:
             self.bar.show_particle(index, len(self.session), self.session.curation.label(index))
         else:

@@ -155,13 +155,15 @@ class Triptych(QWidget):
         self.titles[key].setToolTip(text)
 
     def set_scores(self, recovered_cc: float, raw_cc: float, extra: tuple[str, ...] = (),
-                   gv_score: float = math.nan) -> None:
-        """The score line: gvScore (the default ranking score; NaN: not computed), the correlation
-        of recovered and raw with the reference (NaN: unknown), the confidence, then ``extra``
-        parts (the curator model's prediction, a coverage warning)."""
+                   gv_score: float = math.nan, gv_computable: bool = True) -> None:
+        """The score line: gvScore (the default ranking score; NaN: not computed, or not computable
+        without a map and poses: ``gv_computable`` False), the correlation of recovered and raw with
+        the reference (NaN: unknown), the confidence, then ``extra`` parts (the curator model's
+        prediction, a coverage warning)."""
         fmt = lambda v: "-" if not math.isfinite(v) else f"{v:.3f}"  # noqa: E731
         parts = [self.confidence_text(), *extra]
-        gv = f"{gv_score:.2f}" if math.isfinite(gv_score) else "not computed (Score all)"
+        gv = (f"{gv_score:.2f}" if math.isfinite(gv_score) else
+              "not computed (Score all)" if gv_computable else "needs a map and poses")
         self.score_label.setText(f"{DEFAULT_SCORE} {gv}   ·   agreement with the reference (CC in a circular mask): recovered "
                                  f"{fmt(recovered_cc)}   raw {fmt(raw_cc)}"
                                  + "".join(f"   ·   {part}" for part in parts if part))

@@ -233,3 +233,13 @@ def test_a_star_with_gv_columns_opens_with_its_scores(make_window, qtbot, tiny_s
     qtbot.waitUntil(lambda: window.images._bulk is None and not window.progress.isVisible(), timeout=60000)
     assert window.images._table_scorer is None
     np.testing.assert_allclose(window.images.core[DEFAULT_SCORE], given, rtol=1e-6)
+
+
+def test_score_line_says_gvscore_needs_a_map(make_window, qtbot, tiny_set, tiny_map):
+    window = make_window(tiny_set)  # no map: Score all cannot compute gvScore
+    window.go(1)
+    assert "gvScore needs a map and poses" in window.triptych.score_label.text()
+    window.close_session()
+    assert window.open_path(tiny_set, tiny_map)
+    window.go(1)
+    assert "gvScore not computed (Score all)" in window.triptych.score_label.text()

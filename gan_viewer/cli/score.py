@@ -31,7 +31,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=float, default=None,
                         help="highest resolution the matched filter uses, in A (default 10)")
     parser.add_argument("--interpolation", choices=("trilinear", "nearest"), default="trilinear",
-                        help="how the reference is sampled: trilinear (RELION's), or nearest (twice as fast)")
+                        help="how the reference is sampled: trilinear (RELION's), or nearest (faster on a GPU only)")
     parser.add_argument("--chunk", type=int, default=2048, help="particles read and scored at a time")
     parser.add_argument("--gan", action="store_true", help="also gvAgreement and gvConfidence (slow: the generator)")
     parser.add_argument("--model", help="generator for --gan (default: the bundled one)")

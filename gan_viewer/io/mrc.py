@@ -33,6 +33,8 @@ SUPPORTED_MODES = (0, 1, 2, 6, 12)
 
 #: threads that keep several image reads in flight (I/O bound; they release the GIL)
 _READERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mrc-read")
+#: most bytes one ``pread`` of consecutive images reads (larger runs are split, so they read in parallel)
+READ_BLOCK = 1 << 20
 
 
 class MrcStack:
@@ -81,6 +83,8 @@ class MrcStack:
 
         Scattered images are read with one ``pread`` each, several in flight at once: on a cold
         page cache that is about ten times faster than faulting them in through the memory map.
+        Consecutive images are read in blocks of up to :data:`READ_BLOCK` bytes, one ``pread``
+        per block (a chunk of a STAR's particles is mostly consecutive images of one stack).
         """
         if isinstance(indices, slice):
             return np.asarray(self._data[indices], dtype=np.float32)
@@ -92,11 +96,15 @@ class MrcStack:
             return np.asarray(self._data[idx], dtype=np.float32)
         unique, inverse = np.unique(idx, return_inverse=True)
         raw = np.empty((unique.size,) + self._data.shape[1:], self._data.dtype)
-        if unique.size < 4:
-            for k, i in enumerate(unique):
-                self._pread_into(raw[k], int(i))
+        per_block = max(1, READ_BLOCK // max(1, raw[:1].nbytes))
+        starts = consecutive_runs(unique, per_block)  # (r + 1,) positions in unique
+        blocks = [raw[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        firsts = unique[starts[:-1]].tolist()
+        if len(blocks) < 4:
+            for block, first in zip(blocks, firsts):
+                self._pread_into(block, first)
         else:
-            list(_READERS.map(self._pread_into, raw, unique.tolist()))
+            list(_READERS.map(self._pread_into, blocks, firsts))
         return raw[inverse].astype(np.float32, copy=False)
 
     def _descriptor(self) -> int:
@@ -110,13 +118,17 @@ class MrcStack:
         return fd
 
     def _pread_into(self, out: np.ndarray, index: int) -> None:
+        """Fill ``out``, a C-contiguous (k, h, w) block or one (h, w) image, with images ``index``
+        to ``index + k - 1``."""
         fd = self._descriptor()
         view = memoryview(out.reshape(-1).view(np.uint8))
-        offset, done = self._offset + index * view.nbytes, 0
+        image_bytes = out.nbytes // (len(out) if out.ndim == 3 else 1)
+        offset, done = self._offset + index * image_bytes, 0
         while done < view.nbytes:
             n = os.preadv(fd, [view[done:]], offset + done)
             if n <= 0:
-                raise InputError(f"image {index + 1} could not be read (file truncated?)", self.path)
+                bad = index + 1 + done // image_bytes
+                raise InputError(f"image {bad} could not be read (file truncated?)", self.path)
             done += n
 
     def close(self) -> None:
@@ -131,6 +143,22 @@ class MrcStack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def consecutive_runs(sorted_unique: np.ndarray, longest: int) -> np.ndarray:
+    """Boundaries of the runs of consecutive values in a sorted, duplicate-free index array,
+    each run at most ``longest`` long: (r + 1,) positions, run k being ``[out[k], out[k + 1])``.
+
+    >>> consecutive_runs(np.array([3, 4, 5, 9, 10]), 2).tolist()  # [3, 4], [5], [9, 10]
+    [0, 2, 3, 5]
+    """
+    values = np.asarray(sorted_unique, np.int64)
+    if not values.size:
+        return np.zeros(1, np.int64)
+    breaks = np.flatnonzero(np.diff(values) != 1) + 1
+    edges = np.concatenate([[0], breaks, [values.size]])
+    out = [np.arange(a, b, longest) for a, b in zip(edges[:-1], edges[1:])]
+    return np.concatenate(out + [[values.size]]).astype(np.int64)
 
 
 def _open_mmap(path: Path):

@@ -84,6 +84,7 @@ class ParticleScorer:
         self.box, self.apix = self.projector.size, float(apix)
         self.radius = min(self.box // 2 - 1, self.box * self.apix / float(resolution))
         self.pixels = self.projector.band(self.radius)  # (m,)
+        self._band_index = torch.from_numpy(self.pixels)
         self.white = whitening_weights(noise_power, self.box).ravel()[self.pixels].astype(np.float32)  # (m,)
         self.plain = whitening_weights(None, self.box).ravel()[self.pixels].astype(np.float32)
         self.whitened = noise_power is not None
@@ -103,7 +104,7 @@ class ParticleScorer:
         # RELION's normalisation is (x - mean) / std of the ring: on the band (no DC) only the division counts
         images = np.asarray(inputs.images, np.float32)
         with torch.inference_mode():
-            x = torch.fft.rfft2(torch.from_numpy(images)).reshape(n, -1)[:, torch.from_numpy(self.pixels)].numpy()
+            x = torch.fft.rfft2(torch.from_numpy(images)).reshape(n, -1).index_select(1, self._band_index).numpy()
         x /= background_std(images).astype(np.float32)[:, None]  # (n, m) complex64
         if inputs.origins is not None and np.any(inputs.origins):
             x *= centring_phases(inputs.origins, self.pixels, self.box)

@@ -159,10 +159,44 @@ def descriptors_to(path: Path) -> int:
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
 def test_no_descriptor_leak_with_eight_reader_threads(tmp_path: Path) -> None:
     """300 open / read / close cycles, each read spread over the 8 reader threads, leave no descriptor open."""
-    path = write_stack(tmp_path / "s.mrcs", np.arange(64 * 8 * 8, dtype=np.float32).reshape(64, 8, 8))
-    indices = np.random.default_rng(0).permutation(64)
+    path = write_stack(tmp_path / "s.mrcs", np.arange(128 * 8 * 8, dtype=np.float32).reshape(128, 8, 8))
+    indices = np.random.default_rng(0).permutation(np.arange(0, 128, 2))  # scattered: one pread each
     for _ in range(300):
         with MrcStack(path) as stack:
             stack.read(indices)
     del stack  # its memory map (numpy's mmap holds a duplicate descriptor) goes with the object
     assert descriptors_to(path) == 0
+
+
+@pytest.mark.parametrize("block", [1 << 20, 3 * 8 * 8 * 4])  # the default, and blocks of three images
+def test_reads_in_blocks_give_the_images_asked_for(tmp_path: Path, monkeypatch, block: int) -> None:
+    """Runs of consecutive images (read one block per pread), scattered ones, repeats and any order
+    all come back as the memory map has them, in the order asked."""
+    import gan_viewer.io.mrc as mrc
+
+    monkeypatch.setattr(mrc, "READ_BLOCK", block)
+    data = np.random.default_rng(1).standard_normal((40, 8, 8)).astype(np.float32)
+    path = write_stack(tmp_path / "s.mrcs", data)
+    asks = [np.arange(40), np.arange(5, 17)[::-1], np.array([3, 4, 5, 6, 30, 31, 9, 3, 39, 0]),
+            np.random.default_rng(2).permutation(40)[:25]]
+    with MrcStack(path) as stack:
+        for ask in asks:
+            np.testing.assert_array_equal(stack.read(ask), data[ask])
+
+
+def test_consecutive_runs_split_long_runs() -> None:
+    from gan_viewer.io.mrc import consecutive_runs
+
+    assert consecutive_runs(np.array([3, 4, 5, 9, 10]), 2).tolist() == [0, 2, 3, 5]
+    assert consecutive_runs(np.arange(7), 3).tolist() == [0, 3, 6, 7]
+    assert consecutive_runs(np.array([], np.int64), 3).tolist() == [0]
+
+
+def test_a_block_past_the_end_of_a_cut_file_names_the_missing_image(tmp_path: Path) -> None:
+    """A file cut after it was opened: the block read stops short and says which image is missing."""
+    data = np.ones((10, 8, 8), np.float32)
+    path = write_stack(tmp_path / "s.mrcs", data)
+    with MrcStack(path) as stack:
+        os.truncate(path, path.stat().st_size - 3 * 8 * 8 * 4)  # images 8-10 gone
+        with pytest.raises(InputError, match="image 8 could not be read"):
+            stack.read(np.arange(2, 10))

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize, standardize
 from gan_viewer.errors import InputError
 from gan_viewer.ml.checkpoint import load_generator
+from gan_viewer.ml.fused import inference_generator
 from gan_viewer.resources import resource_path
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,8 @@ class Denoiser:
         if self.format not in self.FORMATS:
             raise InputError(f"model card format {card.get('format_version')!r} is not one this version reads "
                              f"({', '.join(map(str, self.FORMATS))}); update gan-viewer or retrain the model")
-        self.generator = generator.to(device).eval()
+        # BatchNorm folded, the last layer as a phase convolution: the same function, faster (ml/fused.py)
+        self.generator = inference_generator(generator.to(device).eval())
         # channels-last convolutions are about a quarter faster on the CPU (benchmarks/bench_generator.py throughput)
         self._memory_format = torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
         self.generator = self.generator.to(memory_format=self._memory_format)

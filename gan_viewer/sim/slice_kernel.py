@@ -3,7 +3,7 @@ transform by trilinear interpolation, compiled with numba.
 
 The torch version (:func:`gan_viewer.sim.project._trilinear`) materialises eight corner values and
 their blends for every sample; this loop reads the eight corners and blends them in registers,
-one particle per thread, about five times faster on two cores
+one particle per thread, about four times faster on two cores
 (``benchmarks/bench_curation.py throughput``). It computes the same numbers (float32, the same
 rounding of the sample positions; ``tests/sim/test_slice_kernel.py``). Other devices, and a
 Python without numba, use the torch version.

@@ -256,7 +256,8 @@ def denoise(particles: np.ndarray | PathLike | ParticleSource, apix: float | Non
         ``confidence`` (k,) in [0, 1] or None (below ``Denoiser.confidence_threshold`` a
         particle looks like noise to the generator).
     """
-    from gan_viewer.ml.inference import Denoiser, Recovery, check_source_sampling, iter_recovered
+    from gan_viewer.ml.inference import Denoiser, Recovery
+    from gan_viewer.ml.stream import check_source_sampling, iter_recovered
 
     denoiser = model if isinstance(model, Denoiser) else Denoiser.load(model, device, batch_size)
     if isinstance(particles, np.ndarray):

@@ -50,7 +50,8 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.errors import InputError
     from gan_viewer.io.atomic import check_writable, ensure_free_space
     from gan_viewer.io.mrc import StackWriter
-    from gan_viewer.ml.inference import Denoiser, check_source_sampling, iter_recovered
+    from gan_viewer.ml.inference import Denoiser
+    from gan_viewer.ml.stream import check_source_sampling, iter_recovered
 
     if args.batch_size < 1 or args.chunk < 1:
         raise InputError("--batch-size and --chunk must be positive")

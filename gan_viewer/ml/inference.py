@@ -18,7 +18,8 @@ With ``spread=True`` the generator runs on several copies of each particle (rota
 test-time augmentation, and/or with fresh noise added) and returns their mean and per-pixel
 standard deviation (the *spread*: where the recovery depends on how the particle was shown or
 on its particular noise, the generator is unsure), plus one confidence per particle
-(:func:`confidence`).
+(:func:`gan_viewer.core.confidence.confidence`). Whole sources stream through
+:mod:`gan_viewer.ml.stream`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gan_viewer.core.confidence import DEFAULT_CONFIDENCE_THRESHOLD, confidence, particle_circle
 from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize, standardize
 from gan_viewer.errors import InputError
 from gan_viewer.ml.checkpoint import load_generator
@@ -56,8 +58,6 @@ TRANSFORMS = tuple((k, f) for f in (False, True) for k in range(4))
 SPREAD_METHODS = ("tta", "noise", "both")
 #: standard deviation of the noise added for the "noise" spread, in background standard deviations
 NOISE_SPREAD = 0.5
-#: confidence below which a particle looks like noise, for cards that do not record a measured one
-DEFAULT_CONFIDENCE_THRESHOLD = 0.6
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -121,7 +121,7 @@ class Recovery:
         Root-mean-square of each recovered image inside the particle circle (format 2: in noise
         standard deviations; a box with nothing in it is near 0).
     confidence : (n,) float64 or None
-        :func:`confidence` of each particle, with the spread.
+        :func:`~gan_viewer.core.confidence.confidence` of each particle, with the spread.
     embedding : (n, C) float32 or None
         The generator's bottleneck features (:meth:`UNetGenerator.bottleneck`, after its ReLU)
         averaged over the image, from the particle as given (no rotation, flip or added noise);
@@ -133,43 +133,6 @@ class Recovery:
     amplitude: np.ndarray
     confidence: np.ndarray | None
     embedding: np.ndarray | None = None
-
-
-def particle_circle(box: int) -> np.ndarray:
-    """(box, box) bool: inside RELION's background circle (the particle's region)."""
-    y, x = np.indices((box, box))
-    c = box // 2
-    return (y - c) ** 2 + (x - c) ** 2 <= (BACKGROUND_RADIUS * box) ** 2
-
-
-def relative_spread(images: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """(n,) root-mean-square spread over root-mean-square recovered image, inside the particle circle."""
-    mask = particle_circle(images.shape[-1])
-    a = np.sqrt((np.asarray(images, np.float64)[:, mask] ** 2).mean(axis=1))
-    s = np.sqrt((np.asarray(spread, np.float64)[:, mask] ** 2).mean(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(a > 0, s / a, np.inf)
-
-
-def confidence(images: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """How stable each recovered image is, in [0, 1]: ``1 - S / A``, clipped.
-
-    ``A`` is the root-mean-square of the recovered image and ``S`` that of its spread, both inside
-    the particle circle: 1 when every sample gives the same image, 0.8 when the image changes by a
-    fifth of its own amplitude from one sample to the next, 0 when it changes by as much as it
-    holds (the generator is drawing noise, not a particle). The error of a recovery (as the PSNR
-    measures it) ranks with ``S / A``: ``benchmarks/bench_generator.py general`` checks that.
-
-    Parameters
-    ----------
-    images, spread
-        (n, box, box).
-
-    Returns
-    -------
-    (n,) float64
-    """
-    return np.clip(1.0 - relative_spread(images, spread), 0.0, 1.0)
 
 
 class Denoiser:
@@ -408,53 +371,3 @@ def fourier_resize_2d(images: torch.Tensor, size: int) -> torch.Tensor:
     dst = slice(size // 2 - m // 2, size // 2 - m // 2 + m)
     out[..., dst, dst] = spec[..., src, src]
     return torch.fft.ifft2(torch.fft.ifftshift(out, dim=dims)).real * (size * size) / (n * n)
-
-
-def check_source_sampling(denoiser: Denoiser, box: int, apix: np.ndarray | None) -> None:
-    """Refuse, before any work, a pixel size or box the generator cannot take (InputError).
-
-    ``apix`` is the (n,) pixel size of every particle, or None when unknown.
-    """
-    for value in (np.unique(apix) if apix is not None else [None]):
-        if denoiser.format >= 2:
-            check_pixel_size(value)
-        denoiser.model_box(box, value)
-        scale = denoiser.scale_for(value)
-        if scale != 1:
-            log.info("%g A/px particles go to the model's %g A/px (x %.3f) and back", value, denoiser.pixel_size,
-                     scale)
-
-
-def iter_recovered(denoiser: Denoiser, source, apix: np.ndarray | None, *, rows: np.ndarray | None = None,
-                   spread: bool = False, samples: int = 4, chunk: int = 1024):
-    """Recover the particles of ``source`` (a :class:`~gan_viewer.core.particles.ParticleSource`)
-    chunk by chunk, each pixel size on its own.
-
-    Parameters
-    ----------
-    apix
-        (len(source),) pixel size of every particle in Angstrom, or None when unknown (see
-        :func:`~gan_viewer.core.particles.pixel_sizes`).
-    rows
-        0-based particles to recover (default: all), in the order they are yielded.
-    spread, samples
-        As for :meth:`Denoiser.recover`.
-    chunk
-        Particles read at a time.
-
-    Yields
-    ------
-    rows : (k,) int64 array
-        Which particles of ``source``.
-    recovery : Recovery
-        Theirs, (k, box, box) images.
-    """
-    wanted = np.arange(len(source)) if rows is None else np.asarray(rows, np.int64)
-    for lo in range(0, len(wanted), chunk):
-        part = wanted[lo:lo + chunk]
-        images = source.images(part)
-        chunk_apix = np.full(len(part), np.nan) if apix is None else np.asarray(apix, float)[part]
-        for value in np.unique(chunk_apix):
-            where = np.flatnonzero(chunk_apix == value) if np.isfinite(value) else np.arange(len(part))
-            yield part[where], denoiser.recover(images[where], None if not np.isfinite(value) else float(value),
-                                                spread=spread, samples=samples)

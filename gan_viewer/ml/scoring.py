@@ -3,7 +3,7 @@
 ``gvAgreement`` is what the inspector computes (``gui/pipeline.py``): the correlation, inside the
 particle circle, of the generator's recovered image with the reference projection at the
 particle's pose (with or without its CTF, as the inspector's toggle says). ``gvConfidence`` is
-:func:`gan_viewer.ml.inference.confidence`: how stable the recovered image is over rotations and
+:func:`gan_viewer.core.confidence.confidence`: how stable the recovered image is over rotations and
 flips of the input. Column names: :data:`gan_viewer.core.scores.SCORE_COLUMNS`.
 """
 

@@ -68,6 +68,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the reconstruction term")
     run.add_argument("--loss", choices=("l1", "l2"), default="l1", help="reconstruction term (default l1, pix2pix)")
     run.add_argument("--gan-weight", type=float, default=1.0, help="weight of the adversarial term (default 1)")
+    run.add_argument("--lr", type=float, default=2e-4, help="Adam's learning rate (default 2e-4, pix2pix's)")
+    run.add_argument("--lr-decay", type=int, nargs=2, metavar=("FROM", "STEPS"),
+                     help="pix2pix's schedule: from step FROM (resumed steps count) the learning rate falls "
+                          "linearly to 0 over STEPS steps")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--resume", action="store_true", help="continue from OUT.train.pt")
@@ -89,7 +93,8 @@ def config_from_args(args: argparse.Namespace):
     return TrainingConfig(
         out=args.out, data=data, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
         validate_every=args.validate_every, depth=args.depth, base_channels=args.base_channels,
-        lambda_l1=args.lambda_l1, loss=args.loss, gan_weight=args.gan_weight, device=args.device, seed=args.seed,
+        lambda_l1=args.lambda_l1, loss=args.loss, gan_weight=args.gan_weight, lr=args.lr,
+        decay=None if args.lr_decay is None else tuple(args.lr_decay), device=args.device, seed=args.seed,
         resume=args.resume, force=args.force, command="gan-viewer train " + " ".join(_argv(args)))
 
 

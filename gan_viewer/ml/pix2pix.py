@@ -31,6 +31,10 @@ class TrainConfig:
         Pairs per step.
     gan_loss
         "vanilla" (binary cross-entropy on logits, pix2pix's default) or "lsgan".
+    decay_from, decay_steps
+        pix2pix's schedule: the learning rate stays at ``lr`` until step ``decay_from``, then falls
+        linearly to 0 over ``decay_steps`` steps (None: constant). Steps count resumed ones, so a
+        resumed run can add the decay to a model trained at a constant rate.
     """
 
     lambda_l1: float = 100.0
@@ -41,11 +45,22 @@ class TrainConfig:
     beta2: float = 0.999
     batch_size: int = 16
     gan_loss: str = "vanilla"
+    decay_from: int | None = None
+    decay_steps: int = 0
 
     def __post_init__(self) -> None:
         if (self.gan_loss not in ("vanilla", "lsgan") or self.reconstruction not in ("l1", "l2")
                 or self.batch_size < 1 or self.lr <= 0 or self.gan_weight < 0 or self.lambda_l1 < 0):
             raise ValueError(f"bad training config {self}")
+        if self.decay_from is not None and (self.decay_from < 0 or self.decay_steps < 1):
+            raise ValueError(f"the learning-rate decay needs a start step >= 0 and at least one step, got "
+                             f"{self.decay_from} and {self.decay_steps}")
+
+    def learning_rate(self, step: int) -> float:
+        """The learning rate of update number ``step`` (0-based, resumed steps included)."""
+        if self.decay_from is None or step < self.decay_from:
+            return self.lr
+        return self.lr * max(0.0, 1.0 - (step - self.decay_from) / self.decay_steps)
 
     to_dict = asdict
 
@@ -80,6 +95,7 @@ class Pix2Pix:
         self.lambda_l1 = training.lambda_l1
         self.gan_weight = training.gan_weight
         self.reconstruction = nn.functional.l1_loss if training.reconstruction == "l1" else nn.functional.mse_loss
+        self.training = training
         self.step_count = 0
 
     def _gan_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -90,6 +106,10 @@ class Pix2Pix:
         """One update on (b, 1, h, w) pairs; returns the losses."""
         self.G.train()
         self.D.train()
+        lr = self.training.learning_rate(self.step_count)  # set every step: a resumed optimiser holds its old one
+        for optimiser in (self.opt_G, self.opt_D):
+            for group in optimiser.param_groups:
+                group["lr"] = lr
         fake = self.G(noisy)
         adversarial = self.gan_weight > 0
         loss_d = loss_g_gan = torch.zeros((), device=noisy.device)

@@ -39,6 +39,8 @@ class TrainingConfig:
         U-Net depth (boxes must be multiples of ``2 ** depth``) and width of its first block.
     lambda_l1, loss, gan_weight
         Weight of the reconstruction term, which one ("l1" or "l2"), and weight of the adversarial term.
+    lr, decay
+        Adam's learning rate, and pix2pix's linear decay to 0: (first step, number of steps), or None.
     device
         "auto", "cpu", "cuda" or "mps".
     seed
@@ -62,6 +64,8 @@ class TrainingConfig:
     lambda_l1: float = 100.0
     loss: str = "l1"
     gan_weight: float = 1.0
+    lr: float = 2e-4
+    decay: tuple[int, int] | None = None
     device: str = "auto"
     seed: int = 0
     resume: bool = False
@@ -100,12 +104,14 @@ def train_generator(config: TrainingConfig) -> dict:
     check_run(out, run, resume=config.resume, overwrite=config.force)  # before any work
     device = pick_device(config.device)
     torch.set_float32_matmul_precision("high")
-    train_source, val_source = training_sources(config.data, config.seed, device)
     try:
         generator = GeneratorConfig(depth=config.depth, base_channels=config.base_channels)
         training = TrainConfig(lambda_l1=config.lambda_l1, batch_size=config.batch_size,
-                               gan_weight=config.gan_weight, reconstruction=config.loss)
+                               gan_weight=config.gan_weight, reconstruction=config.loss, lr=config.lr,
+                               decay_from=None if config.decay is None else int(config.decay[0]),
+                               decay_steps=0 if config.decay is None else int(config.decay[1]))
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    train_source, val_source = training_sources(config.data, config.seed, device)
     return train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
                  resume=config.resume, overwrite=config.force)

@@ -66,3 +66,17 @@ def test_discriminator_step_does_not_touch_the_generator() -> None:
     model.step(torch.randn(2, 1, 32, 32), torch.randn(2, 1, 32, 32))
     assert all(torch.equal(a, b) for a, b in zip(before, model.G.parameters()))
     assert all(p.requires_grad for p in model.D.parameters())
+
+
+def test_pix2pix_learning_rate_schedule() -> None:
+    """Constant, then linear to 0 over decay_steps from decay_from; none without a decay."""
+    from gan_viewer.ml.pix2pix import TrainConfig
+
+    constant = TrainConfig(lr=2e-4)
+    assert constant.learning_rate(0) == constant.learning_rate(10 ** 6) == 2e-4
+    decayed = TrainConfig(lr=2e-4, decay_from=100, decay_steps=50)
+    assert decayed.learning_rate(99) == 2e-4 and decayed.learning_rate(100) == 2e-4
+    assert decayed.learning_rate(125) == pytest.approx(1e-4)
+    assert decayed.learning_rate(150) == decayed.learning_rate(400) == 0.0
+    with pytest.raises(ValueError, match="learning-rate decay"):
+        TrainConfig(decay_from=5, decay_steps=0)

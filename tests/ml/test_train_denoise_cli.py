@@ -64,6 +64,32 @@ def test_resume_continues(capsys, trained: Path, tiny_map: Path) -> None:
     assert json.loads(trained.with_suffix(".json").read_text())["training"]["steps"] == 6
 
 
+def test_resume_with_pix2pix_decay_ends_at_rate_zero(capsys, trained: Path, tiny_map: Path) -> None:
+    """--lr-decay FROM STEPS on a resumed run: the rate falls linearly from FROM (resumed steps count)
+    and the card records the schedule; the optimiser's saved rate does not override it."""
+    import torch
+
+    code, _, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.1", "--steps", "8", *TINY, "--out", trained,
+                     "--resume", "--lr", "1e-3", "--lr-decay", "4", "4")
+    assert code == 0
+    card = json.loads(trained.with_suffix(".json").read_text())
+    assert card["training"]["training"]["decay_from"] == 4 and card["training"]["training"]["decay_steps"] == 4
+    assert card["training"]["training"]["lr"] == 1e-3
+    state = torch.load(trained.with_suffix(".train.pt"), weights_only=True)
+    assert state["step"] == 8
+    assert [g["lr"] for g in state["opt_G"]["param_groups"]] == [pytest.approx(1e-3 * 0.25)]  # step 7's rate
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr-decay", "-1", "5"], "learning-rate decay"),
+    (["--lr-decay", "2", "0"], "learning-rate decay"),
+])
+def test_bad_decay_is_refused_before_any_work(capsys, tiny_map: Path, tmp_path: Path, args, message) -> None:
+    code, _, err = run(capsys, "train", "--map", tiny_map, "--steps", "2", *args, *TINY, "--out", tmp_path / "bad")
+    assert code == 2 and message in err
+    assert not list(tmp_path.glob("bad*"))
+
+
 def test_existing_model_needs_force(capsys, trained: Path, tiny_map: Path) -> None:
     code, _, err = run(capsys, "train", "--map", tiny_map, "--steps", "2", *TINY, "--out", trained)
     assert code == 2 and "exists already" in err

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from gan_viewer.errors import InputError
-from gan_viewer.io.digest import file_sha256
 from gan_viewer.io.star import ParticleTable
 
 _MARKER = re.compile(r"^#\s*gan-viewer shard (\d+)/(\d+) rows (\d+)-(\d+) of (\d+) input ([0-9a-f]{64})\s*$")
@@ -55,9 +54,6 @@ def shard_bounds(total: int, k: int, n: int) -> tuple[int, int]:
 def shard_rows(total: int, k: int, n: int) -> np.ndarray:
     """(hi - lo,) int64: the rows of :func:`shard_bounds`."""
     return np.arange(*shard_bounds(total, k, n), dtype=np.int64)
-
-
-file_digest = file_sha256  # the input's digest marks each shard
 
 
 def shard_comment(shard: Shard) -> str:

@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 NORMALISATION = "per particle: zero mean, unit standard deviation over the whole box (input and target)"
 
 
-sha256 = file_sha256  # of the weights file, checked against the card's
-
-
 def save_generator(path: str | os.PathLike, generator: UNetGenerator, card: dict, *,
                    half: bool = True, overwrite: bool = True) -> Path:
     """Write ``path`` (.safetensors) and its card (.json), both or neither; the card gets the weights' sha256."""
@@ -84,7 +81,7 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") 
             raise InputError("no such model file", required)
     card = read_card(path)
     config = GeneratorConfig.from_dict(card["generator"])
-    if card.get("sha256") and card["sha256"] != sha256(path):
+    if card.get("sha256") and card["sha256"] != file_sha256(path):
         raise InputError("sha256 does not match its model card (corrupt or replaced weights)", path)
     try:
         tensors = load_file(str(path), device="cpu")

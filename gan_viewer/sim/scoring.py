@@ -315,8 +315,9 @@ def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | 
     (number of particles scored, names of the score columns written)
     """
     from gan_viewer.core.particles import StarParticles
-    from gan_viewer.core.shards import Shard, file_digest, shard_bounds, shard_comment, shard_rows
+    from gan_viewer.core.shards import Shard, shard_bounds, shard_comment, shard_rows
     from gan_viewer.io.atomic import check_writable
+    from gan_viewer.io.digest import file_sha256
     from gan_viewer.io.star import write_star
     from gan_viewer.io.tables import read_table
 
@@ -342,7 +343,7 @@ def score_star(star: str | os.PathLike, map_path: str | os.PathLike, out: str | 
                 f"resolution {resolution:g} A; {DEFAULT_SCORE} = {DEFAULT_SOURCE}"]
     if shard is not None:
         lo, hi = shard_bounds(len(table), *shard)
-        comments.insert(0, shard_comment(Shard(shard[0], shard[1], lo, hi, len(table), file_digest(star))))
+        comments.insert(0, shard_comment(Shard(shard[0], shard[1], lo, hi, len(table), file_sha256(star))))
     write_star(result, out, overwrite=overwrite, comments=comments)
     return len(rows), written
 

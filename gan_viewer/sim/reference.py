@@ -31,12 +31,13 @@ def is_model(path: str | os.PathLike) -> bool:
 
 
 def map_at(path: str | os.PathLike, apix: float | None, box: int | None, *,
-           allow_pad: bool = False) -> tuple[np.ndarray, float]:
+           allow_pad: bool = False, hint: str = "choose a smaller --box") -> tuple[np.ndarray, float]:
     """Load a map and resample it to ``apix`` and ``box``.
 
     A map without a pixel size in its header takes ``apix`` (the particles'); with neither, the
     map's voxels are taken as the particles' pixels. ``box`` defaults to the map's extent at
-    ``apix``. With ``allow_pad`` a box larger than the map is zero-padded instead of refused.
+    ``apix``. With ``allow_pad`` a box larger than the map is zero-padded instead of refused;
+    without it the refusal ends with ``hint`` (what the caller's user can do about it).
 
     Returns
     -------
@@ -61,7 +62,7 @@ def map_at(path: str | os.PathLike, apix: float | None, box: int | None, *,
     box = box or max(2, round(extent / apix))
     if box * apix > extent * (1 + 1e-3) + apix and not allow_pad:
         raise InputError(f"a {box} px box at {apix:g} A/px ({box * apix:.1f} A) is larger than the map can "
-                         f"fill ({extent:.1f} A: {d} voxels at {map_apix:g} A); choose a smaller --box", path)
+                         f"fill ({extent:.1f} A: {d} voxels at {map_apix:g} A); {hint}", path)
     if box < 2:
         raise InputError(f"box must be at least 2 pixels, got {box}")
     if (d, map_apix) != (box, apix):

@@ -113,6 +113,7 @@ def test_a_map_too_small_for_the_box_is_one_line(scored_set, tmp_path, capsys) -
     assert main(["score", str(star), "--map", str(small), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "small.mrc" in err and "larger than the map" in err and len(err.splitlines()) == 1
+    assert "--box" not in err and "larger extent" in err  # score has no --box option to point to
     assert not out.exists()
 
 

@@ -20,11 +20,13 @@ Subcommands (each prints its figures; all run on this machine's CPU unless --dev
     must get a larger relative spread than particles. The correlation of the absolute spread with
     the absolute error (noise units) is printed beside it.
     ``--independent`` swaps the micrograph for the held-out ``fei-extended.mrc`` (mrcfile sdist),
-    for a final check that nothing was tuned on.
-``throughput [--n 1000] [--box 128]``
-    Wall time of the whole ``gan-viewer denoise`` command (start-up included) on n particles at
-    the model's pixel size (no resampling: the slowest case). Targets on the CPU at 128 px: at
-    least 100 particles/s, and 25/s with ``--spread``.
+    for a final check that nothing was tuned on. ``--single-scale`` measures one pass at the
+    model's pixel size where the card asks for a second, finer one (the baseline of that choice).
+``throughput [--n 1000] [--box 128] [--apix 3] [--spread] [--single-scale]``
+    Wall time of the whole ``gan-viewer denoise`` command (start-up included) on n particles, by
+    default at the model's pixel size (no resampling); ``--apix 2`` measures particles finer than
+    the model, which the bundled default recovers at two samplings (``--single-scale``: one).
+    Targets on the CPU at 128 px: at least 100 particles/s, and 25/s with ``--spread``.
 
 Results are also written to ``benchmarks/results/*.json``. A structure-specific generator (trained
 for one map and one particle set) is measured by ``bench_specific.py``.
@@ -110,8 +112,9 @@ GEOMETRIES = ((1.0, 256), (2.0, 128), (3.0, 96))
 SNRS = (0.05, 0.02)
 
 
-def _unseen_bank(apix: float, box: int, seed: int):
-    """GroEL/GroES and fresh procedural shapes at ``apix``, as one-entry banks (name -> bank)."""
+def _unseen_bank(apix: float, box: int, seed: int, fill: float = 0.7):
+    """GroEL/GroES and fresh procedural shapes at ``apix`` (the procedural ones ``fill`` of the
+    box across), as one-entry banks (name -> bank)."""
     from gan_viewer.sim.phantoms import phantom_map
     from gan_viewer.sim.scenes import VolumeBank
 
@@ -122,7 +125,7 @@ def _unseen_bank(apix: float, box: int, seed: int):
     rng = np.random.default_rng([seed, 11])
     for k in range(2):
         bank = VolumeBank(apix)
-        bank.add_volume(f"phantom {k}", phantom_map(rng, apix, box, fill=0.7), apix, "phantom")
+        bank.add_volume(f"phantom {k}", phantom_map(rng, apix, box, fill=fill), apix, "phantom")
         banks[f"phantom {k} (unseen seed)"] = bank
     try:
         from gan_viewer.sim.assemblies import assembly_map
@@ -131,7 +134,7 @@ def _unseen_bank(apix: float, box: int, seed: int):
     for kind in ("shell", "ring", "oligomer", "membrane"):
         bank = VolumeBank(apix)
         try:
-            volume, info = assembly_map(rng, apix, box, kind=kind, fill=0.7)
+            volume, info = assembly_map(rng, apix, box, kind=kind, fill=fill)
         except (TypeError, ValueError, KeyError):
             continue
         bank.add_volume(f"{kind} (unseen seed)", volume, apix, "assembly")
@@ -193,6 +196,8 @@ def general(args: argparse.Namespace) -> dict:
 
     torch.set_grad_enabled(False)
     denoiser = Denoiser.load(args.model, args.device)
+    if args.single_scale:
+        denoiser.finer_scale = None
     results, hallucination, calibration = {}, {}, {}
     calibration_pool: dict[str, list] = {"particles": [], "noise": []}  # tta relative spreads, all geometries
     for apix, box in GEOMETRIES:
@@ -268,6 +273,7 @@ def general(args: argparse.Namespace) -> dict:
     gains = [r["gain_over_lowpass_db"] for r in results.values()]
     print(f"gain over the oracle low-pass: min {min(gains):+.2f} dB, mean {np.mean(gains):+.2f} dB over {len(gains)} cells")
     return {"model": denoiser.name, "sha256": denoiser.card.get("sha256"), "n_per_structure": args.n,
+            "finer_scale": denoiser.finer_scale,
             "structures": list(banks), "noise": "fei-extended.mrc (held out)" if args.independent else "ucsf_1142",
             "results": results, "hallucination": hallucination, "calibration": calibration,
             "confidence_threshold": threshold}
@@ -279,14 +285,15 @@ def throughput(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench_throughput_"))
     images = np.random.default_rng(0).standard_normal((args.n, args.box, args.box)).astype(np.float32)
     write_stack(work / "in.mrcs", images, args.apix)
-    extra = ["--spread", work / "spread.mrcs"] if args.spread else []
+    extra = (["--spread", work / "spread.mrcs"] if args.spread else []) + (["--single-scale"] if args.single_scale else [])
     model = ["--model", args.model] if args.model else []
     t0 = time.perf_counter()
     gan_viewer("denoise", work / "in.mrcs", "--out", work / "out.mrcs", "--device", args.device, *model, *extra)
     seconds = time.perf_counter() - t0
     import torch
 
-    result = {"n": args.n, "box": args.box, "apix": args.apix, "spread": args.spread, "seconds": seconds,
+    result = {"n": args.n, "box": args.box, "apix": args.apix, "spread": args.spread,
+              "single_scale": args.single_scale, "seconds": seconds,
               "particles_per_s": args.n / seconds, "device": args.device, "torch_threads": torch.get_num_threads()}
     print(f"denoise {args.n} x {args.box} px at {args.apix:g} A/px{' with --spread' if args.spread else ''}, "
           f"start-up included: {seconds:.1f} s = {args.n / seconds:.0f} particles/s ({args.device})")
@@ -302,11 +309,14 @@ def main() -> None:
     p.add_argument("--model", default=None)
     p.add_argument("--n", type=int, default=24, help="particles per structure and cell")
     p.add_argument("--independent", action="store_true", help="held-out micrograph noise (fei-extended.mrc)")
+    p.add_argument("--single-scale", action="store_true",
+                   help="one pass at the model's pixel size, even where the card asks for a finer second pass")
     p = sub.add_parser("throughput")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--box", type=int, default=128)
     p.add_argument("--apix", type=float, default=3.0, help="pixel size of the test stack (the model's: no resampling)")
     p.add_argument("--spread", action="store_true", help="also write the spread (4 passes)")
+    p.add_argument("--single-scale", action="store_true", help="denoise --single-scale (one pass for finer data)")
     p.add_argument("--model", default=None)
     for p in sub.choices.values():
         p.add_argument("--device", default="cpu")
@@ -314,7 +324,9 @@ def main() -> None:
     result = {"default": default, "general": general, "throughput": throughput}[args.what](args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"{args.what}{'_independent' if getattr(args, 'independent', False) else ''}" \
-           f"{'_spread' if getattr(args, 'spread', False) else ''}_{args.device}"
+           f"{'_single_scale' if getattr(args, 'single_scale', False) else ''}" \
+           f"{'_spread' if getattr(args, 'spread', False) else ''}" \
+           f"{f'_{args.apix:g}A' if args.what == 'throughput' and args.apix != 3.0 else ''}_{args.device}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 

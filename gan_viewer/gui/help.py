@@ -46,9 +46,10 @@ LEGEND: list[tuple[str, Entries]] = [
     # recovered panel gets from the generator (gan_viewer/ml/inference.py, gui/pipeline.py).
     # Their wording lives here, one entry each; extend it where the window shows them.
     ("The generator's uncertainty", [
-        ("spread", "Where the generator's recovery changes when the particle is shown rotated or flipped, "
-                   "i.e. where it is unsure: the View bar's \"spread\" colours it over the recovered panel "
-                   "(dark: stable; bright: as large as a typical particle's signal)."),
+        ("spread", "Where the generator's recovery changes when the particle is shown rotated or flipped "
+                   "(and, for particles sampled finer than the generator, between the two samplings it recovers "
+                   "them at), i.e. where it is unsure: the View bar's \"spread\" colours it over the recovered "
+                   "panel (dark: stable; bright: as large as a typical particle's signal)."),
         ("confidence", "Under the panels: 1 minus the spread over the recovered image's own amplitude, 0-1 (1: "
                        "the same image however the particle is turned). Below the generator's threshold (from its "
                        "model card: the value that best separates pure noise from particles in its benchmark) the "

@@ -136,12 +136,18 @@ def _is_strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+#: the largest ``finer_scale`` a card may ask for: a second pass at a pixel size closer to the
+#: model's than this would see nearly the same image (ml/inference.py)
+FINER_SCALE_MAX = 0.85
+
 #: card field (dotted path) -> (check, what it should be); absent or null fields pass
 _CARD_FIELDS = {
     "name": (lambda v: isinstance(v, str), "text"),
     "sha256": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None, "64 hex digits"),
     "pixel_size": (lambda v: _is_number(v) and v > 0, "a positive number (Angstrom)"),
     "box": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "finer_scale": (lambda v: _is_number(v) and 0 < v <= FINER_SCALE_MAX,
+                    f"a number above 0 and at most {FINER_SCALE_MAX} (a fraction of the pixel size)"),
     "training": (lambda v: isinstance(v, dict), "an object"),
     "training.sources": (_is_strings, "a list of file names"),
     "training.data": (lambda v: isinstance(v, dict), "an object"),

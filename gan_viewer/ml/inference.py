@@ -7,7 +7,12 @@
 2. normalise *after* resampling, as in training (format 2: RELION's background ring, mean 0 and
    standard deviation 1; format 1: mean 0 and standard deviation 1 over the box);
 3. pad to a multiple of the U-Net's ``2 ** depth`` (reflecting the edges), run, crop;
-4. resample back to the data's pixel size and box.
+4. resample back to the data's pixel size and box;
+5. for data sampled finer than the model, when its card asks for it (``finer_scale``), run steps
+   1-4 once more at a finer working pixel size and average the two recoveries (in the units of
+   the model's pixel size): the model sees high-SNR binned particles less well than it sees the
+   same particles at a finer sampling, and the two err differently (measured by
+   ``benchmarks/bench_generator.py general``; the card records the figures).
 
 Format-2 models return the recovered particle **in the units of their training target**: the
 standard deviation of the background noise at the model's pixel size. An empty box comes out
@@ -38,7 +43,7 @@ import torch.nn.functional as F
 from gan_viewer.core.confidence import DEFAULT_CONFIDENCE_THRESHOLD, confidence, particle_circle
 from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize, standardize
 from gan_viewer.errors import InputError
-from gan_viewer.ml.checkpoint import load_generator
+from gan_viewer.ml.checkpoint import FINER_SCALE_MAX, load_generator
 from gan_viewer.ml.fused import inference_generator
 from gan_viewer.resources import resource_path
 
@@ -171,6 +176,11 @@ class Denoiser:
         self.pixel_size: float | None = card.get("pixel_size")
         boxes = card.get("boxes") or [card.get("box") or 96] * 2
         self.trained_boxes = (int(min(boxes)), int(max(boxes)))
+        finer = card.get("finer_scale")
+        #: fraction of the model's pixel size for a second pass on finer-sampled data (None: one pass)
+        self.finer_scale: float | None = (
+            float(finer) if self.format >= 2 and isinstance(finer, (int, float)) and 0 < finer <= FINER_SCALE_MAX
+            else None)
         self._lock = threading.Lock()  # one forward pass at a time per device
 
     @classmethod
@@ -213,7 +223,8 @@ class Denoiser:
             InputError); format-1 models run at the input's sampling without it.
         spread
             Also return the per-pixel spread over ``samples`` rotations and flips (2 to 8) and
-            a confidence per particle; costs ``samples`` forward passes.
+            a confidence per particle; costs ``samples`` forward passes per working box
+            (:meth:`working_boxes`), and pools the samples of every working box.
         samples
             How many samples make the spread (2 to 8).
         method
@@ -233,18 +244,20 @@ class Denoiser:
             raise ValueError(f"samples must be 2..{len(TRANSFORMS)}, got {samples}")
         if method not in SPREAD_METHODS:
             raise ValueError(f"method must be one of {SPREAD_METHODS}, got {method!r}")
-        size = self.model_box(images.shape[-1], apix)
+        sizes = self.working_boxes(images.shape[-1], apix)
         n = len(images)
         mean = np.empty_like(images)
         dev = np.empty_like(images) if spread else None
         embeddings = []
         for lo in range(0, n, self.batch_size):
             rows = slice(lo, lo + self.batch_size)
-            m, s, e = self._batch(images[rows], size, samples if spread else 1, method)
+            passes = [self._batch(images[rows], size, samples if spread else 1, method, embed=k == 0)
+                      for k, size in enumerate(sizes)]
+            m, s = _pool(passes)
             mean[rows] = m
             if dev is not None:
                 dev[rows] = s
-            embeddings.append(e)
+            embeddings.append(passes[0][2])
         mask = particle_circle(images.shape[-1])
         amplitude = np.sqrt((mean[:, mask].astype(np.float64) ** 2).mean(axis=1))
         embedding = np.concatenate(embeddings) if embeddings and all(e is not None for e in embeddings) else None
@@ -277,6 +290,23 @@ class Denoiser:
                     f"outside the {self.trained_boxes[0]}-{self.trained_boxes[1]} px it was trained on")
         return size
 
+    def working_boxes(self, box: int, apix: float | None) -> list[int]:
+        """The boxes the generator runs at for a ``box`` px particle at ``apix``: the one at the
+        model's pixel size (:meth:`model_box`; InputError when far outside the trained boxes), then,
+        with a ``finer_scale`` card and data sampled finer than the model, the box at
+        ``max(apix, finer_scale * pixel size)``, when that is in the trained range too."""
+        sizes = [self.model_box(box, apix)]
+        if self.finer_scale is None or apix is None:
+            return sizes
+        work = max(float(apix), self.finer_scale * float(self.pixel_size))
+        if work > FINER_SCALE_MAX * float(self.pixel_size):
+            return sizes
+        size = max(2, round(box * float(apix) / work))
+        low, high = self.trained_boxes[0] * BOX_SLACK[0], self.trained_boxes[1] * BOX_SLACK[1]
+        if low <= size <= high and size != sizes[0]:
+            sizes.append(size)
+        return sizes
+
     def _pad(self, x: torch.Tensor, pad: int) -> torch.Tensor:
         """Pad (b, 1, s, s) to a multiple of the U-Net's stride. Format 2: with background noise
         (normalised: standard deviation 1), which the generator knows as empty surroundings;
@@ -299,23 +329,27 @@ class Denoiser:
         generator = torch.Generator(device="cpu").manual_seed(1000 + k)
         return x + NOISE_SPREAD * torch.randn(x.shape, generator=generator).to(x.device)
 
-    def _batch(self, images: np.ndarray, size: int, samples: int,
-               method: str = "tta") -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def _batch(self, images: np.ndarray, size: int, samples: int, method: str = "tta", embed: bool = True
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+        """Run (b, box, box) images at working box ``size``: (b, box, box) mean and spread (None
+        for one sample), the (b, C) embedding (None unless ``embed``) and the (b,) standard
+        deviation of each particle's background at that size (in the input's units)."""
         box = images.shape[-1]
         x = torch.from_numpy(images)[:, None].to(self.device)  # (b, 1, box, box)
         if size != box:
             x = fourier_resize_2d(x, size)
         if self.format == 1:
             x = torch.from_numpy(standardize(x[:, 0].cpu().numpy()))[:, None].to(self.device)
+            noise_std = np.ones(len(images))
         else:
-            x = torch.from_numpy(relion_normalize(x[:, 0].cpu().numpy(), BACKGROUND_RADIUS)[0])[:, None]
-            x = x.to(self.device)
+            normalised, _, noise_std = relion_normalize(x[:, 0].cpu().numpy(), BACKGROUND_RADIUS)
+            x = torch.from_numpy(normalised)[:, None].to(self.device)
         padded = -(-size // self.multiple) * self.multiple
         pad = padded - size
         if pad:
             x = self._pad(x, pad)
         outputs, features = [], []
-        layer = self.generator.bottleneck() if hasattr(self.generator, "bottleneck") else None
+        layer = self.generator.bottleneck() if embed and hasattr(self.generator, "bottleneck") else None
         with self._lock, torch.inference_mode():
             hook = None if layer is None else layer.register_forward_hook(
                 lambda _m, _i, out: features.append(torch.relu(out).mean(dim=(-2, -1))))
@@ -345,7 +379,29 @@ class Denoiser:
         if self.format == 1:
             mean_np = standardize(mean_np)
         embedding = features[0].float().cpu().numpy() if features else None
-        return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy(), embedding
+        return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy(), embedding, noise_std
+
+
+def _pool(passes: list[tuple]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean and spread of one or more passes of :meth:`Denoiser._batch` at different working boxes.
+
+    Each pass is in the units of its own background noise; all are brought to the first's (the
+    model's pixel size) before they are averaged. The spread pools every sample of every pass:
+    the spread within each pass and the disagreement between passes.
+    """
+    if len(passes) == 1:
+        return passes[0][0], passes[0][1]
+    reference = passes[0][3]
+    means, spreads = [], []
+    for m, s, _, noise_std in passes:
+        factor = (noise_std / reference).astype(np.float32)[:, None, None]
+        means.append(m * factor)
+        spreads.append(None if s is None else s * factor)
+    mean = np.mean(means, axis=0)
+    if spreads[0] is None:
+        return mean, None
+    variance = np.mean([s ** 2 + (m - mean) ** 2 for m, s in zip(means, spreads)], axis=0)
+    return mean, np.sqrt(variance).astype(np.float32)
 
 
 def _transform(x: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:

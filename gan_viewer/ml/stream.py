@@ -21,11 +21,14 @@ def check_source_sampling(denoiser: Denoiser, box: int, apix: np.ndarray | None)
     for value in (np.unique(apix) if apix is not None else [None]):
         if denoiser.format >= 2:
             check_pixel_size(value)
-        denoiser.model_box(box, value)
+        sizes = denoiser.working_boxes(box, value)
         scale = denoiser.scale_for(value)
         if scale != 1:
             log.info("%g A/px particles go to the model's %g A/px (x %.3f) and back", value, denoiser.pixel_size,
                      scale)
+        if len(sizes) > 1:
+            log.info("%g A/px particles are also recovered at %g A/px (%d px) and the two averaged", value,
+                     value * box / sizes[1], sizes[1])
 
 
 def iter_recovered(denoiser: Denoiser, source, apix: np.ndarray | None, *, rows: np.ndarray | None = None,

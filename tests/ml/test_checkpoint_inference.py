@@ -217,3 +217,72 @@ def test_the_bottleneck_embedding_comes_with_the_recovery() -> None:
     np.testing.assert_allclose(alone[0], rec.embedding[7], rtol=1e-4, atol=1e-6)
     assert not np.allclose(rec.embedding[0], rec.embedding[7], rtol=1e-3)  # one per particle
     assert format2(Recorder()).recover(images, 3.0).embedding is None  # no bottleneck, no embedding
+
+
+class SizeGain(torch.nn.Module):
+    """An identity 'generator' whose gain grows with the box it is run at."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (x.shape[-1] / 64)
+
+
+def band(images: np.ndarray, fraction: float = 1 / 6) -> np.ndarray:
+    """``images`` with nothing beyond ``fraction`` of Nyquist (so that Fourier cropping to a third
+    of the box loses nothing of them)."""
+    box = images.shape[-1]
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(box), np.fft.fftfreq(box), indexing="ij"))
+    return np.fft.ifft2(np.fft.fft2(images) * (k < 0.5 * fraction)).real.astype(np.float32)
+
+
+def test_finer_data_gets_a_second_pass_only_when_the_card_asks() -> None:
+    images = np.random.default_rng(3).standard_normal((2, 192, 192)).astype(np.float32)
+    recorder = Recorder()
+    format2(recorder).recover(images, 1.0)
+    assert [x.shape[-1] for x in recorder.seen] == [64]  # no finer_scale in the card: one pass
+    recorder = Recorder()
+    den = format2(recorder, finer_scale=2 / 3)
+    den.recover(images, 1.0)  # 3 A/px: 64 px, and 2 A/px: 96 px
+    assert [x.shape[-1] for x in recorder.seen] == [64, 96]
+    assert den.working_boxes(192, 1.0) == [64, 96]
+    assert den.working_boxes(128, 2.0) == [85, 128]  # the data's own sampling is the finer one
+    assert den.working_boxes(96, 3.0) == [96]  # at the model's pixel size
+    assert den.working_boxes(128, 2.6) == [111]  # 2.6 A is too close to 3 A to be worth a pass
+    assert den.working_boxes(1400, 1.0) == [467]  # the finer box (700 px) is beyond the trained range
+    assert format2(Recorder(), finer_scale=0.95).finer_scale is None  # not a finer scale
+
+
+def test_the_two_passes_are_averaged_in_the_units_of_the_models_pixel_size() -> None:
+    rng = np.random.default_rng(4)
+    particle = 5.0 * band(rng.standard_normal((3, 192, 192)))
+    images = particle + 2.0 + 3.0 * rng.standard_normal(particle.shape).astype(np.float32)  # white noise
+    single = format2(Recorder()).recover(images, 1.0)
+    both = format2(Recorder(), finer_scale=2 / 3).recover(images, 1.0)
+    # an identity generator shows the particle alike at both samplings, but a 2 A/px background
+    # holds more of the white noise: each pass is in its own noise units until it is brought to
+    # those of the model's 3 A/px; the band the two passes share must then agree
+    np.testing.assert_allclose(band(both.images), band(single.images), atol=0.02 * np.abs(band(single.images)).max())
+    assert not np.allclose(both.images, single.images, atol=0.05)  # the finer pass adds its band
+
+
+def test_the_spread_pools_the_disagreement_of_the_passes() -> None:
+    images = 5.0 * band(np.random.default_rng(6).standard_normal((3, 192, 192)))
+    rec = format2(Recorder(), finer_scale=2 / 3).recover(images, 1.0, spread=True, samples=2)
+    assert np.abs(rec.spread).max() < 2e-3 * np.abs(rec.images).max()  # they agree: nothing uncertain
+    # a generator that draws the particle differently at the two samplings is unsure
+    rec = format2(SizeGain(), finer_scale=2 / 3).recover(images, 1.0, spread=True, samples=2)
+    alone = format2(SizeGain()).recover(images, 1.0, spread=True, samples=2)
+    assert np.abs(alone.spread).max() < 1e-4 and rec.spread.max() > 0.1 * np.abs(rec.images).max()
+    np.testing.assert_allclose(rec.images, alone.images * (1 + 96 / 64) / 2, rtol=1e-3,
+                               atol=1e-3 * np.abs(rec.images).max())
+    np.testing.assert_allclose(rec.spread, np.abs(alone.images) * (96 / 64 - 1) / 2, rtol=1e-3,
+                               atol=1e-3 * np.abs(rec.images).max())
+
+
+def test_the_embedding_comes_from_the_pass_at_the_models_pixel_size() -> None:
+    torch.manual_seed(0)
+    generator = UNetGenerator(GeneratorConfig(depth=3, base_channels=4, max_channels=8))
+    images = np.random.default_rng(5).standard_normal((4, 192, 192)).astype(np.float32)
+    single = format2(generator).recover(images, 1.0)
+    both = format2(generator, finer_scale=2 / 3).recover(images, 1.0)
+    np.testing.assert_allclose(both.embedding, single.embedding, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(both.images, single.images, atol=1e-4)  # the second pass did count

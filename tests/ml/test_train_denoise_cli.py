@@ -213,3 +213,30 @@ def test_denoise_needs_a_pixel_size(capsys, trained: Path, tmp_path: Path) -> No
     code, _, _ = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "o.mrcs", "--model", model,
                      "--apix", "2", "--device", "cpu")
     assert code == 0
+
+
+def test_denoise_recovers_finer_particles_at_two_samplings_unless_told_not_to(capsys, trained: Path,
+                                                                            tmp_path: Path) -> None:
+    """The tiny model works at 2 A/px; 1 A/px particles run at 2 A/px and, when the card has a
+    finer_scale, also at 1.5 A/px (0.75 x 2 A)."""
+    import json
+
+    model = trained.with_suffix(".safetensors")
+    images = np.random.default_rng(4).standard_normal((4, 64, 64)).astype(np.float32)
+    with mrcfile.new(tmp_path / "in.mrcs") as mrc:
+        mrc.set_data(images)
+        mrc.voxel_size = 1.0
+
+    def denoise(name: str, *extra: str) -> np.ndarray:
+        code, _, _ = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / name, "--model", model,
+                         "--device", "cpu", *extra)
+        assert code == 0
+        return mrcfile.read(tmp_path / name)
+
+    one = denoise("one.mrcs")
+    card = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**card, "finer_scale": 0.75}))
+    both = denoise("both.mrcs")
+    single = denoise("single.mrcs", "--single-scale")
+    np.testing.assert_allclose(single, one, atol=1e-5)
+    assert not np.allclose(both, one, atol=1e-3)

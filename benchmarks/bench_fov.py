@@ -123,8 +123,8 @@ def main() -> None:
                                   "lowpass_oracle_psnr_db": whole["lowpass_oracle"]["psnr_db"]}
                 print(f"{label:50s} gain over the oracle low-pass: whole box {whole['gain_over_lowpass_db']:+.2f} dB, "
                       f"centre set in {inset['gain_over_lowpass_db']:+.2f} dB, centre with zeros around "
-                      f"{alone['gain_over_lowpass_db']:+.2f} dB, sliding windows {windows['gain_over_lowpass_db']:+.2f} dB",
-                      flush=True)
+                      f"{alone['gain_over_lowpass_db']:+.2f} dB, "
+                      f"sliding windows {windows['gain_over_lowpass_db']:+.2f} dB", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "fov_cpu.json").write_text(json.dumps({"model": denoiser.name, "n_per_structure": args.n,
                                                       "structures": list(banks), "results": results}, indent=2) + "\n")

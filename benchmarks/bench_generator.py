@@ -285,7 +285,8 @@ def throughput(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench_throughput_"))
     images = np.random.default_rng(0).standard_normal((args.n, args.box, args.box)).astype(np.float32)
     write_stack(work / "in.mrcs", images, args.apix)
-    extra = (["--spread", work / "spread.mrcs"] if args.spread else []) + (["--single-scale"] if args.single_scale else [])
+    extra = ["--spread", work / "spread.mrcs"] if args.spread else []
+    extra += ["--single-scale"] if args.single_scale else []
     model = ["--model", args.model] if args.model else []
     t0 = time.perf_counter()
     gan_viewer("denoise", work / "in.mrcs", "--out", work / "out.mrcs", "--device", args.device, *model, *extra)

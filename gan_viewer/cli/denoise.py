@@ -6,18 +6,18 @@ a STAR file, else the stack header, else --apix), normalised as in training, rec
 resampled back, so any box and pixel size work; an unknown or absurd pixel size, or a box far
 outside what the model was trained on, is refused. When the model's card has a finer_scale (the
 bundled default does), particles sampled finer than the model are also recovered at a finer
-pixel size (the bundled default: 3 and 2 A/px) and the two averaged, at about three times the cost.
-Streams in chunks, so memory stays bounded for any stack size; the output has the input's box and
-pixel size.
+pixel size (the bundled default: 3 and 2 A/px) and the two averaged; that takes about 1.5 times
+as long (--single-scale: one pass). Streams in chunks, so memory stays bounded for any stack
+size; the output has the input's box and pixel size.
 
 Units: the recovered particle without noise or CTF, in standard deviations of the input's
 background noise at the model's pixel size (an empty box comes out near 0, not at full contrast).
 
 --spread SPREAD.mrcs also writes, per pixel, how much the recovery changes when the particle is
-shown rotated or flipped (--samples of the 8 rotations and flips, at each sampling; the recovered
-image is then their mean): high where the generator is unsure. A per-particle confidence (1 minus the spread
-over the recovered image's amplitude, 0-1) is summarised at the end, with how many particles
-fall below the model card's threshold, where pure noise lies.
+shown rotated or flipped (--samples of the 8 rotations and flips, at each sampling; the
+recovered image is then their mean): high where the generator is unsure. A per-particle
+confidence (1 minus the spread over the recovered image's amplitude, 0-1) is summarised at the
+end, with how many particles fall below the model card's threshold, where pure noise lies.
 
 example:
   gan-viewer denoise particles.star --out recovered.mrcs --spread spread.mrcs --device auto

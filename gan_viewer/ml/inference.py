@@ -6,7 +6,8 @@
    sees particles at the scale it learned, whatever the data's sampling;
 2. normalise *after* resampling, as in training (format 2: RELION's background ring, mean 0 and
    standard deviation 1; format 1: mean 0 and standard deviation 1 over the box);
-3. pad to a multiple of the U-Net's ``2 ** depth`` (reflecting the edges), run, crop;
+3. pad to a multiple of the U-Net's ``2 ** depth`` (format 2: with background noise; format 1:
+   reflecting the edges), run, crop;
 4. resample back to the data's pixel size and box;
 5. for data sampled finer than the model, when its card asks for it (``finer_scale``), run steps
    1-4 once more at a finer working pixel size and average the two recoveries (in the units of

@@ -120,9 +120,11 @@ class Recovery:
     Attributes
     ----------
     images : (n, box, box) float32
-        The recovered particles (the mean over transforms when a spread was asked for).
+        The recovered particles (the mean over transforms when a spread was asked for, and over
+        the working samplings when there are two).
     spread : (n, box, box) float32 or None
-        Per-pixel standard deviation over the transforms, in the units of ``images``.
+        Per-pixel standard deviation over the transforms (and, with a second working sampling,
+        over both samplings' samples), in the units of ``images``.
     amplitude : (n,) float64
         Root-mean-square of each recovered image inside the particle circle (format 2: in noise
         standard deviations; a box with nothing in it is near 0).

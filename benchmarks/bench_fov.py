@@ -40,20 +40,10 @@ import json
 
 import numpy as np
 
-from bench_generator import RESULTS, _noise_bank, _unseen_bank, compare
+from bench_generator import RESULTS, _noise_bank, _unseen_bank, cell_scenes, compare
 
 GEOMETRIES = ((3.0, 192), (2.0, 288))
 SNRS = (0.05, 0.02)
-
-
-def scenes(bank, noise, apix: float, box: int, snr: float, real: bool, n: int, rng):
-    from gan_viewer.sim.scenes import SceneRecipe, SceneSampler
-
-    recipe = SceneRecipe(apix=apix, boxes=(box,), snr=(snr, snr), empty_probability=0.0,
-                         neighbour_probability=0.0, shift_px=2.0 / apix, ctf_probability=1.0 if real else 0.0,
-                         gradient_probability=0.0, invert_probability=0.0,
-                         noise_mix=(0, 0, 1) if real else (1, 0, 0), bfactor=(0, 50))
-    return SceneSampler(bank, noise, recipe).sample(n, rng)
 
 
 def recover_crop(denoiser, noisy: np.ndarray, apix: float, around: np.ndarray | None = None) -> np.ndarray:
@@ -104,12 +94,7 @@ def main() -> None:
         noise = _noise_bank(apix, independent=False)
         for real in (False, True):
             for snr in SNRS:
-                noisy, truth = [], []
-                for bank in banks.values():
-                    s = scenes(bank, noise, apix, box, snr, real, args.n, rng)
-                    noisy.append(s.noisy)
-                    truth.append(s.target)
-                noisy, truth = np.concatenate(noisy), np.concatenate(truth)
+                noisy, truth = cell_scenes(banks, noise, apix, box, snr, real, args.n, rng)
                 label = f"{apix:g} A/px, {box} px, SNR {snr:g}, {'micrograph noise + CTF' if real else 'white noise'}"
                 recovered = denoiser.recover(noisy, apix).images
                 whole = compare(noisy, truth, recovered)

@@ -168,6 +168,17 @@ def _scenes(bank, noise, apix: float, box: int, snr: float, real: bool, n: int, 
     return SceneSampler(bank, noise, recipe).sample(n, rng)
 
 
+def cell_scenes(banks: dict, noise, apix: float, box: int, snr: float, real: bool, n: int,
+                rng) -> tuple[np.ndarray, np.ndarray]:
+    """(m, box, box) noisy images and their truths: ``n`` scenes of each bank, one cell's set."""
+    noisy, truth = [], []
+    for bank in banks.values():
+        scenes = _scenes(bank, noise, apix, box, snr, real, n, rng)
+        noisy.append(scenes.noisy)
+        truth.append(scenes.target)
+    return np.concatenate(noisy), np.concatenate(truth)
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
@@ -211,12 +222,7 @@ def general(args: argparse.Namespace) -> dict:
         rel_error, abs_error = [], []
         for real in (False, True):
             for snr in SNRS:
-                noisy, truth = [], []
-                for bank in banks.values():
-                    scenes = _scenes(bank, noise, apix, box, snr, real, args.n, rng)
-                    noisy.append(scenes.noisy)
-                    truth.append(scenes.target)
-                noisy, truth = np.concatenate(noisy), np.concatenate(truth)
+                noisy, truth = cell_scenes(banks, noise, apix, box, snr, real, args.n, rng)
                 rec = denoiser.recover(noisy, apix)
                 label = f"{geometry}, SNR {snr:g}, {'micrograph noise + CTF' if real else 'white noise'}"
                 results[label] = compare(noisy, truth, rec.images)

@@ -13,6 +13,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PyQt6.QtCore import QSize, QTimer
@@ -21,6 +22,9 @@ from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from gan_viewer.errors import InputError
 from gan_viewer.resources import resource_path
+
+if TYPE_CHECKING:
+    from gan_viewer.core.session import Session
 
 log = logging.getLogger(__name__)
 

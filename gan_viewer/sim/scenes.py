@@ -217,7 +217,7 @@ class VolumeBank:
         from gan_viewer.io.maps import load_map
 
         if is_model(path):
-            from gan_viewer.sim.atomic import atoms_to_map, load_model
+            from gan_viewer.sim.atomic import load_model
 
             atoms = load_model(path)
             return self.add_atoms(Path(path).name, atoms, kind="model")

@@ -202,7 +202,8 @@ def general(args: argparse.Namespace) -> dict:
     from gan_viewer.core.baselines import hallucination_report
     from gan_viewer.core.normalize import relion_normalize
     from gan_viewer.core.confidence import particle_circle, relative_spread
-    from gan_viewer.ml.inference import SPREAD_METHODS, Denoiser
+    from gan_viewer.ml.inference import Denoiser
+    from gan_viewer.ml.spread_samples import SPREAD_METHODS
     from gan_viewer.sim.scenes import paste_centred
 
     torch.set_grad_enabled(False)

@@ -24,8 +24,8 @@ With ``spread=True`` the generator runs on several copies of each particle (rota
 test-time augmentation, and/or with fresh noise added) and returns their mean and per-pixel
 standard deviation (the *spread*: where the recovery depends on how the particle was shown or
 on its particular noise, the generator is unsure), plus one confidence per particle
-(:func:`gan_viewer.core.confidence.confidence`). Whole sources stream through
-:mod:`gan_viewer.ml.stream`.
+(:func:`gan_viewer.core.confidence.confidence`). The samples are made and pooled by
+:mod:`gan_viewer.ml.spread_samples`; whole sources stream through :mod:`gan_viewer.ml.stream`.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize, stand
 from gan_viewer.errors import InputError
 from gan_viewer.ml.checkpoint import FINER_SCALE_MAX, load_generator
 from gan_viewer.ml.fused import inference_generator
+from gan_viewer.ml.spread_samples import SPREAD_METHODS, TRANSFORMS, perturb, pool_passes, transform, untransform
 from gan_viewer.resources import resource_path
 
 log = logging.getLogger(__name__)
@@ -57,13 +58,6 @@ PIXEL_SIZE_RANGE = (0.3, 20.0)
 #: a box (after resampling to the model's pixel size) may be this much smaller / larger than
 #: the smallest / largest box the model was trained on
 BOX_SLACK = (0.25, 4.0)
-#: the dihedral transforms used for the spread: (quarter turns, flip)
-TRANSFORMS = tuple((k, f) for f in (False, True) for k in range(4))
-#: ways to make the samples of a spread: rotations and flips of the particle ("tta"), fresh noise
-#: added to it ("noise": how much the recovery hangs on this particular noise), or both
-SPREAD_METHODS = ("tta", "noise", "both")
-#: standard deviation of the noise added for the "noise" spread, in background standard deviations
-NOISE_SPREAD = 0.5
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -256,7 +250,7 @@ class Denoiser:
             rows = slice(lo, lo + self.batch_size)
             passes = [self._batch(images[rows], size, samples if spread else 1, method, embed=k == 0)
                       for k, size in enumerate(sizes)]
-            m, s = _pool(passes)
+            m, s = pool_passes(passes)
             mean[rows] = m
             if dev is not None:
                 dev[rows] = s
@@ -323,15 +317,6 @@ class Denoiser:
         noise[..., sides[2]:sides[2] + x.shape[-2], sides[0]:sides[0] + x.shape[-1]] = x
         return noise
 
-    @staticmethod
-    def _perturb(x: torch.Tensor, k: int, method: str) -> torch.Tensor:
-        """Sample ``k`` of a spread: the input itself, or (method "noise"/"both", k > 0) the input with
-        fresh noise of half the background's standard deviation added."""
-        if k == 0 or method == "tta":
-            return x
-        generator = torch.Generator(device="cpu").manual_seed(1000 + k)
-        return x + NOISE_SPREAD * torch.randn(x.shape, generator=generator).to(x.device)
-
     def _batch(self, images: np.ndarray, size: int, samples: int, method: str = "tta", embed: bool = True
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
         """Run (b, box, box) images at working box ``size``: (b, box, box) mean and spread (None
@@ -360,9 +345,9 @@ class Denoiser:
                 for k, (quarter, flip) in enumerate(TRANSFORMS[:samples]):
                     if method == "noise":
                         quarter, flip = 0, False
-                    y = self.generator(_transform(self._perturb(x, k, method), quarter, flip)
+                    y = self.generator(transform(perturb(x, k, method), quarter, flip)
                                        .contiguous(memory_format=self._memory_format))
-                    outputs.append(_untransform(y, quarter, flip))
+                    outputs.append(untransform(y, quarter, flip))
                     if hook is not None:  # the particle as given only
                         hook.remove()
                         hook = None
@@ -383,38 +368,6 @@ class Denoiser:
             mean_np = standardize(mean_np)
         embedding = features[0].float().cpu().numpy() if features else None
         return mean_np, None if spread is None else spread[:, 0].float().cpu().numpy(), embedding, noise_std
-
-
-def _pool(passes: list[tuple]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mean and spread of one or more passes of :meth:`Denoiser._batch` at different working boxes.
-
-    Each pass is in the units of its own background noise; all are brought to the first's (the
-    model's pixel size) before they are averaged. The spread pools every sample of every pass:
-    the spread within each pass and the disagreement between passes.
-    """
-    if len(passes) == 1:
-        return passes[0][0], passes[0][1]
-    reference = passes[0][3]
-    means, spreads = [], []
-    for m, s, _, noise_std in passes:
-        factor = (noise_std / reference).astype(np.float32)[:, None, None]
-        means.append(m * factor)
-        spreads.append(None if s is None else s * factor)
-    mean = np.mean(means, axis=0)
-    if spreads[0] is None:
-        return mean, None
-    variance = np.mean([s ** 2 + (m - mean) ** 2 for m, s in zip(means, spreads)], axis=0)
-    return mean, np.sqrt(variance).astype(np.float32)
-
-
-def _transform(x: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:
-    x = torch.flip(x, dims=(-1,)) if flip else x
-    return torch.rot90(x, quarter, dims=(-2, -1)) if quarter else x
-
-
-def _untransform(y: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:
-    y = torch.rot90(y, -quarter, dims=(-2, -1)) if quarter else y
-    return torch.flip(y, dims=(-1,)) if flip else y
 
 
 def fourier_resize_2d(images: torch.Tensor, size: int) -> torch.Tensor:

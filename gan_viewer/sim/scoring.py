@@ -207,8 +207,9 @@ class TableScorer:
 
         if key not in self.scorers:
             members = np.flatnonzero(np.all(self.keys == np.asarray(key), axis=1))
-            volume, group_apix = map_at(self.map_path, float(key[0]), int(key[1]),
-                                        hint="the reference must cover the particles' box: give a map of a larger extent")
+            volume, group_apix = map_at(
+                self.map_path, float(key[0]), int(key[1]),
+                hint="the reference must cover the particles' box: give a map of a larger extent")
             noise = group_noise_power(self.read(noise_sample_rows(members))) if self.whiten else None
             self.scorers[key] = ParticleScorer(volume, group_apix, noise, **self.options)
         return self.scorers[key]

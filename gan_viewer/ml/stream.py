@@ -27,7 +27,7 @@ def check_source_sampling(denoiser: Denoiser, box: int, apix: np.ndarray | None)
             log.info("%g A/px particles go to the model's %g A/px (x %.3f) and back", value, denoiser.pixel_size,
                      scale)
         if len(sizes) > 1:
-            log.info("%g A/px particles are also recovered at %g A/px (%d px) and the two averaged", value,
+            log.info("%g A/px particles are also recovered at %.2f A/px (%d px) and the two averaged", value,
                      value * box / sizes[1], sizes[1])
 
 

@@ -112,15 +112,15 @@ class DisplayMaker(QtCore.QObject):
             grey = np.clip((shown.image - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
             self.timings["filter"] = time.perf_counter() - start
             log.debug("micrograph %s shown at bin %d (%s): %s", spectrum.shape, shown.binning, display, self.timings)
-            self._send(self.ready, ticket, shown, grey)
+            self._send("ready", ticket, shown, grey)
         except Exception as exc:  # noqa: BLE001 - told to the view, never lost with the thread
             log.exception("micrograph display failed")
-            self._send(self.failed, ticket, f"{type(exc).__name__}: {exc}")
+            self._send("failed", ticket, f"{type(exc).__name__}: {exc}")
 
-    @staticmethod
-    def _send(signal, *args) -> None:
+    def _send(self, signal: str, *args) -> None:
+        """Emit ``signal`` (its name: looking up a signal of a deleted object raises too)."""
         try:
-            signal.emit(*args)
+            getattr(self, signal).emit(*args)
         except RuntimeError:  # the view was deleted meanwhile
             pass
 

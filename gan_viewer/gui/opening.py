@@ -141,7 +141,7 @@ class FileOpener(QObject):
     def _run(self, ticket: int, proceed: threading.Event, path: Path, options: dict, prefetch: int) -> None:
         try:
             preview = read_preview(path, options.get("project_dir"), prefetch)
-            if preview is not None and self._send(self.previewReady, ticket, preview):
+            if preview is not None and self._send("previewReady", ticket, preview):
                 proceed.wait(MAX_PREVIEW_WAIT_S)
             if ticket != self.ticket:
                 return
@@ -150,20 +150,22 @@ class FileOpener(QObject):
             give_back_memory()
             check_readable(session)
         except (InputError, OSError) as exc:
-            self._send(self.failed, ticket, str(exc))
+            self._send("failed", ticket, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a bug must reach the user, not die with the thread
             log.exception("opening %s failed", path)
-            self._send(self.failed, ticket, f"{path}: {type(exc).__name__}: {exc}")
+            self._send("failed", ticket, f"{path}: {type(exc).__name__}: {exc}")
             return
-        if not self._send(self.opened, ticket, session):
+        if not self._send("opened", ticket, session):
             session.close()
 
-    def _send(self, signal, ticket: int, value: object) -> bool:
+    def _send(self, signal: str, ticket: int, value: object) -> bool:
+        """Emit ``signal`` (its name: looking up a signal of a deleted object raises too) unless
+        ``ticket`` is stale; whether it was emitted."""
         if ticket != self.ticket:
             return False
         try:
-            signal.emit(ticket, value)
+            getattr(self, signal).emit(ticket, value)
         except RuntimeError:  # the window was closed while the file was read
             return False
         return True

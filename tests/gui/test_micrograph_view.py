@@ -124,3 +124,17 @@ def test_path_is_read_and_filtered_off_the_ui_thread(qtbot, picks) -> None:
     expected = Spectrum(image, particles.pixel_size).image(DisplayFilter(20.0)).image
     np.testing.assert_allclose(widget.display_image.image, expected, rtol=1e-6)
     assert widget.image_item.image.dtype == np.uint8 and widget.image_item.image.shape == expected.shape
+
+
+def test_a_display_made_for_a_deleted_view_is_dropped_quietly(qtbot) -> None:
+    """The view can be deleted while its background thread works; the thread's result (or its
+    error) must then go nowhere, not raise in the thread (looking up the signal raises too)."""
+    from PyQt6 import sip
+
+    from gan_viewer.gui.micrograph_view import DisplayMaker
+
+    maker = DisplayMaker()
+    sip.delete(maker)
+    maker._send("ready", 1, None, None)
+    maker._send("failed", 1, "gone")
+

@@ -182,3 +182,14 @@ def test_the_ui_thread_never_imports_torch(tiny_set, tiny_map):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["True", "None", "[]"], run.stdout
+
+
+def test_a_file_opened_for_a_closed_window_is_dropped_quietly(qtbot) -> None:
+    from PyQt6 import sip
+
+    from gan_viewer.gui.opening import FileOpener
+
+    opener = FileOpener()
+    opener.ticket = 3
+    sip.delete(opener)
+    assert opener._send("opened", 3, None) is False

@@ -12,13 +12,17 @@ Subcommands (each prints its figures; all run on this machine's CPU unless --dev
     at 1, 2 and 3 A/px in 256, 128 and 96 px boxes, SNR 0.05 and 0.02, with white noise (no CTF)
     and with real micrograph noise (``micrographs/ucsf_1142``, its clean region) plus RELION's CTF.
     Gain over the oracle Gaussian low-pass (sigma chosen with the truth); target >= +1.5 dB in
-    every cell. Also, at each geometry: hallucination on pure white and micrograph noise (best CC
-    of the outputs with views of several structures, minus that of matched low-passed noise;
-    target <= 0.05), and the spread's calibration: the Spearman correlation of each particle's
-    relative spread (rms spread / rms recovered image, in the particle circle) with its error as
-    the PSNR measures it (both images normalised: MSE = 2 (1 - CC)); target >= 0.5; pure noise
-    must get a larger relative spread than particles. The correlation of the absolute spread with
-    the absolute error (noise units) is printed beside it.
+    every cell. Each cell has two figures: ``denoise``'s image (one pass, the command's default)
+    and the inspector's panel (the mean of the 4 rotations and flips its spread is made of).
+    Also, at each geometry: hallucination on pure white and micrograph noise (best CC of the
+    outputs with views of several structures, minus that of matched low-passed noise, with its
+    standard error; micrograph noise is half raw patches and half patches with random phases,
+    each also reported; target <= 0.05), and the spread's calibration: the Spearman correlation
+    of each particle's relative spread (rms spread / rms recovered image, in the particle circle)
+    with the error of the image it comes with as the PSNR measures it (both images normalised:
+    MSE = 2 (1 - CC)); target >= 0.5; pure noise must get a larger relative spread than
+    particles. The correlation of the absolute spread with the absolute error (noise units) is
+    printed beside it.
     ``--independent`` swaps the micrograph for the held-out ``fei-extended.mrc`` (mrcfile sdist),
     for a final check that nothing was tuned on. ``--single-scale`` measures one pass at the
     model's pixel size where the card asks for a second, finer one (the baseline of that choice).
@@ -56,15 +60,21 @@ def gan_viewer(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "gan_viewer", *map(str, args)], check=True)
 
 
-def compare(noisy: np.ndarray, truth: np.ndarray, recovered: np.ndarray) -> dict:
-    """Mean PSNR / CC of the noisy input, the oracle low-pass, Wiener and the generator."""
+def compare(noisy: np.ndarray, truth: np.ndarray, recovered: np.ndarray, panel: np.ndarray | None = None) -> dict:
+    """Mean PSNR / CC of the noisy input, the oracle low-pass, Wiener and the generator; with
+    ``panel`` (the inspector's recovered image: the mean over the spread's rotations and flips),
+    that too, and its gain (``panel_gain_over_lowpass_db``)."""
     mask = circular_mask(truth.shape[-1])
     lowpass, sigma, _ = best_gaussian_lowpass(noisy, truth, mask=mask)
     methods = {"noisy": noisy, "lowpass_oracle": lowpass, "wiener": wiener_filter(noisy), "generator": recovered}
+    if panel is not None:
+        methods["panel"] = panel
     out = {name: {"psnr_db": float(np.nanmean(psnr(img, truth, mask))),
                   "cc": float(np.nanmean(correlation(img, truth, mask)))} for name, img in methods.items()}
     out["lowpass_sigma_px"] = sigma
     out["gain_over_lowpass_db"] = out["generator"]["psnr_db"] - out["lowpass_oracle"]["psnr_db"]
+    if panel is not None:
+        out["panel_gain_over_lowpass_db"] = out["panel"]["psnr_db"] - out["lowpass_oracle"]["psnr_db"]
     return out
 
 
@@ -72,7 +82,8 @@ def print_row(label: str, r: dict) -> None:
     print(f"{label:34s} noisy {r['noisy']['psnr_db']:6.2f}  low-pass {r['lowpass_oracle']['psnr_db']:6.2f} "
           f"(sigma {r['lowpass_sigma_px']:.2f})  Wiener {r['wiener']['psnr_db']:6.2f}  "
           f"generator {r['generator']['psnr_db']:6.2f}  gain {r['gain_over_lowpass_db']:+.2f} dB  "
-          f"CC {r['generator']['cc']:.3f}")
+          f"CC {r['generator']['cc']:.3f}"
+          + (f"  panel {r['panel']['psnr_db']:6.2f} gain {r['panel_gain_over_lowpass_db']:+.2f} dB" if "panel" in r else ""))
 
 
 def default(args: argparse.Namespace) -> dict:
@@ -110,6 +121,9 @@ def default(args: argparse.Namespace) -> dict:
 
 GEOMETRIES = ((1.0, 256), (2.0, 128), (3.0, 96))
 SNRS = (0.05, 0.02)
+#: the spread the inspector computes with each recovered image (Denoiser.recover's default samples):
+#: its panel shows the mean of these samples
+PANEL_METHOD = "tta"
 
 
 def _unseen_bank(apix: float, box: int, seed: int, fill: float = 0.7):
@@ -179,6 +193,11 @@ def cell_scenes(banks: dict, noise, apix: float, box: int, snr: float, real: boo
     return np.concatenate(noisy), np.concatenate(truth)
 
 
+def _standard_error(values: np.ndarray) -> float:
+    """Standard error of the mean of (n,) values."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
@@ -196,10 +215,34 @@ def _threshold(pool: dict[str, list]) -> float:
     return float(candidates[int(np.argmax(accuracy))])
 
 
+def _hallucination(denoiser, apix: float, fields: np.ndarray, references: np.ndarray,
+                   noise_spread: dict[str, list]) -> dict:
+    """Hallucination on (n, box, box) pure-noise ``fields``: of ``denoise``'s image (one pass) and of
+    the inspector's panel (the mean of the spread's samples), each against its own control
+    (the noise low-passed to its smoothness); appends the fields' relative spreads to
+    ``noise_spread`` (per method)."""
+    from gan_viewer.core.baselines import hallucination_report
+    from gan_viewer.core.confidence import relative_spread
+    from gan_viewer.ml.spread_samples import SPREAD_METHODS
+
+    report = hallucination_report(lambda x: denoiser.recover(x, apix).images, references, noise=fields)
+    for method in SPREAD_METHODS:
+        sampled = denoiser.recover(fields, apix, spread=True, method=method)
+        noise_spread[method].append(relative_spread(sampled.images, sampled.spread))
+        if method == PANEL_METHOD:
+            panel = hallucination_report(lambda x, images=sampled.images: images, references, noise=fields)
+    excess = np.subtract(report["output"]["best_cc"], report["control"]["best_cc"])  # (n,)
+    panel_excess = np.subtract(panel["output"]["best_cc"], panel["control"]["best_cc"])
+    return {"excess_cc": report["excess_cc"], "excess_cc_se": _standard_error(excess),
+            "fraction_above_control_p99": report["fraction_above_control_p99"],
+            "control_sigma": report["control_sigma"], "output_cc": report["output"]["mean"],
+            "control_cc": report["control"]["mean"], "variance_ratio": report["power"]["mean_variance_ratio"],
+            "panel_excess_cc": panel["excess_cc"], "panel_excess_cc_se": _standard_error(panel_excess)}
+
+
 def general(args: argparse.Namespace) -> dict:
     import torch
 
-    from gan_viewer.core.baselines import hallucination_report
     from gan_viewer.core.normalize import relion_normalize
     from gan_viewer.core.confidence import particle_circle, relative_spread
     from gan_viewer.ml.inference import Denoiser
@@ -220,21 +263,26 @@ def general(args: argparse.Namespace) -> dict:
         mask = particle_circle(box)
         spread = {m: [] for m in SPREAD_METHODS}
         abs_spread = {m: [] for m in SPREAD_METHODS}
-        rel_error, abs_error = [], []
+        rel_error = {m: [] for m in SPREAD_METHODS}
+        abs_error = {m: [] for m in SPREAD_METHODS}
         for real in (False, True):
             for snr in SNRS:
                 noisy, truth = cell_scenes(banks, noise, apix, box, snr, real, args.n, rng)
                 rec = denoiser.recover(noisy, apix)
                 label = f"{geometry}, SNR {snr:g}, {'micrograph noise + CTF' if real else 'white noise'}"
-                results[label] = compare(noisy, truth, rec.images)
-                print_row(label, results[label])
+                panel = None
                 for method in SPREAD_METHODS:
                     sampled = denoiser.recover(noisy, apix, spread=True, method=method)
+                    panel = sampled.images if method == PANEL_METHOD else panel
                     spread[method].append(relative_spread(sampled.images, sampled.spread))
                     abs_spread[method].append(np.sqrt((sampled.spread[:, mask].astype(np.float64) ** 2).mean(axis=1)))
-                abs_error.append(np.sqrt(((rec.images - truth)[:, mask].astype(np.float64) ** 2).mean(axis=1)))
-                # the error as the PSNR measures it: both images normalised, MSE = 2 (1 - CC)
-                rel_error.append(2 * (1 - correlation(rec.images, truth, mask)))
+                    # the error of the image the spread comes with (the mean of its samples)
+                    abs_error[method].append(np.sqrt(((sampled.images - truth)[:, mask].astype(np.float64) ** 2)
+                                                     .mean(axis=1)))
+                    # the error as the PSNR measures it: both images normalised, MSE = 2 (1 - CC)
+                    rel_error[method].append(2 * (1 - correlation(sampled.images, truth, mask)))
+                results[label] = compare(noisy, truth, rec.images, panel)
+                print_row(label, results[label])
         references = []
         for bank in banks.values():
             for _ in range(40):
@@ -244,28 +292,35 @@ def general(args: argparse.Namespace) -> dict:
         references = np.stack(references)
         noise_spread = {m: [] for m in SPREAD_METHODS}
         for kind in ("white", "micrograph"):
-            fields = relion_normalize(noise.sample(kind, args.n * 2, box, rng))[0]
-            report = hallucination_report(lambda x: denoiser.recover(x, apix).images, references, box=box, rng=rng,
-                                          noise=fields)
-            report.pop("arrays")
+            # micrograph noise: raw patches (the micrograph's texture: ice, carbon, maybe stray
+            # particles) and the same spectrum with random phases (its colour only), each with
+            # its own control; the figure for micrograph noise is their mean
+            parts = {"": noise.sample(kind, args.n * 4, box, rng)} if kind == "white" else {
+                ", raw patches": noise.sample(kind, args.n * 4, box, rng, random_phases=0.0),
+                ", random phases": noise.sample(kind, args.n * 4, box, rng, random_phases=1.0)}
             key = f"{geometry}, {kind} noise"
-            hallucination[key] = {k: report[k] for k in ("excess_cc", "fraction_above_control_p99", "control_sigma")}
-            hallucination[key].update(output_cc=report["output"]["mean"], control_cc=report["control"]["mean"],
-                                      variance_ratio=report["power"]["mean_variance_ratio"])
-            print(f"{key:45s} hallucination: output CC {report['output']['mean']:.3f}, control "
-                  f"{report['control']['mean']:.3f}, excess {report['excess_cc']:+.3f} (target <= 0.05)")
-            for method in SPREAD_METHODS:
-                sampled = denoiser.recover(fields, apix, spread=True, method=method)
-                noise_spread[method].append(relative_spread(sampled.images, sampled.spread))
-        rel_error, abs_error = np.concatenate(rel_error), np.concatenate(abs_error)
+            for part, fields in parts.items():
+                fields = relion_normalize(fields)[0]
+                hallucination[key + part] = _hallucination(denoiser, apix, fields, references, noise_spread)
+            if len(parts) > 1:
+                entries = [hallucination[key + part] for part in parts]
+                hallucination[key] = {k: float(np.mean([e[k] for e in entries])) for k in entries[0]}
+                for k in ("excess_cc_se", "panel_excess_cc_se"):  # of the mean of independent parts
+                    hallucination[key][k] = float(np.sqrt(sum(e[k] ** 2 for e in entries)) / len(entries))
+            for part in ([""] if len(parts) == 1 else ["", *parts]):
+                h = hallucination[key + part]
+                print(f"{key + part:45s} hallucination: output CC {h['output_cc']:.3f}, control {h['control_cc']:.3f}, "
+                      f"excess {h['excess_cc']:+.3f} +- {h['excess_cc_se']:.3f}; inspector panel "
+                      f"{h['panel_excess_cc']:+.3f} +- {h['panel_excess_cc_se']:.3f} (target <= 0.05)")
         calibration[geometry] = {}
         calibration_pool["particles"].append(np.concatenate(spread["tta"]))
         calibration_pool["noise"].append(np.concatenate(noise_spread["tta"]))
         for method in SPREAD_METHODS:
             particles, pure = np.concatenate(spread[method]), np.concatenate(noise_spread[method])
             c = calibration[geometry][method] = {
-                "spearman_spread_vs_error": _spearman(np.concatenate(abs_spread[method]), abs_error),
-                "spearman_relative_spread_vs_normalised_error": _spearman(particles, rel_error),
+                "spearman_spread_vs_error": _spearman(np.concatenate(abs_spread[method]),
+                                                      np.concatenate(abs_error[method])),
+                "spearman_relative_spread_vs_normalised_error": _spearman(particles, np.concatenate(rel_error[method])),
                 "median_relative_spread_particles": float(np.median(particles)),
                 "median_relative_spread_pure_noise": float(np.median(pure)),
                 "fraction_noise_above_particle_p90": float(np.mean(pure > np.quantile(particles, 0.9))),
@@ -277,8 +332,10 @@ def general(args: argparse.Namespace) -> dict:
                   f"percentile {c['fraction_noise_above_particle_p90']:.0%}")
     threshold = _threshold(calibration_pool)
     print(f"confidence threshold (tta; best separates pure noise from particles): {threshold:.3f}")
-    gains = [r["gain_over_lowpass_db"] for r in results.values()]
-    print(f"gain over the oracle low-pass: min {min(gains):+.2f} dB, mean {np.mean(gains):+.2f} dB over {len(gains)} cells")
+    for what, key in (("denoise (one pass)", "gain_over_lowpass_db"), ("inspector panel", "panel_gain_over_lowpass_db")):
+        gains = [r[key] for r in results.values()]
+        print(f"{what}: gain over the oracle low-pass: min {min(gains):+.2f} dB, mean {np.mean(gains):+.2f} dB over "
+              f"{len(gains)} cells")
     return {"model": denoiser.name, "sha256": denoiser.card.get("sha256"), "n_per_structure": args.n,
             "finer_scale": denoiser.finer_scale,
             "structures": list(banks), "noise": "fei-extended.mrc (held out)" if args.independent else "ucsf_1142",

@@ -29,10 +29,14 @@ from pathlib import Path
 def summary_of_general(bench: dict) -> dict:
     """Gains per cell, hallucination per geometry and noise, calibration per geometry."""
     gains = {label: round(r["gain_over_lowpass_db"], 2) for label, r in bench["results"].items()}
+    # the inspector's panel: the mean over the spread's rotations and flips (denoise --samples 4)
+    panel = {label: round(r["panel_gain_over_lowpass_db"], 2) for label, r in bench["results"].items()
+             if "panel_gain_over_lowpass_db" in r}
     return {
         "script": "benchmarks/bench_generator.py general", "structures": bench["structures"],
         "n_per_structure": bench["n_per_structure"], "noise": bench["noise"],
         "gain_over_oracle_lowpass_db": gains,
+        **({"panel_gain_over_oracle_lowpass_db": panel} if panel else {}),
         "psnr_db": {label: {k: round(v["psnr_db"], 2) for k, v in r.items() if isinstance(v, dict)}
                     for label, r in bench["results"].items()},
         "hallucination": {k: {m: round(v, 3) for m, v in r.items()} for k, r in bench["hallucination"].items()},

@@ -92,9 +92,12 @@ class NoiseBank:
         self.spectra.append(power)
         self.spectrum_sources.append(name)
 
-    def sample(self, kind: str, n: int, box: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, kind: str, n: int, box: int, rng: np.random.Generator, random_phases: float = 0.5
+               ) -> np.ndarray:
         """(n, box, box) float32 fields of unit variance; ``kind`` is one of :data:`NOISE_KINDS`
-        (micrograph and spectrum noise are white when the bank has none)."""
+        (micrograph and spectrum noise are white when the bank has none). ``random_phases`` is the
+        share of micrograph patches that keep only their spectrum (0: all raw, 1: none raw); the
+        default, half, is what training draws."""
         if kind == "white" or (kind == "micrograph" and not self.micrographs) or (kind == "spectrum" and not self.spectra):
             return rng.standard_normal((n, box, box), dtype=np.float32)
         if kind == "coloured":
@@ -109,7 +112,7 @@ class NoiseBank:
             y = int(rng.integers(0, image.shape[0] - box + 1))
             x = int(rng.integers(0, image.shape[1] - box + 1))
             patch = np.rot90(image[y:y + box, x:x + box], int(rng.integers(4)))
-            if rng.random() < 0.5:
+            if rng.random() < random_phases:
                 patch = _randomise_phases(patch, rng)
             patch = patch - patch.mean()
             out[i] = patch / max(float(patch.std()), 1e-6)

@@ -201,6 +201,29 @@ def test_denoise_uses_each_optics_groups_pixel_size_and_writes_the_spread(capsys
     assert not np.allclose(mrcfile.read(tmp_path / "one2.0.mrcs"), mrcfile.read(tmp_path / "one4.0.mrcs"), atol=1e-3)
 
 
+def test_denoise_samples_without_spread_writes_the_panels_mean(capsys, trained: Path, tmp_path: Path) -> None:
+    """``--samples 4`` alone writes the mean image of a ``--spread`` run (what the inspector shows),
+    not the one-pass image; a spread needs 2 samples or more."""
+    with mrcfile.new(tmp_path / "in.mrcs") as mrc:
+        mrc.set_data(np.random.default_rng(3).standard_normal((5, 32, 32)).astype(np.float32))
+    model = trained.with_suffix(".safetensors")
+    common = ["--model", model, "--device", "cpu", "--apix", "2"]
+    code, _, _ = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "spread_run.mrcs", "--spread",
+                     tmp_path / "sd.mrcs", *common)
+    assert code == 0
+    code, stdout, _ = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "mean.mrcs", "--samples", "4",
+                          *common)
+    assert code == 0 and "mean of 4 rotations/flips" in stdout and "confidence median" in stdout
+    code, stdout, _ = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "one.mrcs", *common)
+    assert code == 0 and "confidence" not in stdout
+    mean = mrcfile.read(tmp_path / "mean.mrcs")
+    np.testing.assert_allclose(mean, mrcfile.read(tmp_path / "spread_run.mrcs"), atol=1e-5)
+    assert not np.allclose(mean, mrcfile.read(tmp_path / "one.mrcs"), atol=1e-4)
+    for bad in (["--samples", "1", "--spread", tmp_path / "s1.mrcs"], ["--samples", "9"], ["--samples", "0"]):
+        code, _, err = run(capsys, "denoise", tmp_path / "in.mrcs", "--out", tmp_path / "bad.mrcs", *bad, *common)
+        assert code == 2 and "--samples must be" in err and not (tmp_path / "bad.mrcs").exists()
+
+
 def test_denoise_needs_a_pixel_size(capsys, trained: Path, tmp_path: Path) -> None:
     with mrcfile.new(tmp_path / "in.mrcs") as mrc:
         mrc.set_data(np.zeros((2, 32, 32), np.float32))  # no pixel size in the header

@@ -119,6 +119,28 @@ def test_noise_kinds_have_unit_variance_and_micrographs_are_resampled(tmp_path) 
         noise.sample("pink", 1, 8, rng)
 
 
+def test_micrograph_patches_raw_or_with_random_phases_on_request(tmp_path) -> None:
+    """random_phases=0 cuts raw patches (each one somewhere in the micrograph, turned), 1 keeps only
+    their spectra."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from gan_viewer.io.mrc import write_stack
+
+    write_stack(tmp_path / "mic.mrc", np.random.default_rng(9).standard_normal((1, 40, 40)).astype(np.float32), 2.0)
+    noise = NoiseBank(2.0, [(tmp_path / "mic.mrc", None)])
+    windows = sliding_window_view(noise.micrographs[0], (12, 12)).reshape(-1, 144)  # every 12 px patch
+    windows = (windows - windows.mean(axis=1, keepdims=True)) / windows.std(axis=1, keepdims=True)
+
+    def is_a_patch(field: np.ndarray) -> bool:
+        turns = np.stack([np.rot90(field, -k).ravel() for k in range(4)])
+        turns = (turns - turns.mean(axis=1, keepdims=True)) / turns.std(axis=1, keepdims=True)
+        return bool((windows @ turns.T / 144 > 1 - 1e-5).any())
+
+    raw = noise.sample("micrograph", 4, 12, np.random.default_rng(1), random_phases=0.0)
+    phases = noise.sample("micrograph", 4, 12, np.random.default_rng(1), random_phases=1.0)
+    assert all(is_a_patch(f) for f in raw) and not any(is_a_patch(f) for f in phases)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"snr": (-1.0, 0.1)}, "SNR must be positive"),
     ({"boxes": (8,)}, "boxes must be"),

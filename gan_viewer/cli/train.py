@@ -56,6 +56,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     sim.add_argument("--micrograph", type=Path, action="append", default=[],
                      help="real micrograph whose patches serve as noise (repeatable)")
     sim.add_argument("--empty", type=float, metavar="FRACTION", help="fraction of empty boxes (default 0.05 / 0.08)")
+    sim.add_argument("--noise-mix", type=float, nargs=3, metavar=("WHITE", "COLOURED", "MICROGRAPH"),
+                     help="weights of white, coloured and micrograph noise in realistic scenes (default 0.4 0.3 0.3 "
+                          "with --micrograph, else 0.6 0.4 0)")
     sim.add_argument("--fill", type=float, nargs=2, metavar=("MIN", "MAX"),
                      help="particle diameter / box (default 0.3 0.9)")
     run = parser.add_argument_group("run")
@@ -89,7 +92,8 @@ def config_from_args(args: argparse.Namespace):
         assemblies=args.assemblies, noisy=args.noisy, clean=args.clean, star=args.star,
         project_dir=args.project_dir, snr=tuple(args.snr), ctf=args.ctf, defocus=tuple(args.defocus),
         shift=args.shift, boxes=tuple(args.box), apix=args.apix, scenes=args.scenes,
-        micrographs=list(args.micrograph), empty=args.empty, fill=None if args.fill is None else tuple(args.fill))
+        micrographs=list(args.micrograph), empty=args.empty,
+        noise_mix=None if args.noise_mix is None else tuple(args.noise_mix), fill=None if args.fill is None else tuple(args.fill))
     return TrainingConfig(
         out=args.out, data=data, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
         validate_every=args.validate_every, depth=args.depth, base_channels=args.base_channels,

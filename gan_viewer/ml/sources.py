@@ -62,6 +62,9 @@ class TrainingData:
         Real micrographs whose patches serve as noise.
     empty
         Fraction of empty boxes; None: 0.05 (simple) or 0.08 (realistic).
+    noise_mix
+        Weights of white, coloured and micrograph noise; None: 0.4 0.3 0.3 with micrographs, else
+        0.6 0.4 0 (realistic) or white only (simple).
     fill
         (min, max) particle diameter over box; None: the scene recipe's default.
     """
@@ -84,6 +87,7 @@ class TrainingData:
     scenes: str = "simple"
     micrographs: list[PathLike] = field(default_factory=list)
     empty: float | None = None
+    noise_mix: tuple[float, float, float] | None = None
     fill: tuple[float, float] | None = None
 
     @property
@@ -165,7 +169,8 @@ def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str 
             defocus_um=(data.defocus[0] / 1e4, data.defocus[1] / 1e4),
             astigmatism_um=(0.0, 0.2) if realistic else (0.0, 0.05),
             bfactor=(0.0, 150.0) if realistic else (0.0, 0.0),
-            noise_mix=(0.4, 0.3, 0.3) if noise.micrographs else ((0.6, 0.4, 0.0) if realistic else (1.0, 0.0, 0.0)),
+            noise_mix=tuple(data.noise_mix) if data.noise_mix is not None else (0.4, 0.3, 0.3) if noise.micrographs
+            else ((0.6, 0.4, 0.0) if realistic else (1.0, 0.0, 0.0)),
             shift_px=data.shift)
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc)) from exc

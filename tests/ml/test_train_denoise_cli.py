@@ -40,6 +40,22 @@ def test_train_writes_model_card_and_figures(trained: Path) -> None:
     assert "psnr_db" in card["validation"] and "mse" in card["validation"]
 
 
+def test_noise_mix_sets_the_scene_recipe(capsys, tmp_path: Path) -> None:
+    """--noise-mix reaches the scenes' recipe (and the card); a mix that cannot be drawn is refused."""
+    from gan_viewer.ml.sources import TrainingData, simulated_pairs
+
+    data = TrainingData(phantoms=1, snr=(0.1,), boxes=(32,), apix=3.0, scenes="realistic", noise_mix=(0.0, 1.0, 0.0))
+    assert simulated_pairs([], data).sampler.recipe.noise_mix == (0.0, 1.0, 0.0)
+    out = tmp_path / "mix"
+    code, _, _ = run(capsys, "train", "--phantoms", "1", "--scenes", "realistic", "--noise-mix", "0", "1", "0",
+                     "--apix", "3", "--steps", "2", *TINY, "--out", out)
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert code == 0 and card["training"]["data"]["recipe"]["noise_mix"] == [0.0, 1.0, 0.0]
+    code, _, err = run(capsys, "train", "--phantoms", "1", "--scenes", "realistic", "--noise-mix", "-1", "0", "0",
+                       "--apix", "3", "--steps", "2", *TINY, "--out", tmp_path / "bad")
+    assert code == 2 and "noise mix" in err and not (tmp_path / "bad.safetensors").exists()
+
+
 def test_output_name_with_a_dot(capsys, tiny_map: Path, tmp_path: Path) -> None:
     """``--out gen_snr0.05`` names the files gen_snr0.05.*, not gen_snr0.* (".05" is no suffix)."""
     (tmp_path / "models").mkdir()

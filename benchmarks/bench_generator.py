@@ -83,7 +83,8 @@ def print_row(label: str, r: dict) -> None:
           f"(sigma {r['lowpass_sigma_px']:.2f})  Wiener {r['wiener']['psnr_db']:6.2f}  "
           f"generator {r['generator']['psnr_db']:6.2f}  gain {r['gain_over_lowpass_db']:+.2f} dB  "
           f"CC {r['generator']['cc']:.3f}"
-          + (f"  panel {r['panel']['psnr_db']:6.2f} gain {r['panel_gain_over_lowpass_db']:+.2f} dB" if "panel" in r else ""))
+          + (f"  panel {r['panel']['psnr_db']:6.2f} gain {r['panel_gain_over_lowpass_db']:+.2f} dB"
+             if "panel" in r else ""))
 
 
 def default(args: argparse.Namespace) -> dict:

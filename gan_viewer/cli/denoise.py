@@ -20,8 +20,8 @@ confidence (1 minus the spread over the recovered image's amplitude, 0-1) is sum
 end, with how many particles fall below the model card's threshold, where pure noise lies.
 
 --samples 4 without --spread writes the same mean image, the one the inspector's recovered panel
-shows: 0.1-0.4 dB closer to the truth than one pass (benchmarks/bench_generator.py general), for
-4 times the time. The default without --spread is one pass (--samples 1).
+shows: up to 0.3 dB closer to the truth than one pass (benchmarks/bench_generator.py general),
+for 4 times the time. The default without --spread is one pass (--samples 1).
 
 example:
   gan-viewer denoise particles.star --out recovered.mrcs --spread spread.mrcs --device auto

@@ -93,7 +93,8 @@ def config_from_args(args: argparse.Namespace):
         project_dir=args.project_dir, snr=tuple(args.snr), ctf=args.ctf, defocus=tuple(args.defocus),
         shift=args.shift, boxes=tuple(args.box), apix=args.apix, scenes=args.scenes,
         micrographs=list(args.micrograph), empty=args.empty,
-        noise_mix=None if args.noise_mix is None else tuple(args.noise_mix), fill=None if args.fill is None else tuple(args.fill))
+        noise_mix=None if args.noise_mix is None else tuple(args.noise_mix),
+        fill=None if args.fill is None else tuple(args.fill))
     return TrainingConfig(
         out=args.out, data=data, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
         validate_every=args.validate_every, depth=args.depth, base_channels=args.base_channels,

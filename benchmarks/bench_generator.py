@@ -25,7 +25,11 @@ Subcommands (each prints its figures; all run on this machine's CPU unless --dev
     printed beside it.
     ``--independent`` swaps the micrograph for the held-out ``fei-extended.mrc`` (mrcfile sdist),
     for a final check that nothing was tuned on. ``--single-scale`` measures one pass at the
-    model's pixel size where the card asks for a second, finer one (the baseline of that choice).
+    model's pixel size where the card asks for a second, finer one (the baseline of that choice);
+    ``--no-whitening`` leaves the noise's colour as it is where the card asks to take some away
+    (``input_whitening``; the baseline of that choice). Each recovery gets the noise spectrum of
+    the set it belongs to (a cell's particles, a kind's noise fields), as the inspector and
+    ``denoise`` measure it on the particle set.
 ``throughput [--n 1000] [--box 128] [--apix 3] [--spread] [--single-scale]``
     Wall time of the whole ``gan-viewer denoise`` command (start-up included) on n particles, by
     default at the model's pixel size (no resampling); ``--apix 2`` measures particles finer than
@@ -254,6 +258,8 @@ def general(args: argparse.Namespace) -> dict:
     denoiser = Denoiser.load(args.model, args.device)
     if args.single_scale:
         denoiser.finer_scale = None
+    if args.no_whitening:
+        denoiser.input_whitening = None
     results, hallucination, calibration = {}, {}, {}
     calibration_pool: dict[str, list] = {"particles": [], "noise": []}  # tta relative spreads, all geometries
     for apix, box in GEOMETRIES:
@@ -338,7 +344,7 @@ def general(args: argparse.Namespace) -> dict:
         print(f"{what}: gain over the oracle low-pass: min {min(gains):+.2f} dB, mean {np.mean(gains):+.2f} dB over "
               f"{len(gains)} cells")
     return {"model": denoiser.name, "sha256": denoiser.card.get("sha256"), "n_per_structure": args.n,
-            "finer_scale": denoiser.finer_scale,
+            "finer_scale": denoiser.finer_scale, "input_whitening": denoiser.input_whitening,
             "structures": list(banks), "noise": "fei-extended.mrc (held out)" if args.independent else "ucsf_1142",
             "results": results, "hallucination": hallucination, "calibration": calibration,
             "confidence_threshold": threshold}
@@ -377,6 +383,8 @@ def main() -> None:
     p.add_argument("--independent", action="store_true", help="held-out micrograph noise (fei-extended.mrc)")
     p.add_argument("--single-scale", action="store_true",
                    help="one pass at the model's pixel size, even where the card asks for a finer second pass")
+    p.add_argument("--no-whitening", action="store_true",
+                   help="the noise's colour left as it is, even where the card asks to take some away")
     p = sub.add_parser("throughput")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--box", type=int, default=128)
@@ -391,6 +399,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"{args.what}{'_independent' if getattr(args, 'independent', False) else ''}" \
            f"{'_single_scale' if getattr(args, 'single_scale', False) else ''}" \
+           f"{'_no_whitening' if getattr(args, 'no_whitening', False) else ''}" \
            f"{'_spread' if getattr(args, 'spread', False) else ''}" \
            f"{f'_{args.apix:g}A' if args.what == 'throughput' and args.apix != 3.0 else ''}_{args.device}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -40,6 +40,7 @@ import bench_curation as sets
 from gan_viewer.core.curation import Label
 from gan_viewer.core.learning import fit_predict, most_uncertain, reduce_embedding
 from gan_viewer.core.metrics import circular_mask, correlation
+from gan_viewer.core.noise import noise_sample_rows
 from gan_viewer.ml.inference import Denoiser
 from gan_viewer.sim.scoring import DEFAULT_RESOLUTION
 
@@ -57,8 +58,9 @@ def features(world, data: dict, batch: int = 64) -> dict[str, np.ndarray]:
     out["raw agreement"] = correlation(data["images"], reference, mask).astype(np.float32)
     denoiser = Denoiser.load(None, device="cpu")
     recovered, confidence, embedding = [], [], []  # the default generator, as the inspector runs it
+    spectrum = denoiser.noise_power(data["images"][noise_sample_rows(np.arange(len(data["images"])))])
     for lo in range(0, len(data["images"]), batch):
-        rec = denoiser.recover(data["images"][lo:lo + batch], world.apix, spread=True)
+        rec = denoiser.recover(data["images"][lo:lo + batch], world.apix, spread=True, noise_power=spectrum)
         recovered.append(rec.images)
         confidence.append(rec.confidence)
         embedding.append(rec.embedding)

@@ -47,15 +47,18 @@ def main() -> None:
     from gan_viewer.core.normalize import display_limits, relion_normalize
     from gan_viewer.core.particles import open_particles, pixel_sizes
     from gan_viewer.ml.inference import Denoiser
+    from gan_viewer.ml.stream import set_noise_power
 
     denoiser = Denoiser.load(args.model, args.device)
     rows = []
     for name, rel in SETS:
         source = open_particles(DATA / rel)
-        apix = float(pixel_sizes(source)[0])
+        sizes = pixel_sizes(source)
+        apix = float(sizes[0])
         idx = np.arange(min(args.per_set, len(source)))
         raw = relion_normalize(source.images(idx))[0]
-        rec = denoiser.recover(raw, apix, spread=True)
+        # as the inspector does: with the noise spectrum of the whole set, not of these few
+        rec = denoiser.recover(raw, apix, spread=True, noise_power=set_noise_power(denoiser, source, sizes, apix))
         rows.append((name, apix, raw, lowpass(raw, apix), rec))
     n_rows = sum(len(r[2]) for r in rows)
     fig, axes = plt.subplots(n_rows, 4, figsize=(7.2, 1.85 * n_rows))

@@ -200,7 +200,7 @@ def score(map_path: PathLike, particles: PathLike | ParticleTable | ParticleSour
         from gan_viewer.ml.scoring import gan_scores
 
         denoiser = model if isinstance(model, Denoiser) else Denoiser.load(model, device=device)
-        extra = lambda images, refs, apix: gan_scores(denoiser, images, refs, apix)  # noqa: E731
+        extra = lambda images, refs, apix, noise: gan_scores(denoiser, images, refs, apix, noise)  # noqa: E731
     if out is not None:
         if indices is not None:
             raise ValueError("indices and out cannot be combined: the file written holds every particle")
@@ -221,7 +221,7 @@ def score(map_path: PathLike, particles: PathLike | ParticleTable | ParticleSour
 def denoise(particles: np.ndarray | PathLike | ParticleSource, apix: float | None = None, *,
             model: PathLike | Denoiser | None = None, spread: bool = False, samples: int = 4,
             indices: np.ndarray | list[int] | None = None, device: str = "auto", batch_size: int = 32,
-            project_dir: PathLike | None = None) -> Recovery:
+            project_dir: PathLike | None = None, noise_power: np.ndarray | None = None) -> Recovery:
     """The generator's recovery of particles, optionally with its spread and confidence.
 
     Parameters
@@ -247,6 +247,11 @@ def denoise(particles: np.ndarray | PathLike | ParticleSource, apix: float | Non
         (both ignored when ``model`` is a loaded :class:`Denoiser`).
     project_dir
         RELION project folder of a STAR's stacks.
+    noise_power
+        For an array, when the generator takes the noise's colour away (the bundled default
+        does: ``Denoiser.input_whitening``): the noise spectrum of the set the images belong to
+        (``Denoiser.noise_power(some_of_its_particles)``); by default the array is its own set.
+        A file or set is measured on a sample of its particles per pixel size.
 
     Returns
     -------
@@ -265,7 +270,7 @@ def denoise(particles: np.ndarray | PathLike | ParticleSource, apix: float | Non
     if isinstance(particles, np.ndarray):
         if indices is not None:
             raise ValueError("indices select particles of a file or set; slice the array instead")
-        return denoiser.recover(particles, apix, spread=spread, samples=samples)
+        return denoiser.recover(particles, apix, spread=spread, samples=samples, noise_power=noise_power)
     source = _open_particles(particles, project_dir) if isinstance(particles, (str, os.PathLike)) else particles
     sizes = pixel_sizes(source, apix)
     check_source_sampling(denoiser, source.box, sizes)

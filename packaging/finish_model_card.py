@@ -75,6 +75,10 @@ def main() -> None:
             card["finer_scale"] = general["finer_scale"]
         else:
             card.pop("finer_scale", None)
+        if general.get("input_whitening"):
+            card["input_whitening"] = general["input_whitening"]
+        else:
+            card.pop("input_whitening", None)
     if args.independent:
         card["independent_test"] = summary_of_general(json.loads(args.independent.read_text()))
     for path in args.throughput:

@@ -115,6 +115,18 @@ def test_score_matches_the_command(simulated: Path, folder: Path) -> None:
         api.score("map.mrc", simulated, out="api_scored.star")
 
 
+def test_gan_scores_take_their_optics_groups_noise_spectrum_whatever_the_chunks(simulated: Path) -> None:
+    from gan_viewer.ml.inference import Denoiser
+
+    denoiser = Denoiser.load(None, "cpu")
+    denoiser.input_whitening = 0.5  # takes half of the noise's colour away: needs the set's spectrum
+    whole = api.score("map.mrc", simulated, gan=True, model=denoiser)
+    chunked = api.score("map.mrc", simulated, gan=True, model=denoiser, chunk=2)
+    for name in ("gvAgreement", "gvConfidence"):
+        assert np.isfinite(whole[name]).all()
+        np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-4, atol=1e-5)
+
+
 def test_denoise_files_arrays_and_indices_agree(simulated: Path) -> None:
     from gan_viewer.ml.inference import Denoiser
 
@@ -127,7 +139,9 @@ def test_denoise_files_arrays_and_indices_agree(simulated: Path) -> None:
     some = api.denoise(particles, model=denoiser, spread=True, indices=[5, 0])
     np.testing.assert_allclose(some.images, whole.images[[5, 0]], atol=1e-5)
     np.testing.assert_allclose(some.confidence, whole.confidence[[5, 0]], atol=1e-6)
-    from_array = api.denoise(particles.images([0, 1]), 3.0, model=denoiser, spread=True)
+    # an array is its own set unless it is given the noise spectrum of the set it comes from
+    spectrum = denoiser.noise_power(particles.images(range(6)))
+    from_array = api.denoise(particles.images([0, 1]), 3.0, model=denoiser, spread=True, noise_power=spectrum)
     np.testing.assert_allclose(from_array.images, whole.images[:2], atol=1e-4)
     assert api.denoise(particles.images([0, 1]), 3.0, model=denoiser).spread is None
     with pytest.raises(ValueError, match="slice the array"):

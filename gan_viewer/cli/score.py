@@ -55,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
         from gan_viewer.ml.scoring import gan_scores
 
         denoiser = Denoiser.load(args.model, device=args.device)
-        extra = lambda images, refs, apix: gan_scores(denoiser, images, refs, apix)  # noqa: E731
+        extra = lambda images, refs, apix, noise: gan_scores(denoiser, images, refs, apix, noise)  # noqa: E731
     n, written = score_star(args.star, args.map, args.out, shard=shard, chunk=args.chunk, resolution=resolution,
                             project_dir=args.project_dir, device="cpu" if args.device == "auto" else args.device,
                             extra=extra, interpolation=args.interpolation, overwrite=args.force)

@@ -32,6 +32,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from gan_viewer.core.learning import EMBED_DIM, reduce_embedding
 from gan_viewer.core.metrics import circular_mask
+from gan_viewer.core.noise import noise_power_spectrum, spectrum_rows
 from gan_viewer.core.particles import pixel_sizes
 from gan_viewer.core.session import Session
 from gan_viewer.errors import InputError
@@ -86,6 +87,7 @@ class ParticleImages(ParticleScores, QObject):
         self.prefetch = prefetch
         self.ctf = False
         self.source_lock = threading.Lock()
+        self._noise_power: dict[float, np.ndarray] = {}  # pixel size (-1: unknown) -> noise spectrum
         self.caches = {k: LruCache(32 << 20) for k in ("raw", "spread") + KINDS}
         self._live: dict[str, dict[int, Request]] = {k: {} for k in KINDS}
         self._generation = {k: 0 for k in KINDS}
@@ -116,10 +118,10 @@ class ParticleImages(ParticleScores, QObject):
         self.adopt_star_scores()
 
     # -- reading -----------------------------------------------------------------------------------
-    def read(self, indices: np.ndarray) -> np.ndarray:
+    def read(self, indices: np.ndarray, check_finite: bool = True) -> np.ndarray:
         """Raw images (k, box, box) float32; safe from any thread."""
         with self.source_lock:
-            return self.session.source.images(np.asarray(indices, np.int64))
+            return self.session.source.images(np.asarray(indices, np.int64), check_finite=check_finite)
 
     def get(self, kind: str, index: int) -> np.ndarray | None:
         """The cached ``kind`` ("raw", "recovered", "reference") image of ``index``, or None."""
@@ -189,7 +191,8 @@ class ParticleImages(ParticleScores, QObject):
         apix = np.full(k, np.nan) if self.apix is None else self.apix[idx]
         for value in np.unique(apix).tolist():
             where = np.flatnonzero(apix == value) if np.isfinite(value) else np.arange(k)
-            out = self.engine.recover(raw[where], value if np.isfinite(value) else None, spread)
+            out = self.engine.recover(raw[where], value if np.isfinite(value) else None, spread,
+                                      self.noise_power(value) if self.engine.whitens else None)
             images[where] = out[0]
             if out[1] is None:
                 spreads = None
@@ -202,6 +205,16 @@ class ParticleImages(ParticleScores, QObject):
             if out[4] is not None:
                 embedding[where] = reduce_embedding(out[4])
         return images, spreads, confidence, amplitude, embedding
+
+    def noise_power(self, value: float) -> np.ndarray:
+        """The noise spectrum of the particles at pixel size ``value`` (NaN: all), measured once on
+        a sample of them (:func:`~gan_viewer.core.noise.spectrum_rows`); in the inference thread
+        only. Every particle is recovered with its set's spectrum, never with its own."""
+        key = float(value) if np.isfinite(value) else -1.0
+        if key not in self._noise_power:
+            rows = spectrum_rows(self.apix, len(self.session), value)
+            self._noise_power[key] = noise_power_spectrum(self.read(rows, check_finite=False))
+        return self._noise_power[key]
 
     def set_spread(self, on: bool) -> None:
         """Compute the spread (and confidence) with each recovered image, or not."""

@@ -215,15 +215,24 @@ class InferenceEngine:
         """The model card format (2: outputs in noise units; 1: standardised outputs)."""
         return int(getattr(self.denoise, "format", 1))
 
-    def recover(self, images: np.ndarray, apix: float | None, spread: bool = False
+    @property
+    def whitens(self) -> bool:
+        """Whether the generator takes its input's noise colour away, so needs the set's noise
+        spectrum (:meth:`recover`'s ``noise_power``)."""
+        return getattr(self.denoise, "input_whitening", None) is not None
+
+    def recover(self, images: np.ndarray, apix: float | None, spread: bool = False,
+                noise_power: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """(recovered, spread, confidence, amplitude, embedding (k, C)) of (k, box, box) images;
         the last four are None for a generator that gives images only (spread and confidence also
-        without ``spread``; the embedding for a generator without a bottleneck)."""
+        without ``spread``; the embedding for a generator without a bottleneck). ``noise_power``:
+        the set's noise spectrum, for a generator that :attr:`whitens`."""
         recover = getattr(self.denoise, "recover", None)
         if recover is None:
             return np.asarray(self.denoise(images, apix), np.float32), None, None, None, None
-        result = recover(images, apix, spread=spread)
+        extra = {"noise_power": noise_power} if self.whitens and noise_power is not None else {}
+        result = recover(images, apix, spread=spread, **extra)
         return result.images, result.spread, result.confidence, result.amplitude, getattr(result, "embedding", None)
 
     def load(self, model: Any, device: str) -> str:

@@ -148,6 +148,8 @@ _CARD_FIELDS = {
     "box": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
     "finer_scale": (lambda v: _is_number(v) and 0 < v <= FINER_SCALE_MAX,
                     f"a number above 0 and at most {FINER_SCALE_MAX} (a fraction of the pixel size)"),
+    "input_whitening": (lambda v: _is_number(v) and 0 < v <= 1,
+                        "a number above 0 and at most 1 (how much of the noise's colour to take away)"),
     "training": (lambda v: isinstance(v, dict), "an object"),
     "training.sources": (_is_strings, "a list of file names"),
     "training.data": (lambda v: isinstance(v, dict), "an object"),

@@ -5,7 +5,14 @@
 1. resample each particle to the model's pixel size (Fourier crop or pad), so the generator
    sees particles at the scale it learned, whatever the data's sampling;
 2. normalise *after* resampling, as in training (format 2: RELION's background ring, mean 0 and
-   standard deviation 1; format 1: mean 0 and standard deviation 1 over the box);
+   standard deviation 1; format 1: mean 0 and standard deviation 1 over the box); when the card
+   asks for it (``input_whitening``, an exponent), take that share of the noise's colour away
+   (:func:`gan_viewer.core.noise.whitening_filter`, with the noise spectrum of the particle set:
+   one estimate for all of its particles, so a particle recovered alone is treated as in a
+   batch) and normalise again: Gaussian noise with a micrograph's strong low-frequency excess
+   made the generator draw faint particles; half-whitened, it draws fewer, on real micrograph
+   patches and on held-out noise (``benchmarks/bench_generator.py general``; the card records
+   the figures);
 3. pad to a multiple of the U-Net's ``2 ** depth`` (format 2: with background noise; format 1:
    reflecting the edges), run, crop;
 4. resample back to the data's pixel size and box;
@@ -42,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_viewer.core.confidence import DEFAULT_CONFIDENCE_THRESHOLD, confidence, particle_circle
+from gan_viewer.core.noise import noise_power_spectrum, whitening_filter
 from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize, standardize
 from gan_viewer.errors import InputError
 from gan_viewer.ml.checkpoint import FINER_SCALE_MAX, load_generator
@@ -178,6 +186,11 @@ class Denoiser:
         self.finer_scale: float | None = (
             float(finer) if self.format >= 2 and isinstance(finer, (int, float)) and 0 < finer <= FINER_SCALE_MAX
             else None)
+        whitening = card.get("input_whitening")
+        #: share of the noise's colour taken away before the generator runs (None: none)
+        self.input_whitening: float | None = (
+            float(whitening) if self.format >= 2 and isinstance(whitening, (int, float)) and 0 < whitening <= 1
+            else None)
         self._lock = threading.Lock()  # one forward pass at a time per device
 
     @classmethod
@@ -208,7 +221,7 @@ class Denoiser:
         return self.recover(images, apix).images
 
     def recover(self, images: np.ndarray, apix: float | None = None, *, spread: bool = False,
-                samples: int = 4, method: str = "tta") -> Recovery:
+                samples: int = 4, method: str = "tta", noise_power: np.ndarray | None = None) -> Recovery:
         """Recover (n, box, box) images at pixel size ``apix`` (Angstrom).
 
         Parameters
@@ -227,6 +240,11 @@ class Denoiser:
         method
             How the samples differ (:data:`SPREAD_METHODS`): "tta", the rotations and flips of the
             square; "noise", fresh noise added to the input (the first sample has none); "both".
+        noise_power
+            (m,) noise spectrum of the particle set these images belong to
+            (:meth:`noise_power`), for a card with ``input_whitening``; default: estimated from
+            ``images`` (a set of one or a few particles gives a poor estimate: pass the set's).
+            Ignored without ``input_whitening``.
 
         Returns
         -------
@@ -242,13 +260,18 @@ class Denoiser:
         if method not in SPREAD_METHODS:
             raise ValueError(f"method must be one of {SPREAD_METHODS}, got {method!r}")
         sizes = self.working_boxes(images.shape[-1], apix)
+        if self.input_whitening is not None and noise_power is None:
+            noise_power = self.noise_power(images)
+        if self.input_whitening is None:
+            noise_power = None
         n = len(images)
         mean = np.empty_like(images)
         dev = np.empty_like(images) if spread else None
         embeddings = []
         for lo in range(0, n, self.batch_size):
             rows = slice(lo, lo + self.batch_size)
-            passes = [self._batch(images[rows], size, samples if spread else 1, method, embed=k == 0)
+            passes = [self._batch(images[rows], size, samples if spread else 1, method, embed=k == 0,
+                                  noise_power=noise_power)
                       for k, size in enumerate(sizes)]
             m, s = pool_passes(passes)
             mean[rows] = m
@@ -259,6 +282,14 @@ class Denoiser:
         amplitude = np.sqrt((mean[:, mask].astype(np.float64) ** 2).mean(axis=1))
         embedding = np.concatenate(embeddings) if embeddings and all(e is not None for e in embeddings) else None
         return Recovery(mean, dev, amplitude, None if dev is None else confidence(mean, dev), embedding)
+
+    def noise_power(self, images: np.ndarray) -> np.ndarray | None:
+        """The noise spectrum of a particle set, from (n, box, box) of its particles (a few hundred
+        give a good estimate), to pass to :meth:`recover` with any of its particles; None when the
+        card asks for no whitening (or for no images)."""
+        if self.input_whitening is None or not len(images):
+            return None
+        return noise_power_spectrum(np.asarray(images, np.float32))
 
     def scale_for(self, apix: float | None) -> float:
         """Resampling factor input -> model pixels (format 1: 1 when unknown or within 10 %)."""
@@ -317,11 +348,13 @@ class Denoiser:
         noise[..., sides[2]:sides[2] + x.shape[-2], sides[0]:sides[0] + x.shape[-1]] = x
         return noise
 
-    def _batch(self, images: np.ndarray, size: int, samples: int, method: str = "tta", embed: bool = True
+    def _batch(self, images: np.ndarray, size: int, samples: int, method: str = "tta", embed: bool = True,
+               noise_power: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
         """Run (b, box, box) images at working box ``size``: (b, box, box) mean and spread (None
         for one sample), the (b, C) embedding (None unless ``embed``) and the (b,) standard
-        deviation of each particle's background at that size (in the input's units)."""
+        deviation of each particle's background at that size (in the input's units; with
+        ``noise_power``, the set's (m,) noise spectrum, that of the partly whitened background)."""
         box = images.shape[-1]
         x = torch.from_numpy(images)[:, None].to(self.device)  # (b, 1, box, box)
         if size != box:
@@ -331,6 +364,11 @@ class Denoiser:
             noise_std = np.ones(len(images))
         else:
             normalised, _, noise_std = relion_normalize(x[:, 0].cpu().numpy(), BACKGROUND_RADIUS)
+            if noise_power is not None:
+                flattened = np.fft.ifft2(np.fft.fft2(normalised) *
+                                         whitening_filter(noise_power, size, self.input_whitening)).real
+                normalised, _, whitened_std = relion_normalize(flattened.astype(np.float32), BACKGROUND_RADIUS)
+                noise_std = noise_std * whitened_std
             x = torch.from_numpy(normalised)[:, None].to(self.device)
         padded = -(-size // self.multiple) * self.multiple
         pad = padded - size

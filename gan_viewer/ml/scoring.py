@@ -14,8 +14,8 @@ import numpy as np
 from gan_viewer.core.metrics import circular_mask, correlation
 
 
-def gan_scores(denoiser, images: np.ndarray, references: np.ndarray | None, apix: float | None, *,
-               samples: int = 2) -> dict[str, np.ndarray]:
+def gan_scores(denoiser, images: np.ndarray, references: np.ndarray | None, apix: float | None,
+               noise_power: np.ndarray | None = None, *, samples: int = 2) -> dict[str, np.ndarray]:
     """gvAgreement and gvConfidence of n particles.
 
     Parameters
@@ -28,6 +28,10 @@ def gan_scores(denoiser, images: np.ndarray, references: np.ndarray | None, apix
         (n, box, box) reference projections at their poses, or None (no pose: gvAgreement is NaN).
     apix
         The particles' pixel size in Angstrom.
+    noise_power
+        The noise spectrum of the set (optics group) the particles belong to, for a generator
+        that takes the noise's colour away (:meth:`~gan_viewer.ml.inference.Denoiser.recover`);
+        default: measured on ``images``.
     samples
         Rotations and flips that make the confidence (2 to 8; each is a forward pass).
 
@@ -35,7 +39,8 @@ def gan_scores(denoiser, images: np.ndarray, references: np.ndarray | None, apix
     -------
     dict name -> (n,) float64.
     """
-    recovery = denoiser.recover(np.asarray(images, np.float32), apix, spread=True, samples=samples)
+    recovery = denoiser.recover(np.asarray(images, np.float32), apix, spread=True, samples=samples,
+                                noise_power=noise_power)
     n, box = len(images), images.shape[-1]
     agreement = np.full(n, np.nan)
     if references is not None:

@@ -8,6 +8,7 @@ import logging
 
 import numpy as np
 
+from gan_viewer.core.noise import spectrum_rows
 from gan_viewer.ml.inference import Denoiser, check_pixel_size
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,26 @@ def iter_recovered(denoiser: Denoiser, source, apix: np.ndarray | None, *, rows:
         Theirs, (k, box, box) images.
     """
     wanted = np.arange(len(source)) if rows is None else np.asarray(rows, np.int64)
+    spectra: dict[float, np.ndarray | None] = {}
     for lo in range(0, len(wanted), chunk):
         part = wanted[lo:lo + chunk]
         images = source.images(part)
         chunk_apix = np.full(len(part), np.nan) if apix is None else np.asarray(apix, float)[part]
         for value in np.unique(chunk_apix):
             where = np.flatnonzero(chunk_apix == value) if np.isfinite(value) else np.arange(len(part))
+            key = float(value) if np.isfinite(value) else -1.0
+            if key not in spectra:
+                spectra[key] = set_noise_power(denoiser, source, apix, float(value))
             yield part[where], denoiser.recover(images[where], None if not np.isfinite(value) else float(value),
-                                                spread=spread, samples=samples)
+                                                spread=spread, samples=samples, noise_power=spectra[key])
+
+
+def set_noise_power(denoiser: Denoiser, source, apix: np.ndarray | None, value: float) -> np.ndarray | None:
+    """The noise spectrum of the particles of ``source`` at pixel size ``value`` (NaN: all of
+    them), from a sample spread over the set (:func:`~gan_viewer.core.noise.spectrum_rows`), for
+    :meth:`Denoiser.recover`; None when the generator asks for no whitening."""
+    if denoiser.input_whitening is None:
+        return None
+    rows = spectrum_rows(apix, len(source), value)
+    log.info("noise spectrum of the %g A/px particles from %d of them", value, len(rows))
+    return denoiser.noise_power(source.images(rows, check_finite=False))

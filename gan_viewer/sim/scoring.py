@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from gan_viewer.core.ctf_params import CtfParams
-from gan_viewer.core.noise import noise_power_spectrum
+from gan_viewer.core.noise import noise_power_spectrum, noise_sample_rows
 from gan_viewer.core.normalize import background_std
 from gan_viewer.core.scores import (DEFAULT_SCORE, DEFAULT_SOURCE, SCORE_COLUMNS, band_frequencies, centring_phases,
                                     matched_filters,
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 DEFAULT_RESOLUTION = 10.0
 #: projections at random poses per optics group, for the z-score
 DEFAULT_BANK = 64
-#: particles per optics group that give its noise spectrum
-NOISE_SAMPLE = 512
 
 
 @dataclass
@@ -139,15 +137,6 @@ def group_noise_power(images: np.ndarray) -> np.ndarray:
     return noise_power_spectrum(images)
 
 
-def noise_sample_rows(rows: np.ndarray, size: int = NOISE_SAMPLE, seed: int = 0) -> np.ndarray:
-    """At most ``size`` of ``rows`` (sorted), the same for every caller with the same rows and seed,
-    so every shard of a set measures the same noise spectrum."""
-    rows = np.asarray(rows, np.int64)
-    if len(rows) <= size:
-        return rows
-    return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
-
-
 class TableScorer:
     """The scores of any rows of a STAR file's particles: one :class:`ParticleScorer` per optics
     group (pixel size, box, group), built on first use. The noise spectrum of each group is
@@ -165,9 +154,10 @@ class TableScorer:
         The reference map; resampled to each optics group's pixel size and box. InputError when
         it cannot cover a group's box.
     extra
-        ``extra(images, references, apix) -> dict name -> (k,)`` for more scores per chunk (the
-        GAN's, :func:`gan_viewer.ml.scoring.gan_scores`); ``references`` are the projections at the
-        particles' poses (None without poses).
+        ``extra(images, references, apix, noise_power) -> dict name -> (k,)`` for more scores per
+        chunk of one optics group (the GAN's, :func:`gan_viewer.ml.scoring.gan_scores`);
+        ``references`` are the projections at the particles' poses (None without poses),
+        ``noise_power`` the group's noise spectrum (:meth:`noise_power`).
 
     Attributes
     ----------
@@ -200,17 +190,25 @@ class TableScorer:
                         ", ".join(n for n in SCORE_COLUMNS if n.startswith("gvMatched") or n == DEFAULT_SCORE))
         self.keys = np.stack([apix, box, table.optics_groups()], axis=1)  # (n, 3)
         self.scorers: dict[tuple, ParticleScorer] = {}
+        self._noise: dict[tuple, np.ndarray] = {}
+
+    def noise_power(self, key: tuple) -> np.ndarray:
+        """The noise spectrum of the optics group ``key``, from a sample of the whole group
+        (:func:`~gan_viewer.core.noise.noise_sample_rows`), measured once."""
+        if key not in self._noise:
+            members = np.flatnonzero(np.all(self.keys == np.asarray(key), axis=1))
+            self._noise[key] = group_noise_power(self.read(noise_sample_rows(members)))
+        return self._noise[key]
 
     def scorer(self, key: tuple) -> ParticleScorer:
         """The scorer of the optics group ``key`` (pixel size, box, group), built on first use."""
         from gan_viewer.sim.reference import map_at
 
         if key not in self.scorers:
-            members = np.flatnonzero(np.all(self.keys == np.asarray(key), axis=1))
             volume, group_apix = map_at(
                 self.map_path, float(key[0]), int(key[1]),
                 hint="the reference must cover the particles' box: give a map of a larger extent")
-            noise = group_noise_power(self.read(noise_sample_rows(members))) if self.whiten else None
+            noise = self.noise_power(key) if self.whiten else None
             self.scorers[key] = ParticleScorer(volume, group_apix, noise, **self.options)
         return self.scorers[key]
 
@@ -227,20 +225,22 @@ class TableScorer:
         part = np.asarray(rows, np.int64)
         out = {name: np.full(len(part), np.nan) for name in SCORE_COLUMNS if name.startswith("gvMatched")}
         out[DEFAULT_SCORE] = np.full(len(part), np.nan)
-        if self.eulers is None:
-            if self.extra is not None and len(part):
-                out.update(self.extra(self.read(part), None, float(self.apix[part[0]])))
+        if self.eulers is None and self.extra is None:
             return out
         for key in np.unique(self.keys[part], axis=0):
             key = tuple(key.tolist())
             where = np.flatnonzero(np.all(self.keys[part] == np.asarray(key), axis=1))
-            scorer, sub = self.scorer(key), part[where]
+            sub = part[where]
             images = self.read(sub)
-            got = scorer.score(ScoreInputs(images, self.eulers[sub], self.origins[sub],
-                                           None if self.ctf is None else self.ctf.take(sub)))
-            if self.extra is not None:
-                got.update(self.extra(images, scorer.projector.project(self.eulers[sub], self.origins[sub]),
-                                      scorer.apix))
+            if self.eulers is None:  # no poses: the extra scores only
+                got = self.extra(images, None, float(key[0]), self.noise_power(key))
+            else:
+                scorer = self.scorer(key)
+                got = scorer.score(ScoreInputs(images, self.eulers[sub], self.origins[sub],
+                                               None if self.ctf is None else self.ctf.take(sub)))
+                if self.extra is not None:
+                    got.update(self.extra(images, scorer.projector.project(self.eulers[sub], self.origins[sub]),
+                                          scorer.apix, self.noise_power(key)))
             for name, values in got.items():
                 out.setdefault(name, np.full(len(part), np.nan))[where] = values
         return out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gan_viewer.core.metrics import radial_power, rfft_shells
-from gan_viewer.core.noise import estimate_snr, noise_power_spectrum
+from gan_viewer.core.noise import estimate_snr, noise_power_spectrum, spectrum_rows, whitening_filter
 
 BOX = 64
 
@@ -62,3 +62,51 @@ def test_snr_of_pure_noise_is_near_zero() -> None:
 def test_bad_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="need"):
         noise_power_spectrum(np.zeros((BOX, BOX)))
+
+
+def test_images_with_nan_are_left_out_of_the_spectrum() -> None:
+    images, _ = particles(0.05, n=60)
+    spoiled = images.copy()
+    spoiled[3, 5, 5] = np.nan
+    spoiled[7] = np.inf
+    np.testing.assert_allclose(noise_power_spectrum(spoiled), noise_power_spectrum(np.delete(images, [3, 7], 0)))
+    with pytest.raises(ValueError, match="NaN"):
+        noise_power_spectrum(np.full((2, BOX, BOX), np.nan, np.float32))
+
+
+@pytest.mark.parametrize("exponent", [1.0, 0.5])
+def test_whitening_filter_takes_that_share_of_the_colour_away(exponent: float) -> None:
+    images, expected = particles(0.0, n=200)
+    measured = noise_power_spectrum(images)
+    flattened = np.fft.ifft2(np.fft.fft2(images) * whitening_filter(measured, BOX, exponent)).real
+    after = noise_power_spectrum(flattened)
+    # the colour left over: the spectrum's shape to the power 1 - exponent (0 for white noise)
+    ratio = after / (expected / expected.mean()) ** (1 - exponent)
+    ratio /= ratio.mean()
+    assert np.abs(ratio[2:-2] - 1).max() < 0.15
+    before = expected.max() / expected.min()
+    assert before > 3 and after.max() / after.min() < before ** (1 - exponent) * 1.3
+
+
+def test_whitening_filter_of_white_noise_is_one_at_any_box_and_floors_empty_shells() -> None:
+    np.testing.assert_allclose(whitening_filter(np.full(33, 2.5), 64), 1.0, rtol=1e-6)
+    # a particle resampled to a larger box keeps its field of view: shell k is the same frequency;
+    # the shells beyond the measured ones (empty after Fourier padding) take the last value
+    power = np.linspace(4.0, 1.0, 33)
+    small, large = whitening_filter(power, 64), whitening_filter(power, 96)
+    ratio = large[:5, 0] / small[:5, 0]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)
+    assert np.isfinite(whitening_filter(np.r_[np.ones(20), np.zeros(13)], 64)).all()
+    with pytest.raises(ValueError, match="noise spectrum"):
+        whitening_filter(np.array([1.0, np.nan, 1.0]), 64)
+
+
+def test_spectrum_rows_sample_the_particles_of_one_pixel_size() -> None:
+    rows = spectrum_rows(None, 1000, None, size=10)
+    assert len(rows) == 10 and (np.diff(rows) > 0).all() and np.array_equal(rows, spectrum_rows(None, 1000, None, 10))
+    assert rows[-1] - rows[0] > 500  # from the whole set, not its first particles
+    np.testing.assert_array_equal(spectrum_rows(None, 5, float("nan")), np.arange(5))  # fewer than the sample
+    apix = np.where(np.arange(100) % 2, 1.0, 2.0)
+    rows = spectrum_rows(apix, 100, 1.0, size=5)
+    assert len(rows) == 5 and (apix[rows] == 1.0).all()
+    assert len(spectrum_rows(apix, 100, 3.0)) == 0

@@ -77,3 +77,32 @@ def test_the_gallery_sorts_by_confidence(make_window, qtbot, tiny_set) -> None:
     order = gallery.visible_indices()
     assert order[0] == 2  # the least confident particle first
     assert np.isfinite(window.images.confidence[:4]).all()  # (the prefetched ones may have theirs too)
+
+
+class Whitening(Uncertain):
+    """An :class:`Uncertain` generator whose card takes half of the noise's colour away: it keeps
+    the noise spectra it is given."""
+
+    input_whitening = 0.5
+
+    def __init__(self) -> None:
+        self.spectra: list[np.ndarray | None] = []
+
+    def recover(self, images: np.ndarray, apix=None, *, spread: bool = False, noise_power=None):
+        self.spectra.append(noise_power)
+        return super().recover(images, apix, spread=spread)
+
+
+def test_each_particle_is_recovered_with_its_sets_noise_spectrum(make_window, qtbot, tiny_set) -> None:
+    from gan_viewer.core.noise import noise_power_spectrum
+
+    generator = Whitening()
+    window = make_window(tiny_set, loader=lambda model, device: (generator, "whitening"))
+    wait_complete(qtbot, window, 0)
+    window.go(3)
+    wait_complete(qtbot, window, 3)
+    session = window.images.session
+    expected = noise_power_spectrum(session.source.images(np.arange(len(session))))
+    assert len(generator.spectra) >= 2  # one particle (and its prefetched neighbours) at a time
+    for spectrum in generator.spectra:
+        np.testing.assert_allclose(spectrum, expected, rtol=1e-6)

@@ -286,3 +286,73 @@ def test_the_embedding_comes_from_the_pass_at_the_models_pixel_size() -> None:
     both = format2(generator, finer_scale=2 / 3).recover(images, 1.0)
     np.testing.assert_allclose(both.embedding, single.embedding, rtol=1e-5, atol=1e-6)
     assert not np.allclose(both.images, single.images, atol=1e-4)  # the second pass did count
+
+
+def coloured(n: int, box: int, seed: int) -> np.ndarray:
+    """(n, box, box) Gaussian noise with a strong low-frequency excess (as in a micrograph)."""
+    rng = np.random.default_rng(seed)
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(box), np.fft.fftfreq(box), indexing="ij"))
+    power = 1 + 8 * np.exp(-(k / 0.05) ** 2 / 2)
+    return np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, box, box))) * np.sqrt(power)).real.astype(np.float32)
+
+
+def low_to_high(images: np.ndarray) -> float:
+    """Noise power in the lowest shells over that in the highest (1 for white noise)."""
+    from gan_viewer.core.noise import noise_power_spectrum
+
+    power = noise_power_spectrum(images)
+    return float(power[1:4].mean() / power[-8:].mean())
+
+
+def test_a_card_with_input_whitening_takes_that_share_of_the_noises_colour_away() -> None:
+    images = coloured(40, 64, 7)
+    before = low_to_high(images)
+    seen = {}
+    for whitening in (None, 0.5, 1.0):
+        recorder = Recorder()
+        den = format2(recorder, **({} if whitening is None else {"input_whitening": whitening}))
+        assert den.input_whitening == whitening
+        den.recover(images, 3.0)
+        seen[whitening] = low_to_high(torch.cat(recorder.seen)[:, 0].numpy())
+    assert before > 5 and seen[None] == pytest.approx(before, rel=0.05)
+    assert seen[0.5] == pytest.approx(np.sqrt(before), rel=0.25) and seen[1.0] == pytest.approx(1, abs=0.25)
+    # still RELION-normalised: the background ring has standard deviation 1
+    from gan_viewer.core.normalize import background_mask
+
+    ring = torch.cat(recorder.seen)[:, 0].numpy()[:, background_mask(64)]
+    np.testing.assert_allclose(ring.std(axis=1), 1, rtol=1e-4)
+
+
+def test_a_particle_recovered_alone_gets_its_sets_noise_spectrum() -> None:
+    """The inspector recovers one particle at a time: with the set's spectrum it comes out as it
+    does among the whole set; its own background alone would give another image."""
+    images = coloured(40, 64, 8)
+    den = format2(Recorder(), input_whitening=0.5)
+    whole = den.recover(images, 3.0).images
+    spectrum = den.noise_power(images)
+    alone = den.recover(images[5:6], 3.0, noise_power=spectrum).images
+    np.testing.assert_allclose(alone[0], whole[5], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(den.recover(images[5:6], 3.0).images[0], whole[5], atol=1e-2)
+    # without whitening in the card a spectrum changes nothing
+    plain = format2(Recorder())
+    assert plain.noise_power(images) is None
+    np.testing.assert_array_equal(plain.recover(images[:3], 3.0, noise_power=spectrum).images,
+                                  plain.recover(images[:3], 3.0).images)
+
+
+def test_a_streamed_set_is_whitened_with_one_spectrum_whatever_the_chunks(tmp_path: Path) -> None:
+    from gan_viewer.core.particles import StackParticles
+    from gan_viewer.io.mrc import write_stack
+    from gan_viewer.ml.stream import iter_recovered
+
+    images = coloured(30, 64, 9)
+    images[4] = np.nan  # a spoiled particle: left out of the spectrum, refused when it is recovered
+    write_stack(tmp_path / "p.mrcs", images, 3.0)
+    source = StackParticles(tmp_path / "p.mrcs")
+    den = format2(Recorder(), input_whitening=0.5)
+    rows, apix = np.delete(np.arange(30), 4), np.full(30, 3.0)
+    chunked = np.concatenate([r.images for _, r in iter_recovered(den, source, apix, rows=rows, chunk=4)])
+    whole = np.concatenate([r.images for _, r in iter_recovered(den, source, apix, rows=rows, chunk=100)])
+    np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-4)
+    # the same spectrum as the 29 good particles give
+    np.testing.assert_allclose(whole, den.recover(images[rows], 3.0).images, rtol=1e-4, atol=1e-4)

@@ -60,6 +60,8 @@ def set_in(*keys_and_value):
     (set_in("box", 32.5), "field box is 32.5, expected a positive integer"),
     (set_in("finer_scale", 1.5), "field finer_scale is 1.5, expected a number above 0 and at most 0.85"),
     (set_in("finer_scale", "2/3"), "field finer_scale is '2/3'"),
+    (set_in("input_whitening", 0), "field input_whitening is 0, expected a number above 0 and at most 1"),
+    (set_in("input_whitening", 2.0), "field input_whitening is 2.0"),
     (set_in("name", 7), "field name is 7, expected text"),
     (set_in("sha256", 12345), "field sha256 is 12345, expected 64 hex digits"),
     (set_in("training", "data", ["a.mrc"]), "field training.data is \\['a.mrc'\\], expected an object"),

@@ -364,10 +364,10 @@ class Denoiser:
             noise_std = np.ones(len(images))
         else:
             normalised, _, noise_std = relion_normalize(x[:, 0].cpu().numpy(), BACKGROUND_RADIUS)
-            if noise_power is not None:
-                flattened = np.fft.ifft2(np.fft.fft2(normalised) *
-                                         whitening_filter(noise_power, size, self.input_whitening)).real
-                normalised, _, whitened_std = relion_normalize(flattened.astype(np.float32), BACKGROUND_RADIUS)
+            if noise_power is not None:  # real FFTs in float32 (the filter is radially symmetric)
+                half = torch.from_numpy(whitening_filter(noise_power, size, self.input_whitening)[:, :size // 2 + 1])
+                flattened = torch.fft.irfft2(torch.fft.rfft2(torch.from_numpy(normalised)) * half, s=(size, size))
+                normalised, _, whitened_std = relion_normalize(flattened.numpy(), BACKGROUND_RADIUS)
                 noise_std = noise_std * whitened_std
             x = torch.from_numpy(normalised)[:, None].to(self.device)
         padded = -(-size // self.multiple) * self.multiple

@@ -353,9 +353,11 @@ class Denoiser:
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
         """Run (b, box, box) images at working box ``size``: (b, box, box) mean and spread (None
         for one sample), the (b, C) embedding (None unless ``embed``) and the (b,) standard
-        deviation of each particle's background at that size (in the input's units; with
-        ``noise_power``, the set's (m,) noise spectrum, that of the partly whitened background)."""
+        deviation of each particle's background at that size (in the input's units). With
+        ``noise_power``, the set's (m,) noise spectrum, the generator sees the partly whitened
+        particle, and its output is brought back to the units of the background as it was."""
         box = images.shape[-1]
+        whitened_std = np.ones(len(images))  # (b,) the whitened background's std, in noise units
         x = torch.from_numpy(images)[:, None].to(self.device)  # (b, 1, box, box)
         if size != box:
             x = fourier_resize_2d(x, size)
@@ -368,7 +370,6 @@ class Denoiser:
                 half = torch.from_numpy(whitening_filter(noise_power, size, self.input_whitening)[:, :size // 2 + 1])
                 flattened = torch.fft.irfft2(torch.fft.rfft2(torch.from_numpy(normalised)) * half, s=(size, size))
                 normalised, _, whitened_std = relion_normalize(flattened.numpy(), BACKGROUND_RADIUS)
-                noise_std = noise_std * whitened_std
             x = torch.from_numpy(normalised)[:, None].to(self.device)
         padded = -(-size // self.multiple) * self.multiple
         pad = padded - size
@@ -395,8 +396,10 @@ class Denoiser:
         y = torch.stack(outputs)  # (samples, b, 1, padded, padded)
         if pad:
             y = y[..., pad // 2:pad // 2 + size, pad // 2:pad // 2 + size]
-        mean = y.mean(dim=0)
-        spread = y.std(dim=0, unbiased=False) if samples > 1 else None
+        # back in the units of the (unwhitened) background noise, as the card's output_units say
+        units = torch.from_numpy(whitened_std.astype(np.float32)).to(y.device)[:, None, None, None]
+        mean = y.mean(dim=0) * units
+        spread = y.std(dim=0, unbiased=False) * units if samples > 1 else None
         if size != box:
             mean = fourier_resize_2d(mean, box)
             if spread is not None:

@@ -321,6 +321,15 @@ def test_a_card_with_input_whitening_takes_that_share_of_the_noises_colour_away(
 
     ring = torch.cat(recorder.seen)[:, 0].numpy()[:, background_mask(64)]
     np.testing.assert_allclose(ring.std(axis=1), 1, rtol=1e-4)
+    # the output comes back in the units of the background as it was (the card's output_units):
+    # an identity generator returns the filtered particle, not it renormalised
+    from gan_viewer.core.noise import noise_power_spectrum, whitening_filter
+    from gan_viewer.core.normalize import relion_normalize
+
+    out = format2(Recorder(), input_whitening=0.5).recover(images, 3.0).images
+    expected = np.fft.ifft2(np.fft.fft2(relion_normalize(images)[0]) *
+                            whitening_filter(noise_power_spectrum(images), 64, 0.5)).real
+    np.testing.assert_allclose(out, expected, atol=2e-3 * np.abs(expected).max())
 
 
 def test_a_particle_recovered_alone_gets_its_sets_noise_spectrum() -> None:

@@ -117,7 +117,6 @@ def estimate_snr(images: np.ndarray, radius_fraction: float = BACKGROUND_RADIUS)
     return float(np.mean(signal_variance) / np.mean(noise_variance))
 
 
-
 def whitening_filter(noise_power: np.ndarray, size: int, exponent: float = 1.0) -> np.ndarray:
     """A filter that flattens a noise spectrum, in part or in full, for images of ``size`` px.
 

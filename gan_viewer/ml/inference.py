@@ -260,10 +260,7 @@ class Denoiser:
         if method not in SPREAD_METHODS:
             raise ValueError(f"method must be one of {SPREAD_METHODS}, got {method!r}")
         sizes = self.working_boxes(images.shape[-1], apix)
-        if self.input_whitening is not None and noise_power is None:
-            noise_power = self.noise_power(images)
-        if self.input_whitening is None:
-            noise_power = None
+        filters = self._whitening_filters(images, sizes, noise_power)
         n = len(images)
         mean = np.empty_like(images)
         dev = np.empty_like(images) if spread else None
@@ -271,7 +268,7 @@ class Denoiser:
         for lo in range(0, n, self.batch_size):
             rows = slice(lo, lo + self.batch_size)
             passes = [self._batch(images[rows], size, samples if spread else 1, method, embed=k == 0,
-                                  noise_power=noise_power)
+                                  whitening=filters.get(size))
                       for k, size in enumerate(sizes)]
             m, s = pool_passes(passes)
             mean[rows] = m
@@ -290,6 +287,18 @@ class Denoiser:
         if self.input_whitening is None or not len(images):
             return None
         return noise_power_spectrum(np.asarray(images, np.float32))
+
+    def _whitening_filters(self, images: np.ndarray, sizes: list[int], noise_power: np.ndarray | None
+                           ) -> dict[int, torch.Tensor]:
+        """Working box -> (size, size // 2 + 1) real-FFT filter that takes the card's share of the
+        noise's colour away (:func:`~gan_viewer.core.noise.whitening_filter`; radially symmetric,
+        so half the plane is enough), made once per call; empty without ``input_whitening``.
+        ``noise_power`` None: measured on ``images``."""
+        if self.input_whitening is None:
+            return {}
+        power = self.noise_power(images) if noise_power is None else noise_power
+        return {size: torch.from_numpy(whitening_filter(power, size, self.input_whitening)[:, :size // 2 + 1])
+                for size in sizes}
 
     def scale_for(self, apix: float | None) -> float:
         """Resampling factor input -> model pixels (format 1: 1 when unknown or within 10 %)."""
@@ -349,12 +358,12 @@ class Denoiser:
         return noise
 
     def _batch(self, images: np.ndarray, size: int, samples: int, method: str = "tta", embed: bool = True,
-               noise_power: np.ndarray | None = None
+               whitening: torch.Tensor | None = None
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
         """Run (b, box, box) images at working box ``size``: (b, box, box) mean and spread (None
         for one sample), the (b, C) embedding (None unless ``embed``) and the (b,) standard
         deviation of each particle's background at that size (in the input's units). With
-        ``noise_power``, the set's (m,) noise spectrum, the generator sees the partly whitened
+        ``whitening`` (:meth:`_whitening_filters`), the generator sees the partly whitened
         particle, and its output is brought back to the units of the background as it was."""
         box = images.shape[-1]
         whitened_std = np.ones(len(images))  # (b,) the whitened background's std, in noise units
@@ -366,9 +375,8 @@ class Denoiser:
             noise_std = np.ones(len(images))
         else:
             normalised, _, noise_std = relion_normalize(x[:, 0].cpu().numpy(), BACKGROUND_RADIUS)
-            if noise_power is not None:  # real FFTs in float32 (the filter is radially symmetric)
-                half = torch.from_numpy(whitening_filter(noise_power, size, self.input_whitening)[:, :size // 2 + 1])
-                flattened = torch.fft.irfft2(torch.fft.rfft2(torch.from_numpy(normalised)) * half, s=(size, size))
+            if whitening is not None:  # real FFTs in float32
+                flattened = torch.fft.irfft2(torch.fft.rfft2(torch.from_numpy(normalised)) * whitening, s=(size, size))
                 normalised, _, whitened_std = relion_normalize(flattened.numpy(), BACKGROUND_RADIUS)
             x = torch.from_numpy(normalised)[:, None].to(self.device)
         padded = -(-size // self.multiple) * self.multiple

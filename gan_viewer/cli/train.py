@@ -61,6 +61,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                           "with --micrograph, else 0.6 0.4 0)")
     sim.add_argument("--fill", type=float, nargs=2, metavar=("MIN", "MAX"),
                      help="particle diameter / box (default 0.3 0.9)")
+    sim.add_argument("--input-whitening", type=float, metavar="SHARE",
+                     help="take this share (0-1) of each scene's noise colour away from the input, as the denoiser "
+                          "then does at inference (the model card records it; default: none)")
     run = parser.add_argument_group("run")
     run.add_argument("--steps", type=int, help="stop after this many steps")
     run.add_argument("--minutes", type=float, help="stop after this much time")
@@ -94,7 +97,7 @@ def config_from_args(args: argparse.Namespace):
         shift=args.shift, boxes=tuple(args.box), apix=args.apix, scenes=args.scenes,
         micrographs=list(args.micrograph), empty=args.empty,
         noise_mix=None if args.noise_mix is None else tuple(args.noise_mix),
-        fill=None if args.fill is None else tuple(args.fill))
+        fill=None if args.fill is None else tuple(args.fill), input_whitening=args.input_whitening)
     return TrainingConfig(
         out=args.out, data=data, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
         validate_every=args.validate_every, depth=args.depth, base_channels=args.base_channels,

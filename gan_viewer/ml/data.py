@@ -25,6 +25,7 @@ from gan_viewer.errors import InputError
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable
 from gan_viewer.sim.project import Projector
+from gan_viewer.ml.whitening import half_plane_filters, whiten_normalised
 from gan_viewer.sim.scenes import SceneSampler
 
 log = logging.getLogger(__name__)
@@ -40,22 +41,37 @@ class ScenePairs:
         The volume bank, noise bank and recipe.
     validation_box
         The box of validation batches (default: the recipe's middle box).
+    input_whitening
+        Take this share (0-1) of each scene's noise colour away from its input, as the denoiser
+        does for a card with ``input_whitening`` (:mod:`gan_viewer.ml.whitening`), with the scene's
+        own noise spectrum; the target is brought to the whitened input's units. None: inputs as
+        simulated.
     """
 
-    def __init__(self, sampler: SceneSampler, validation_box: int | None = None) -> None:
+    def __init__(self, sampler: SceneSampler, validation_box: int | None = None,
+                 input_whitening: float | None = None) -> None:
+        if input_whitening is not None and not 0 < input_whitening <= 1:
+            raise InputError(f"--input-whitening must be in (0, 1], got {input_whitening}")
         self.sampler = sampler
         boxes = sorted(sampler.recipe.boxes)
         self.box = validation_box or boxes[len(boxes) // 2]
         self.boxes = tuple(boxes)
         self.apix = sampler.recipe.apix
+        self.input_whitening = input_whitening
 
     def sample(self, n: int, rng: np.random.Generator, box: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(noisy, target), each (n, box, box) float32; one of the recipe's boxes unless given."""
         scenes = self.sampler.sample(n, rng, box)
-        return scenes.noisy, scenes.target
+        if self.input_whitening is None:
+            return scenes.noisy, scenes.target
+        size = scenes.noisy.shape[-1]
+        filters = half_plane_filters(scenes.noise_power, size, self.input_whitening)
+        noisy, std = whiten_normalised(scenes.noisy, filters)
+        return noisy, (scenes.target / std[:, None, None]).astype(np.float32)
 
     def describe(self) -> dict:
-        return {**self.sampler.describe(), "box": self.box, "boxes": list(self.boxes)}
+        whitening = {} if self.input_whitening is None else {"input_whitening": self.input_whitening}
+        return {**self.sampler.describe(), "box": self.box, "boxes": list(self.boxes), **whitening}
 
 
 class StackPairs:

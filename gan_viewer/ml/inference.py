@@ -7,9 +7,9 @@
 2. normalise *after* resampling, as in training (format 2: RELION's background ring, mean 0 and
    standard deviation 1; format 1: mean 0 and standard deviation 1 over the box); when the card
    asks for it (``input_whitening``, an exponent), take that share of the noise's colour away
-   (:func:`gan_viewer.core.noise.whitening_filter`, with the noise spectrum of the particle set:
-   one estimate for all of its particles, so a particle recovered alone is treated as in a
-   batch) and normalise again: Gaussian noise with a micrograph's strong low-frequency excess
+   (:mod:`gan_viewer.ml.whitening`, which training uses too, with the noise spectrum of the
+   particle set: one estimate for all of its particles, so a particle recovered alone is treated
+   as in a batch) and normalise again: Gaussian noise with a micrograph's strong low-frequency excess
    made the generator draw faint particles; half-whitened, it draws fewer, on real micrograph
    patches and on held-out noise (``benchmarks/bench_generator.py general``; the card records
    the figures);
@@ -49,12 +49,13 @@ import torch
 import torch.nn.functional as F
 
 from gan_viewer.core.confidence import DEFAULT_CONFIDENCE_THRESHOLD, confidence, particle_circle
-from gan_viewer.core.noise import noise_power_spectrum, whitening_filter
+from gan_viewer.core.noise import noise_power_spectrum
 from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize, standardize
 from gan_viewer.errors import InputError
 from gan_viewer.ml.checkpoint import FINER_SCALE_MAX, load_generator
 from gan_viewer.ml.fused import inference_generator
 from gan_viewer.ml.spread_samples import SPREAD_METHODS, TRANSFORMS, perturb, pool_passes, transform, untransform
+from gan_viewer.ml.whitening import half_plane_filters, whiten_normalised
 from gan_viewer.resources import resource_path
 
 log = logging.getLogger(__name__)
@@ -291,14 +292,12 @@ class Denoiser:
     def _whitening_filters(self, images: np.ndarray, sizes: list[int], noise_power: np.ndarray | None
                            ) -> dict[int, torch.Tensor]:
         """Working box -> (size, size // 2 + 1) real-FFT filter that takes the card's share of the
-        noise's colour away (:func:`~gan_viewer.core.noise.whitening_filter`; radially symmetric,
-        so half the plane is enough), made once per call; empty without ``input_whitening``.
-        ``noise_power`` None: measured on ``images``."""
+        noise's colour away (:func:`~gan_viewer.ml.whitening.half_plane_filters`), made once per
+        call; empty without ``input_whitening``. ``noise_power`` None: measured on ``images``."""
         if self.input_whitening is None:
             return {}
         power = self.noise_power(images) if noise_power is None else noise_power
-        return {size: torch.from_numpy(whitening_filter(power, size, self.input_whitening)[:, :size // 2 + 1])
-                for size in sizes}
+        return {size: half_plane_filters(power, size, self.input_whitening) for size in sizes}
 
     def scale_for(self, apix: float | None) -> float:
         """Resampling factor input -> model pixels (format 1: 1 when unknown or within 10 %)."""
@@ -375,9 +374,8 @@ class Denoiser:
             noise_std = np.ones(len(images))
         else:
             normalised, _, noise_std = relion_normalize(x[:, 0].cpu().numpy(), BACKGROUND_RADIUS)
-            if whitening is not None:  # real FFTs in float32
-                flattened = torch.fft.irfft2(torch.fft.rfft2(torch.from_numpy(normalised)) * whitening, s=(size, size))
-                normalised, _, whitened_std = relion_normalize(flattened.numpy(), BACKGROUND_RADIUS)
+            if whitening is not None:  # as in training (ml/whitening.py)
+                normalised, whitened_std = whiten_normalised(normalised, whitening)
             x = torch.from_numpy(normalised)[:, None].to(self.device)
         padded = -(-size // self.multiple) * self.multiple
         pad = padded - size
@@ -406,8 +404,10 @@ class Denoiser:
             y = y[..., pad // 2:pad // 2 + size, pad // 2:pad // 2 + size]
         # back in the units of the (unwhitened) background noise, as the card's output_units say
         units = torch.from_numpy(whitened_std.astype(np.float32)).to(y.device)[:, None, None, None]
-        mean = y.mean(dim=0) * units
-        spread = y.std(dim=0, unbiased=False) * units if samples > 1 else None
+        mean = y.mean(dim=0)
+        # the population std written out: torch's std over the leading dimension is 15x slower on the CPU
+        spread = (y - mean).square_().mean(dim=0).sqrt_() * units if samples > 1 else None
+        mean = mean * units
         if size != box:
             mean = fourier_resize_2d(mean, box)
             if spread is not None:

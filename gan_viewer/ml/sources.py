@@ -67,6 +67,9 @@ class TrainingData:
         0.6 0.4 0 (realistic) or white only (simple).
     fill
         (min, max) particle diameter over box; None: the scene recipe's default.
+    input_whitening
+        Share (0-1) of the noise's colour taken away from simulated inputs, as the denoiser will
+        at inference (the card records it); None: none.
     """
 
     maps: list[PathLike] = field(default_factory=list)
@@ -89,6 +92,7 @@ class TrainingData:
     empty: float | None = None
     noise_mix: tuple[float, float, float] | None = None
     fill: tuple[float, float] | None = None
+    input_whitening: float | None = None
 
     @property
     def simulated(self) -> bool:
@@ -112,6 +116,8 @@ def training_sources(data: TrainingData, seed: int = 0, device: torch.device | s
     if sum(modes) != 1:
         raise InputError("choose one kind of training data: --map/--model (simulated), "
                          "--noisy with --clean, or --star with --map")
+    if data.input_whitening is not None and not data.simulated:
+        raise InputError("--input-whitening needs simulated scenes (--map/--model), whose noise spectra are known")
     if data.noisy or data.clean:
         if not (data.noisy and data.clean):
             raise InputError("given pairs need both --noisy and --clean")
@@ -174,7 +180,7 @@ def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str 
             shift_px=data.shift)
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc)) from exc
-    return ScenePairs(SceneSampler(bank, noise, recipe))
+    return ScenePairs(SceneSampler(bank, noise, recipe), input_whitening=data.input_whitening)
 
 
 def _add_folder(bank, folder) -> None:

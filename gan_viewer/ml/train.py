@@ -284,6 +284,8 @@ def _card(model: Pix2Pix, train_source, val_source, metrics: dict, input_psnr: f
         "snr": data.get("snr") or (data.get("recipe") or {}).get("snr"),
         "normalisation": INPUT_NORMALISATION,
         "output_units": OUTPUT_UNITS,
+        # the denoiser takes the same share of the noise's colour away as training did
+        **({"input_whitening": data["input_whitening"]} if data.get("input_whitening") else {}),
         "training": {"data": data, "steps": model.step_count, "seed": run.seed,
                      **{k: v.to_dict() for k, v in model.configs.items() if k != "generator"}},
         "validation": {"data": val_source.describe(), "n": run.n_validation, "psnr_db": metrics["psnr"],

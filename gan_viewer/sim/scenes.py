@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from gan_viewer.core.ctf_params import CtfParams
+from gan_viewer.core.metrics import radial_power
 from gan_viewer.core.normalize import BACKGROUND_RADIUS, relion_normalize
 from gan_viewer.errors import InputError
 from gan_viewer.sim.ctf import apply_ctf
@@ -310,6 +311,10 @@ class Scenes:
         Noise kind per scene.
     names : list of str
         Main structure per scene ("" when empty).
+    noise_power : (n, box // 2 + 1) float64
+        Radial power spectrum of each scene's noise and ice gradient, in the input's units
+        (shell k at k cycles per box): what :func:`gan_viewer.core.noise.noise_power_spectrum`
+        estimates on a particle set's background.
     """
 
     noisy: np.ndarray
@@ -318,6 +323,7 @@ class Scenes:
     empty: np.ndarray
     noise: list[str]
     names: list[str]
+    noise_power: np.ndarray
 
 
 class SceneSampler:
@@ -374,16 +380,18 @@ class SceneSampler:
         flat = signal <= 1e-12 * max(float(signal.max()), 1e-30)
         sigma = np.where(flat, 1.0, np.sqrt(signal / snr))
         snr[flat] = np.nan
-        noisy = observed + noise * sigma[:, None, None].astype(np.float32)
+        background = noise * sigma[:, None, None].astype(np.float32)  # (n, box, box)
         gradient = rng.random(n) < r.gradient_probability
         if gradient.any():
             rows = np.flatnonzero(gradient)
-            noisy[rows] += _ice_gradient(len(rows), box, rng) * sigma[rows, None, None].astype(np.float32)
-        noisy, _, scale = relion_normalize(noisy, BACKGROUND_RADIUS)
+            background[rows] += _ice_gradient(len(rows), box, rng) * sigma[rows, None, None].astype(np.float32)
+        noisy, _, scale = relion_normalize(observed + background, BACKGROUND_RADIUS)
         target = truth / scale[:, None, None]
+        noise_power = radial_power(background / scale[:, None, None].astype(np.float32)) / box ** 2
+        noise_power[:, 0] = noise_power[:, 1]  # the mean, which the normalisation removes
         sign = np.where(rng.random(n) < r.invert_probability, -1.0, 1.0).astype(np.float32)[:, None, None]
         return Scenes((noisy * sign).astype(np.float32), (target * sign).astype(np.float32), snr, empty,
-                      [str(k) for k in kinds], names)
+                      [str(k) for k in kinds], names, noise_power)
 
     def _compose(self, canvas: np.ndarray, box: int, rng: np.random.Generator, empty: bool) -> str:
         """Draw the main particle (unless ``empty``) and neighbours into a (2 box, 2 box) canvas."""

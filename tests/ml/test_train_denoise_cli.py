@@ -119,12 +119,27 @@ def test_given_pairs_mode(capsys, tiny_map: Path, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "pairs.json").read_text())["training"]["data"]["kind"] == "stacks"
 
 
+def test_a_generator_trained_on_half_whitened_inputs_is_run_on_them(capsys, tiny_map: Path, tmp_path: Path) -> None:
+    from gan_viewer.ml.inference import Denoiser
+
+    out = tmp_path / "whitened"
+    code, _, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.1", "--steps", "2", "--input-whitening", "0.5",
+                     *TINY, "--out", out)
+    assert code == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["input_whitening"] == 0.5 and card["training"]["data"]["input_whitening"] == 0.5
+    assert Denoiser.load(out.with_suffix(".safetensors"), "cpu").input_whitening == 0.5
+
+
 def test_star_mode(capsys, tiny_map: Path, tmp_path: Path) -> None:
     run(capsys, "simulate", "--map", tiny_map, "--n", "40", "--snr", "0.1", "--out", tmp_path / "sim")
     code, _, _ = run(capsys, "train", "--star", tmp_path / "sim/particles.star", "--map", tiny_map,
                      "--steps", "2", *TINY, "--out", tmp_path / "real")
     assert code == 0
     assert json.loads((tmp_path / "real.json").read_text())["training"]["data"]["kind"] == "star"
+    code, _, err = run(capsys, "train", "--star", tmp_path / "sim/particles.star", "--map", tiny_map,
+                       "--input-whitening", "0.5", "--steps", "2", *TINY, "--out", tmp_path / "real_whitened")
+    assert code == 2 and "needs simulated scenes" in err and not list(tmp_path.glob("real_whitened*"))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -132,6 +147,7 @@ def test_star_mode(capsys, tiny_map: Path, tmp_path: Path) -> None:
     (["--steps", "2", "--box", "36"], "not a multiple of 8"),
     (["--steps", "2", "--snr", "-1"], "SNR must be positive"),
     (["--steps", "2", "--noisy", "x.mrcs"], "choose one kind of training data"),
+    (["--steps", "2", "--input-whitening", "1.5"], "--input-whitening must be in (0, 1]"),
 ])
 def test_train_bad_input(capsys, tiny_map: Path, tmp_path: Path, args, message) -> None:
     tiny = [a for a in TINY]

@@ -199,3 +199,17 @@ def test_ctf_parameters_come_from_the_pool(bank: VolumeBank, tiny_set) -> None:
     assert sampler.sample(2, np.random.default_rng(5)).noisy.shape == (2, 32, 32)
     recipe_drawn = SceneSampler(bank, NoiseBank(3.0), quiet(ctf_probability=1.0)).ctf_params(40, np.random.default_rng(4))
     assert not set(np.round(recipe_drawn.defocus_u, 2)) & set(np.round(pool.defocus_u, 2))
+
+
+def test_each_scene_carries_the_spectrum_of_its_own_noise(bank: VolumeBank) -> None:
+    from gan_viewer.core.metrics import radial_power
+
+    # coloured noise with particles, no CTF: the input is the target plus the normalised noise
+    sampler = SceneSampler(bank, NoiseBank(3.0), quiet(snr=(0.1, 0.1), noise_mix=(0, 1, 0), gradient_probability=0.5))
+    scenes = sampler.sample(8, np.random.default_rng(5))
+    assert scenes.noise_power.shape == (8, 17)
+    expected = radial_power(scenes.noisy - scenes.target) / 32 ** 2
+    assert np.allclose(scenes.noise_power[:, 1:], expected[:, 1:], rtol=1e-3)
+    assert np.all(scenes.noise_power[:, 0] == scenes.noise_power[:, 1])
+    # the particle is not in it: the spectrum of the whole input differs where the particle is
+    assert not np.allclose(radial_power(scenes.noisy)[:, 1:4] / 32 ** 2, scenes.noise_power[:, 1:4], rtol=0.05)

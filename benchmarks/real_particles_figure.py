@@ -45,7 +45,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     from gan_viewer.core.normalize import display_limits, relion_normalize
-    from gan_viewer.core.particles import open_particles, pixel_sizes
+    from gan_viewer.core.particles import noise_groups, open_particles, pixel_sizes
     from gan_viewer.ml.inference import Denoiser
     from gan_viewer.ml.stream import set_noise_power
 
@@ -57,8 +57,12 @@ def main() -> None:
         apix = float(sizes[0])
         idx = np.arange(min(args.per_set, len(source)))
         raw = relion_normalize(source.images(idx))[0]
-        # as the inspector does: with the noise spectrum of the whole set, not of these few
-        rec = denoiser.recover(raw, apix, spread=True, noise_power=set_noise_power(denoiser, source, sizes, apix))
+        # as the inspector does: with the noise spectrum of their optics group, not of these few
+        groups = noise_groups(source, sizes)
+        if len(np.unique(groups[idx])) != 1:
+            raise SystemExit(f"{rel}: the first {len(idx)} particles span several optics groups or pixel sizes")
+        rec = denoiser.recover(raw, apix, spread=True,
+                               noise_power=set_noise_power(denoiser, source, groups, int(groups[idx[0]])))
         rows.append((name, apix, raw, lowpass(raw, apix), rec))
     n_rows = sum(len(r[2]) for r in rows)
     fig, axes = plt.subplots(n_rows, 4, figsize=(7.2, 1.85 * n_rows))

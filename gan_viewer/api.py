@@ -251,7 +251,7 @@ def denoise(particles: np.ndarray | PathLike | ParticleSource, apix: float | Non
         For an array, when the generator takes the noise's colour away (the bundled default
         does: ``Denoiser.input_whitening``): the noise spectrum of the set the images belong to
         (``Denoiser.noise_power(some_of_its_particles)``); by default the array is its own set.
-        A file or set is measured on a sample of its particles per pixel size.
+        A file or set is measured on a sample of its particles per optics group and pixel size.
 
     Returns
     -------

@@ -74,14 +74,15 @@ def noise_sample_rows(rows: np.ndarray, size: int = NOISE_SAMPLE, seed: int = 0)
     return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
 
 
-def spectrum_rows(pixel_sizes: np.ndarray | None, n: int, value: float | None,
+def spectrum_rows(labels: np.ndarray | None, n: int, value: float | None,
                   size: int = NOISE_SAMPLE) -> np.ndarray:
-    """Which of a set's ``n`` particles to measure the noise spectrum of those at pixel size
-    ``value`` on (:func:`noise_sample_rows` of them; all particles when ``pixel_sizes`` is None
-    or ``value`` None or NaN): (k,) int64, ascending. ``pixel_sizes``: (n,) or None."""
-    if pixel_sizes is None or value is None or not np.isfinite(value):
+    """Which of a set's ``n`` particles to measure the noise spectrum of those labelled ``value``
+    on (a pixel size, or a group of :func:`gan_viewer.core.particles.noise_groups`):
+    :func:`noise_sample_rows` of them; all particles when ``labels`` is None or ``value`` None or
+    NaN. (k,) int64, ascending. ``labels``: (n,) or None."""
+    if labels is None or value is None or not np.isfinite(value):
         return noise_sample_rows(np.arange(n), size)
-    return noise_sample_rows(np.flatnonzero(np.asarray(pixel_sizes, float) == value), size)
+    return noise_sample_rows(np.flatnonzero(np.asarray(labels, float) == value), size)
 
 
 def estimate_snr(images: np.ndarray, radius_fraction: float = BACKGROUND_RADIUS) -> float:

@@ -229,3 +229,16 @@ def pixel_sizes(source: ParticleSource, override: float | None = None) -> np.nda
         return np.round(apix, 4)
     first = source.pixel_size
     return None if first is None else np.full(n, round(float(first), 4))
+
+
+def noise_groups(source: ParticleSource, apix: np.ndarray | None) -> np.ndarray:
+    """(n,) int64 label per particle: which noise spectrum it is whitened with, one per optics
+    group and pixel size (:func:`pixel_sizes`), as ``gan-viewer score`` groups them; all 0 for a
+    source without optics groups at one pixel size. Optics groups of one pixel size can still
+    differ in noise (detectors, EPU's beam-shift groups), so each gets its own spectrum."""
+    n = len(source)
+    table = getattr(source, "table", None)
+    groups = np.zeros(n) if table is None else table.optics_groups().astype(float)
+    sizes = np.full(n, -1.0) if apix is None else np.where(np.isfinite(apix), apix, -1.0)
+    _, labels = np.unique(np.stack([sizes, groups], axis=1), axis=0, return_inverse=True)
+    return labels.reshape(n).astype(np.int64)

@@ -34,7 +34,7 @@ LEGEND: list[tuple[str, Entries]] = [
                           "recoveries of the particle shown in 4 rotations and flips (the samples of the spread "
                           "below; \"gan-viewer denoise --samples 4\" writes the same image). When the "
                           "generator's card asks for it (the bundled one does), half of the noise's colour is taken "
-                          "away first, with the noise spectrum of the whole particle set. The title names the "
+                          "away first, with the noise spectrum of the particle's optics group. The title names the "
                           "generator and its device. It is not data: fed pure noise, the generator still draws a "
                           "particle-like blob. Judge a particle by raw and recovered together, and by the agreement "
                           "score, never by the recovered image alone."),

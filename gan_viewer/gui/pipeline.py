@@ -33,7 +33,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from gan_viewer.core.learning import EMBED_DIM, reduce_embedding
 from gan_viewer.core.metrics import circular_mask
 from gan_viewer.core.noise import noise_power_spectrum, spectrum_rows
-from gan_viewer.core.particles import pixel_sizes
+from gan_viewer.core.particles import noise_groups, pixel_sizes
 from gan_viewer.core.session import Session
 from gan_viewer.errors import InputError
 from gan_viewer.sim.reference_maker import ReferenceMaker
@@ -82,12 +82,13 @@ class ParticleImages(ParticleScores, QObject):
         super().__init__(parent)
         self.session, self.engine, self.reference = session, engine, reference
         self.apix = _pixel_sizes(session)  # (n,) or None: the generator resamples to its own pixel size
+        self.noise_groups = noise_groups(session.source, self.apix)  # (n,) one noise spectrum per label
         self.spread = True  # compute the spread and confidence with each recovered image
         self.workers = {"recovered": inference, "reference": projection}
         self.prefetch = prefetch
         self.ctf = False
         self.source_lock = threading.Lock()
-        self._noise_power: dict[float, np.ndarray] = {}  # pixel size (-1: unknown) -> noise spectrum
+        self._noise_power: dict[int, np.ndarray] = {}  # noise group -> noise spectrum
         self.caches = {k: LruCache(32 << 20) for k in ("raw", "spread") + KINDS}
         self._live: dict[str, dict[int, Request]] = {k: {} for k in KINDS}
         self._generation = {k: 0 for k in KINDS}
@@ -180,19 +181,21 @@ class ParticleImages(ParticleScores, QObject):
     def recover(self, raw: np.ndarray, idx: np.ndarray, spread: bool
                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
         """(recovered (k, box, box), spread (k, box, box) or None, confidence (k,), amplitude (k,),
-        reduced embedding (k, EMBED_DIM)) of particles ``idx``, run once per pixel size among them;
-        in the inference thread only. Confidence, amplitude and embedding are NaN where the
-        generator does not give them."""
+        reduced embedding (k, EMBED_DIM)) of particles ``idx``, run once per optics group and
+        pixel size among them (:attr:`noise_groups`); in the inference thread only. Confidence,
+        amplitude and embedding are NaN where the generator does not give them."""
         k = len(idx)
         images = np.empty(raw.shape, np.float32)
         spreads = np.empty(raw.shape, np.float32) if spread else None
         confidence, amplitude = np.full(k, np.nan, np.float32), np.full(k, np.nan, np.float32)
         embedding = np.full((k, EMBED_DIM), np.nan, np.float32)
         apix = np.full(k, np.nan) if self.apix is None else self.apix[idx]
-        for value in np.unique(apix).tolist():
-            where = np.flatnonzero(apix == value) if np.isfinite(value) else np.arange(k)
+        groups = self.noise_groups[idx]
+        for group in np.unique(groups).tolist():
+            where = np.flatnonzero(groups == group)
+            value = float(apix[where[0]])
             out = self.engine.recover(raw[where], value if np.isfinite(value) else None, spread,
-                                      self.noise_power(value) if self.engine.whitens else None)
+                                      self.noise_power(group) if self.engine.whitens else None)
             images[where] = out[0]
             if out[1] is None:
                 spreads = None
@@ -206,15 +209,16 @@ class ParticleImages(ParticleScores, QObject):
                 embedding[where] = reduce_embedding(out[4])
         return images, spreads, confidence, amplitude, embedding
 
-    def noise_power(self, value: float) -> np.ndarray:
-        """The noise spectrum of the particles at pixel size ``value`` (NaN: all), measured once on
-        a sample of them (:func:`~gan_viewer.core.noise.spectrum_rows`); in the inference thread
-        only. Every particle is recovered with its set's spectrum, never with its own."""
-        key = float(value) if np.isfinite(value) else -1.0
-        if key not in self._noise_power:
-            rows = spectrum_rows(self.apix, len(self.session), value)
-            self._noise_power[key] = noise_power_spectrum(self.read(rows, check_finite=False))
-        return self._noise_power[key]
+    def noise_power(self, group: int) -> np.ndarray:
+        """The noise spectrum of the particles of noise group ``group`` (an optics group at one
+        pixel size, :func:`~gan_viewer.core.particles.noise_groups`), measured once on a sample of
+        them (:func:`~gan_viewer.core.noise.spectrum_rows`, the rows ``gan-viewer score`` and
+        ``denoise`` take); in the inference thread only. Every particle is recovered with its
+        group's spectrum, never with its own."""
+        if group not in self._noise_power:
+            rows = spectrum_rows(self.noise_groups, len(self.session), group)
+            self._noise_power[group] = noise_power_spectrum(self.read(rows, check_finite=False))
+        return self._noise_power[group]
 
     def set_spread(self, on: bool) -> None:
         """Compute the spread (and confidence) with each recovered image, or not."""

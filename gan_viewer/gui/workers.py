@@ -227,7 +227,7 @@ class InferenceEngine:
         """(recovered, spread, confidence, amplitude, embedding (k, C)) of (k, box, box) images;
         the last four are None for a generator that gives images only (spread and confidence also
         without ``spread``; the embedding for a generator without a bottleneck). ``noise_power``:
-        the set's noise spectrum, for a generator that :attr:`whitens`."""
+        the noise spectrum of their optics group, for a generator that :attr:`whitens`."""
         recover = getattr(self.denoise, "recover", None)
         if recover is None:
             return np.asarray(self.denoise(images, apix), np.float32), None, None, None, None

@@ -1,5 +1,5 @@
 """Recover the particles of a whole source (a stack or a STAR file's particles) chunk by chunk,
-each pixel size on its own: what ``gan-viewer denoise`` and :func:`gan_viewer.api.denoise` stream.
+each optics group and pixel size on its own: what ``gan-viewer denoise`` and :func:`gan_viewer.api.denoise` stream.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import logging
 import numpy as np
 
 from gan_viewer.core.noise import spectrum_rows
+from gan_viewer.core.particles import noise_groups
 from gan_viewer.ml.inference import Denoiser, check_pixel_size
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def check_source_sampling(denoiser: Denoiser, box: int, apix: np.ndarray | None)
 def iter_recovered(denoiser: Denoiser, source, apix: np.ndarray | None, *, rows: np.ndarray | None = None,
                    spread: bool = False, samples: int = 4, chunk: int = 1024):
     """Recover the particles of ``source`` (a :class:`~gan_viewer.core.particles.ParticleSource`)
-    chunk by chunk, each pixel size on its own.
+    chunk by chunk, each optics group and pixel size on its own (its own noise spectrum, for a
+    card with ``input_whitening``).
 
     Parameters
     ----------
@@ -57,26 +59,27 @@ def iter_recovered(denoiser: Denoiser, source, apix: np.ndarray | None, *, rows:
         Theirs, (k, box, box) images.
     """
     wanted = np.arange(len(source)) if rows is None else np.asarray(rows, np.int64)
-    spectra: dict[float, np.ndarray | None] = {}
+    groups = noise_groups(source, apix)  # one noise spectrum per optics group and pixel size
+    spectra: dict[int, np.ndarray | None] = {}
     for lo in range(0, len(wanted), chunk):
         part = wanted[lo:lo + chunk]
         images = source.images(part)
-        chunk_apix = np.full(len(part), np.nan) if apix is None else np.asarray(apix, float)[part]
-        for value in np.unique(chunk_apix):
-            where = np.flatnonzero(chunk_apix == value) if np.isfinite(value) else np.arange(len(part))
-            key = float(value) if np.isfinite(value) else -1.0
-            if key not in spectra:
-                spectra[key] = set_noise_power(denoiser, source, apix, float(value))
-            yield part[where], denoiser.recover(images[where], None if not np.isfinite(value) else float(value),
-                                                spread=spread, samples=samples, noise_power=spectra[key])
+        for group in np.unique(groups[part]).tolist():
+            where = np.flatnonzero(groups[part] == group)
+            value = np.nan if apix is None else float(apix[part[where[0]]])
+            if group not in spectra:
+                spectra[group] = set_noise_power(denoiser, source, groups, group)
+            yield part[where], denoiser.recover(images[where], None if not np.isfinite(value) else value,
+                                                spread=spread, samples=samples, noise_power=spectra[group])
 
 
-def set_noise_power(denoiser: Denoiser, source, apix: np.ndarray | None, value: float) -> np.ndarray | None:
-    """The noise spectrum of the particles of ``source`` at pixel size ``value`` (NaN: all of
-    them), from a sample spread over the set (:func:`~gan_viewer.core.noise.spectrum_rows`), for
+def set_noise_power(denoiser: Denoiser, source, groups: np.ndarray, group: int) -> np.ndarray | None:
+    """The noise spectrum of the particles of ``source`` in noise group ``group`` (``groups``:
+    (n,) :func:`~gan_viewer.core.particles.noise_groups`), from a sample spread over the group
+    (:func:`~gan_viewer.core.noise.spectrum_rows`, as ``gan-viewer score`` samples it), for
     :meth:`Denoiser.recover`; None when the generator asks for no whitening."""
     if denoiser.input_whitening is None:
         return None
-    rows = spectrum_rows(apix, len(source), value)
-    log.info("noise spectrum of the %g A/px particles from %d of them", value, len(rows))
+    rows = spectrum_rows(groups, len(source), group)
+    log.info("noise spectrum of optics/pixel-size group %d from %d of its particles", group, len(rows))
     return denoiser.noise_power(source.images(rows, check_finite=False))

@@ -108,3 +108,15 @@ def test_real_aspire_two_layouts_agree(shared_data: Path) -> None:
     b = open_particles(shared_data / "particles/real_aspire_sample/sample_particles_relion31.star")
     np.testing.assert_array_equal(a.images([0, 16]), b.images([0, 16]))
     assert read_star(b.path).optics_block == "optics"
+
+
+def test_noise_groups_are_optics_groups_at_each_pixel_size(tiny_set: Path, tmp_path: Path) -> None:
+    from gan_viewer.core.particles import noise_groups, pixel_sizes
+
+    stack = write_stack(tmp_path / "s.mrcs", np.zeros((4, 8, 8), np.float32), 1.5)
+    np.testing.assert_array_equal(noise_groups(StackParticles(stack), None), np.zeros(4))
+    star = StarParticles.from_file(tiny_set)  # one optics group
+    np.testing.assert_array_equal(noise_groups(star, pixel_sizes(star)), np.zeros(10))
+    star.table.particles["rlnOpticsGroup"] = [1, 2] * 5  # a second optics group
+    apix = np.where(np.arange(10) < 6, 2.0, 3.0)  # and a second pixel size, as per-row sizes allow
+    np.testing.assert_array_equal(noise_groups(star, apix), [0, 1, 0, 1, 0, 1, 2, 3, 2, 3])

@@ -106,3 +106,36 @@ def test_each_particle_is_recovered_with_its_sets_noise_spectrum(make_window, qt
     assert len(generator.spectra) >= 2  # one particle (and its prefetched neighbours) at a time
     for spectrum in generator.spectra:
         np.testing.assert_allclose(spectrum, expected, rtol=1e-6)
+
+
+def test_each_optics_group_gets_its_own_noise_spectrum(make_window, qtbot, tiny_set) -> None:
+    import pandas as pd
+
+    from gan_viewer.core.noise import noise_power_spectrum
+    from gan_viewer.io.star import read_star, table_from_dataframe, write_star
+
+    from gan_viewer.io.mrc import write_stack
+
+    # two groups at one pixel size, alternating: white noise, and noise with a low-frequency excess
+    images = np.random.default_rng(0).standard_normal((10, 16, 16)).astype(np.float32)
+    images[1::2] = np.fft.ifft2(np.fft.fft2(images[1::2]) * (1 + 4 * np.exp(-np.hypot(
+        *np.meshgrid(np.fft.fftfreq(16), np.fft.fftfreq(16))) / 0.1))).real
+    write_stack(tiny_set.with_name("noise.mrcs"), images, 2.0)
+    table = read_star(tiny_set)
+    particles = table.particles.copy()
+    particles["rlnImageName"] = [f"{i + 1:06d}@noise.mrcs" for i in range(10)]
+    particles["rlnOpticsGroup"] = [1, 2] * 5
+    optics = pd.concat([table.optics, table.optics.assign(rlnOpticsGroup=2, rlnOpticsGroupName="opticsGroup2")])
+    star = write_star(table_from_dataframe(particles, optics), tiny_set.with_name("two_groups.star"))
+    generator = Whitening()
+    window = make_window(star, loader=lambda model, device: (generator, "whitening"))
+    wait_complete(qtbot, window, 0)
+    window.go(1)
+    wait_complete(qtbot, window, 1)
+    source = window.images.session.source
+    expected = [noise_power_spectrum(source.images(np.arange(g, 10, 2))) for g in (0, 1)]
+    assert not np.allclose(expected[0], expected[1], rtol=1e-3)
+    seen = [min(range(2), key=lambda g: float(np.abs(spectrum - expected[g]).max())) for spectrum in generator.spectra]
+    assert set(seen) == {0, 1}  # particles 0 and 1 (and prefetched ones) of both groups
+    for spectrum, g in zip(generator.spectra, seen):
+        np.testing.assert_allclose(spectrum, expected[g], rtol=1e-6)

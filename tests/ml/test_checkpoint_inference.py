@@ -365,3 +365,44 @@ def test_a_streamed_set_is_whitened_with_one_spectrum_whatever_the_chunks(tmp_pa
     np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-4)
     # the same spectrum as the 29 good particles give
     np.testing.assert_allclose(whole, den.recover(images[rows], 3.0).images, rtol=1e-4, atol=1e-4)
+
+
+def test_each_optics_group_is_whitened_with_its_own_spectrum_as_score_measures_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from gan_viewer.core.noise import noise_power_spectrum
+    from gan_viewer.core.particles import StarParticles, noise_groups, pixel_sizes
+    from gan_viewer.io.mrc import write_stack
+    from gan_viewer.io.star import read_star, table_from_dataframe, write_star
+    from gan_viewer.ml.stream import iter_recovered
+    from gan_viewer.sim.scoring import TableScorer
+
+    # two optics groups at one pixel size, interleaved: white noise, and noise with a strong
+    # low-frequency excess (another detector, say)
+    images = np.random.default_rng(3).standard_normal((24, 64, 64)).astype(np.float32)
+    group = np.tile([1, 2], 12)
+    images[group == 2] = coloured(12, 64, 4)
+    write_stack(tmp_path / "p.mrcs", images, 3.0)
+    particles = pd.DataFrame({"rlnImageName": [f"{i + 1:06d}@p.mrcs" for i in range(24)], "rlnOpticsGroup": group})
+    optics = pd.DataFrame({"rlnOpticsGroup": [1, 2], "rlnOpticsGroupName": ["a", "b"], "rlnImagePixelSize": [3.0, 3.0],
+                           "rlnImageSize": [64, 64], "rlnImageDimensionality": [2, 2]})
+    star = write_star(table_from_dataframe(particles, optics), tmp_path / "p.star")
+    source = StarParticles.from_file(star)
+    apix = pixel_sizes(source)
+    np.testing.assert_array_equal(noise_groups(source, apix), group - 1)
+    den = format2(Recorder(), input_whitening=1.0)
+    streamed = np.empty_like(images)
+    for rows, recovery in iter_recovered(den, source, apix, chunk=5):
+        streamed[rows] = recovery.images
+    for g in (1, 2):
+        members = group == g
+        alone = den.recover(images[members], 3.0, noise_power=noise_power_spectrum(images[members])).images
+        np.testing.assert_allclose(streamed[members], alone, rtol=1e-4, atol=1e-4)
+    # not what one spectrum for the whole pixel size gives
+    pooled = den.recover(images, 3.0, noise_power=noise_power_spectrum(images)).images
+    assert not np.allclose(streamed[group == 2], pooled[group == 2], atol=1e-2)
+    # the very spectra gan-viewer score's GAN scores take (TableScorer.noise_power per optics group)
+    scorer = TableScorer(read_star(star), source.images, None, whiten=True)
+    for g in (1, 2):
+        key = tuple(scorer.keys[np.flatnonzero(group == g)[0]])
+        np.testing.assert_allclose(scorer.noise_power(key), noise_power_spectrum(images[group == g]), rtol=1e-6)

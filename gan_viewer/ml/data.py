@@ -24,8 +24,8 @@ from gan_viewer.core.particles import StarParticles
 from gan_viewer.errors import InputError
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable
-from gan_viewer.sim.project import Projector
 from gan_viewer.ml.whitening import half_plane_filters, whiten_normalised
+from gan_viewer.sim.project import Projector
 from gan_viewer.sim.scenes import SceneSampler
 
 log = logging.getLogger(__name__)

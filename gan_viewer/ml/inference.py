@@ -8,11 +8,11 @@
    standard deviation 1; format 1: mean 0 and standard deviation 1 over the box); when the card
    asks for it (``input_whitening``, an exponent), take that share of the noise's colour away
    (:mod:`gan_viewer.ml.whitening`, which training uses too, with the noise spectrum of the
-   particle set: one estimate for all of its particles, so a particle recovered alone is treated
-   as in a batch) and normalise again: Gaussian noise with a micrograph's strong low-frequency excess
-   made the generator draw faint particles; half-whitened, it draws fewer, on real micrograph
-   patches and on held-out noise (``benchmarks/bench_generator.py general``; the card records
-   the figures);
+   particle's optics group: one estimate for all of its particles, so a particle recovered alone
+   is treated as in a batch) and normalise again: Gaussian noise with a micrograph's strong
+   low-frequency excess made the generator draw faint particles; half-whitened, it draws fewer,
+   on real micrograph patches and on held-out noise (``benchmarks/bench_generator.py general``;
+   the card records the figures);
 3. pad to a multiple of the U-Net's ``2 ** depth`` (format 2: with background noise; format 1:
    reflecting the edges), run, crop;
 4. resample back to the data's pixel size and box;

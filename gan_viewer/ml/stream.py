@@ -1,5 +1,6 @@
 """Recover the particles of a whole source (a stack or a STAR file's particles) chunk by chunk,
-each optics group and pixel size on its own: what ``gan-viewer denoise`` and :func:`gan_viewer.api.denoise` stream.
+each optics group and pixel size on its own: what ``gan-viewer denoise`` and
+:func:`gan_viewer.api.denoise` stream.
 """
 
 from __future__ import annotations

@@ -238,7 +238,10 @@ def noise_groups(source: ParticleSource, apix: np.ndarray | None) -> np.ndarray:
     differ in noise (detectors, EPU's beam-shift groups), so each gets its own spectrum."""
     n = len(source)
     table = getattr(source, "table", None)
-    groups = np.zeros(n) if table is None else table.optics_groups().astype(float)
+    groups = np.zeros(n, np.int64) if table is None else table.optics_groups()
     sizes = np.full(n, -1.0) if apix is None else np.where(np.isfinite(apix), apix, -1.0)
-    _, labels = np.unique(np.stack([sizes, groups], axis=1), axis=0, return_inverse=True)
-    return labels.reshape(n).astype(np.int64)
+    # one-dimensional uniques (a 2-column np.unique takes 3 s for a million particles; this 0.1 s)
+    size_ids = np.unique(sizes, return_inverse=True)[1].reshape(n)
+    group_values, group_ids = np.unique(groups, return_inverse=True)
+    combined = size_ids.astype(np.int64) * len(group_values) + group_ids.reshape(n)
+    return np.unique(combined, return_inverse=True)[1].reshape(n).astype(np.int64)

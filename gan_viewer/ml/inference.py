@@ -346,13 +346,15 @@ class Denoiser:
     def _pad(self, x: torch.Tensor, pad: int) -> torch.Tensor:
         """Pad (b, 1, s, s) to a multiple of the U-Net's stride. Format 2: with background noise
         (normalised: standard deviation 1), which the generator knows as empty surroundings;
-        reflected edges would show it mirrored copies of the particle's neighbourhood."""
+        reflected edges would show it mirrored copies of the particle's neighbourhood. Every
+        particle of every batch gets the same noise, so its recovery does not depend on the
+        batch it is in or its place there."""
         sides = (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)
         if self.format == 1:
             return F.pad(x, sides, mode="reflect" if pad < x.shape[-1] else "constant")
         generator = torch.Generator(device="cpu").manual_seed(0)
-        noise = torch.randn(x.shape[:-2] + (x.shape[-2] + pad, x.shape[-1] + pad), generator=generator)
-        noise = noise.to(x.device)
+        field = torch.randn((1, 1, x.shape[-2] + pad, x.shape[-1] + pad), generator=generator)
+        noise = field.repeat(x.shape[0], x.shape[1], 1, 1).to(x.device)
         noise[..., sides[2]:sides[2] + x.shape[-2], sides[0]:sides[0] + x.shape[-1]] = x
         return noise
 

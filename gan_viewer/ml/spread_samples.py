@@ -22,11 +22,12 @@ NOISE_SPREAD = 0.5
 
 def perturb(x: torch.Tensor, k: int, method: str) -> torch.Tensor:
     """Sample ``k`` of a spread: the (b, 1, s, s) input itself, or (method "noise"/"both", k > 0)
-    the input with fresh noise of half the background's standard deviation added."""
+    the input with fresh noise of half the background's standard deviation added: one field per
+    sample, the same for every particle, so a particle's spread does not depend on its batch."""
     if k == 0 or method == "tta":
         return x
     generator = torch.Generator(device="cpu").manual_seed(1000 + k)
-    return x + NOISE_SPREAD * torch.randn(x.shape, generator=generator).to(x.device)
+    return x + NOISE_SPREAD * torch.randn((1, 1) + x.shape[-2:], generator=generator).to(x.device)
 
 
 def transform(x: torch.Tensor, quarter: int, flip: bool) -> torch.Tensor:

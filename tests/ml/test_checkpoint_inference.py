@@ -286,3 +286,17 @@ def test_the_embedding_comes_from_the_pass_at_the_models_pixel_size() -> None:
     both = format2(generator, finer_scale=2 / 3).recover(images, 1.0)
     np.testing.assert_allclose(both.embedding, single.embedding, rtol=1e-5, atol=1e-6)
     assert not np.allclose(both.images, single.images, atol=1e-4)  # the second pass did count
+
+
+@pytest.mark.parametrize("method", ["tta", "noise"])
+def test_a_padded_particle_gets_the_same_recovery_in_any_batch_and_place(method: str) -> None:
+    """A 60 px box is padded to the U-Net's multiple of 8 with background noise; that noise, and
+    the spread's added noise, must not depend on which batch the particle is in or where (they
+    did: particle 5 of a batch got other pad noise than particle 5 recovered alone)."""
+    torch.manual_seed(0)
+    den = format2(UNetGenerator(GeneratorConfig(depth=3, base_channels=4)).eval())
+    images = np.random.default_rng(0).standard_normal((8, 60, 60)).astype(np.float32)
+    whole = den.recover(images, 3.0, spread=True, samples=2, method=method)
+    alone = den.recover(images[5:6], 3.0, spread=True, samples=2, method=method)
+    np.testing.assert_allclose(alone.images[0], whole.images[5], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(alone.spread[0], whole.spread[5], rtol=1e-4, atol=1e-5)

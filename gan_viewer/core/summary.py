@@ -26,7 +26,7 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
     if isinstance(source, MicrographParticles):
         out.update(format=f"micrograph {source.shape[1]} x {source.shape[0]} px with coordinates {coords}",
                    box=source.box, pixel_size=_angstrom(source.pixel_size),
-                   at_edge=int(source.at_edge.sum()))
+                   at_edge=int(source.at_edge.sum()), duplicates=_duplicates(source))
         return out
     if isinstance(source, StackParticles):
         out.update(format=f"MRC stack (mode {source.stack.mode})", box=source.box,
@@ -46,8 +46,23 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
         stacks_found=len(source.stack_names) - len(source.missing_stacks),
         stacks_missing=source.missing_stacks[:20] + ([f"... {len(source.missing_stacks) - 20} more"]
                                                      if len(source.missing_stacks) > 20 else []),
+        duplicates=_duplicates(source),
     )
     return out
+
+
+def _duplicates(source) -> str:
+    """How many picks RELION's ``--remove_duplicates 30`` would remove, or why it cannot be said."""
+    from gan_viewer.core.duplicates import DEFAULT_DISTANCE, outranked_by, source_pick_positions
+    from gan_viewer.errors import InputError
+
+    try:
+        positions = source_pick_positions(source)
+    except InputError as exc:
+        return f"unknown ({str(exc).removeprefix(f'{exc.path}: ') if exc.path else exc})"
+    count = int((outranked_by(positions, DEFAULT_DISTANCE) >= 0).sum())
+    return f"{count} within {DEFAULT_DISTANCE:g} A of a later pick on their micrograph (relion_star_handler " \
+           f"--remove_duplicates {DEFAULT_DISTANCE:g} removes them)"
 
 
 def _angstrom(value: float | None) -> str:

@@ -14,7 +14,7 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMenu
 
 from gan_viewer.core.curation import Label
-from gan_viewer.gui import files, training
+from gan_viewer.gui import duplicates, files, training
 
 #: name -> (menu, text, shortcuts)
 SHORTCUTS = {
@@ -78,6 +78,8 @@ def build_actions(window) -> Actions:
     curate.addSeparator()
     _add(actions, curate, "apply_predictions", "&Apply the model's sure predictions…", [],
          lambda: window.apply_predictions())
+    _add(actions, curate, "reject_duplicates", "Reject duplicate &picks…", [],
+         lambda: duplicates.reject_duplicates(window))
     tools = bar.addMenu("&Tools")
     _add(actions, tools, "score_all", "&Score all particles", ["Ctrl+Shift+S"], window.score_all)
     _add(actions, tools, "cancel", "&Cancel background work", ["Escape"], window.cancel_bulk)

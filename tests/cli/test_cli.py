@@ -38,6 +38,13 @@ def test_info(capsys, tiny_set: Path) -> None:
     code, out, _ = run(capsys, "info", str(tiny_set))
     assert code == 0
     assert "particles       10" in out and "RELION 3.1/4 (30001)" in out and "2 A" in out
+    assert "duplicates      unknown (finding duplicate picks needs rlnCoordinateX, rlnCoordinateY)" in out
+
+
+def test_info_counts_duplicate_picks_as_relion_would(capsys, shared_data: Path) -> None:
+    code, out, _ = run(capsys, "info", str(shared_data / "particles/real_relion31/relion31.v2.star"))
+    assert code == 0  # its first two particles are one pick, twice
+    assert "duplicates      1 within 30 A of a later pick on their micrograph" in out
 
 
 def test_export_rows(capsys, tiny_set: Path, tmp_path: Path) -> None:

@@ -1,0 +1,183 @@
+"""Duplicate picks: two particles of one micrograph whose centres lie closer than a particle
+could to another. They are the same particle picked twice (two pickers, overlapping templates,
+or two picks that refinement moved onto one particle), and they do harm beyond their number: a
+pair split between RELION's two random half sets correlates its own noise, which inflates the
+gold-standard FSC.
+
+**RELION's rule** (``relion_star_handler --remove_duplicates D``, the Subset selection job's
+"Remove duplicates?"): a particle's centre on its micrograph is ``rlnCoordinateX/Y`` less its
+refined shift ``rlnOriginX/YAngst`` (converted to micrograph pixels), and a particle is removed
+when a *later* particle of the same micrograph (in file order) lies within D Angstrom; so the
+last pick of each group stays, and two picks further apart than D both stay even when a third
+lies between them. :func:`outranked_by` generalises "later" to any ranking, which is how the
+inspector lets a kept particle outrank undecided ones (``gui/deciding.py``); file order gives
+RELION's answer exactly (``tests/relion/test_relion_duplicates.py`` checks it against
+``relion_star_handler``).
+
+**The micrograph's pixel size.** RELION assumes it equals the particles'
+(``rlnImagePixelSize``) unless told otherwise (``--image_angpix``); particles extracted with
+binning need the micrograph's. :func:`pick_positions` takes ``rlnMicrographPixelSize`` when the
+optics table has it (RELION 4/5 extraction writes it), else that same assumption, and any value
+the caller gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from gan_viewer.errors import InputError
+from gan_viewer.io.star import ParticleTable
+
+#: RELION's default minimum inter-particle distance (Subset selection, "Remove duplicates?")
+DEFAULT_DISTANCE = 30.0
+
+
+@dataclass(frozen=True)
+class PickPositions:
+    """Where each particle was picked.
+
+    Attributes
+    ----------
+    micrograph : (n,) int64
+        The particle's micrograph, as a code (equal codes, same micrograph).
+    xy : (n, 2) float64
+        Its centre on that micrograph in Angstrom: coordinate times the micrograph's pixel size,
+        less the refined shift.
+    micrograph_apix : (n,) float64
+        The micrograph pixel size used.
+    """
+
+    micrograph: np.ndarray
+    xy: np.ndarray
+    micrograph_apix: np.ndarray
+
+
+def pick_positions(table: ParticleTable, micrograph_apix: float | None = None) -> PickPositions:
+    """The particles' centres on their micrographs, in Angstrom.
+
+    Parameters
+    ----------
+    table
+        Particles with ``rlnMicrographName`` and ``rlnCoordinateX/Y`` (any RELION version; the
+        shifts ``rlnOriginX/YAngst`` or, in 3.0 files, ``rlnOriginX/Y`` in particle pixels, are
+        taken off when present).
+    micrograph_apix
+        The micrographs' pixel size (Angstrom); None: ``rlnMicrographPixelSize`` where the
+        optics table gives it, else the particles' pixel size, as RELION assumes.
+
+    Raises
+    ------
+    InputError
+        When a column is missing, a coordinate is not a number, or no pixel size is known.
+    """
+    parts = table.particles
+    missing = [c for c in ("rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY") if c not in parts.columns]
+    if missing:
+        raise InputError(f"finding duplicate picks needs {', '.join(missing)}", table.path)
+    if micrograph_apix is not None and not (np.isfinite(micrograph_apix) and micrograph_apix > 0):
+        raise InputError(f"micrograph pixel size {micrograph_apix} A is not a positive number", table.path)
+    particle_apix = table.pixel_size()
+    if micrograph_apix is not None:
+        mic_apix = np.full(len(parts), float(micrograph_apix))
+    else:
+        mic_apix = table.optics_values("rlnMicrographPixelSize")
+        if mic_apix is None:
+            mic_apix = particle_apix
+        if mic_apix is None:
+            raise InputError("the file gives no pixel size; give the micrographs'", table.path)
+    if not np.all(np.isfinite(mic_apix) & (mic_apix > 0)):
+        raise InputError("a micrograph pixel size is zero, negative or not a number", table.path)
+    coordinates = np.column_stack([pd.to_numeric(parts[c], errors="coerce").to_numpy(np.float64)
+                                   for c in ("rlnCoordinateX", "rlnCoordinateY")])  # (n, 2) micrograph px
+    if not np.isfinite(coordinates).all():
+        row = int(np.flatnonzero(~np.isfinite(coordinates).all(axis=1))[0]) + 1
+        raise InputError(f"particle {row}: rlnCoordinateX/Y is not a number", table.path)
+    shift = np.zeros((len(parts), 2))  # (n, 2) Angstrom
+    if {"rlnOriginXAngst", "rlnOriginYAngst"} <= set(parts.columns):
+        shift = np.column_stack([pd.to_numeric(parts[c], errors="coerce").to_numpy(np.float64)
+                                 for c in ("rlnOriginXAngst", "rlnOriginYAngst")])
+    elif {"rlnOriginX", "rlnOriginY"} <= set(parts.columns):
+        if particle_apix is None:
+            raise InputError("rlnOriginX/Y are in pixels but the file gives no pixel size", table.path)
+        shift = table.origins_px() * particle_apix[:, None]
+    shift = np.nan_to_num(shift)
+    codes = pd.factorize(parts["rlnMicrographName"].astype(str))[0].astype(np.int64)
+    return PickPositions(codes, coordinates * mic_apix[:, None] - shift, np.asarray(mic_apix, np.float64))
+
+
+def outranked_by(positions: PickPositions, min_distance: float, rank: np.ndarray | None = None,
+                 present: np.ndarray | None = None) -> np.ndarray:
+    """Which particles are duplicates of a better-ranked pick, and of which.
+
+    Parameters
+    ----------
+    positions
+        From :func:`pick_positions`.
+    min_distance
+        Picks of one micrograph this close (Angstrom, inclusive) are the same particle.
+    rank
+        (n,) distinct numbers; of two duplicates the higher-ranked stays. None: file order
+        (the later stays), RELION's rule.
+    present
+        (n,) bool; particles that are False (e.g. already rejected) neither count as duplicates
+        nor make others duplicates. None: all.
+
+    Returns
+    -------
+    (n,) int64: for each particle, the highest-ranked present pick within ``min_distance`` that
+    outranks it, or -1 when none does (it stays).
+    """
+    if not (np.isfinite(min_distance) and min_distance >= 0):
+        raise ValueError(f"minimum distance {min_distance} is not a non-negative number")
+    n = len(positions.micrograph)
+    rank = np.arange(n, dtype=np.float64) if rank is None else np.asarray(rank, np.float64)
+    rows = np.arange(n) if present is None else np.flatnonzero(present)
+    out = np.full(n, -1, np.int64)
+    if len(rows) < 2:
+        return out
+    xy = positions.xy[rows]
+    # one tree for every micrograph: each micrograph sits on its own plane, the planes further
+    # apart than the distance asked for, so only picks of one micrograph can pair
+    spacing = 2.0 * float(min_distance) + 1.0
+    points = np.column_stack([xy, positions.micrograph[rows] * spacing])
+    pairs = cKDTree(points).query_pairs(float(min_distance), output_type="ndarray")  # (m, 2) into rows
+    if not len(pairs):
+        return out
+    a, b = rows[pairs[:, 0]], rows[pairs[:, 1]]
+    loser = np.where(rank[a] < rank[b], a, b)
+    winner = np.where(rank[a] < rank[b], b, a)
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, loser, rank[winner])  # the best rank that outranks each loser
+    chosen = rank[winner] == best[loser]
+    out[loser[chosen]] = winner[chosen]
+    return out
+
+
+def source_pick_positions(source, micrograph_apix: float | None = None) -> PickPositions:
+    """:func:`pick_positions` of any particle source: a STAR or cryoSPARC set (its table), or one
+    micrograph with its coordinates (one micrograph; the pixel size from its header).
+
+    Raises
+    ------
+    InputError
+        For a bare stack (it says nothing of where its particles were picked), and as
+        :func:`pick_positions`.
+    """
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    if isinstance(source, MicrographParticles):
+        apix = micrograph_apix or source.pixel_size
+        if not apix:
+            raise InputError("the micrograph's header gives no pixel size; give it", source.micrograph_path)
+        n = len(source)
+        return PickPositions(np.zeros(n, np.int64), np.asarray(source.coordinates, np.float64) * apix,
+                             np.full(n, float(apix)))
+    table = getattr(source, "table", None)
+    if table is None:
+        raise InputError("a stack alone does not say where its particles were picked; open the STAR file "
+                         "that names it", getattr(source, "path", None))
+    return pick_positions(table, micrograph_apix)

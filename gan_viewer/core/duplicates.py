@@ -75,22 +75,8 @@ def pick_positions(table: ParticleTable, micrograph_apix: float | None = None) -
         When a column is missing, a coordinate is not a number, or no pixel size is known.
     """
     parts = table.particles
-    missing = [c for c in ("rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY") if c not in parts.columns]
-    if missing:
-        raise InputError(f"finding duplicate picks needs {', '.join(missing)}", table.path)
-    if micrograph_apix is not None and not (np.isfinite(micrograph_apix) and micrograph_apix > 0):
-        raise InputError(f"micrograph pixel size {micrograph_apix} A is not a positive number", table.path)
+    mic_apix = micrograph_pixel_sizes(table, micrograph_apix)
     particle_apix = table.pixel_size()
-    if micrograph_apix is not None:
-        mic_apix = np.full(len(parts), float(micrograph_apix))
-    else:
-        mic_apix = table.optics_values("rlnMicrographPixelSize")
-        if mic_apix is None:
-            mic_apix = particle_apix
-        if mic_apix is None:
-            raise InputError("the file gives no pixel size; give the micrographs'", table.path)
-    if not np.all(np.isfinite(mic_apix) & (mic_apix > 0)):
-        raise InputError("a micrograph pixel size is zero, negative or not a number", table.path)
     coordinates = np.column_stack([pd.to_numeric(parts[c], errors="coerce").to_numpy(np.float64)
                                    for c in ("rlnCoordinateX", "rlnCoordinateY")])  # (n, 2) micrograph px
     if not np.isfinite(coordinates).all():
@@ -106,7 +92,69 @@ def pick_positions(table: ParticleTable, micrograph_apix: float | None = None) -
         shift = table.origins_px() * particle_apix[:, None]
     shift = np.nan_to_num(shift)
     codes = pd.factorize(parts["rlnMicrographName"].astype(str))[0].astype(np.int64)
-    return PickPositions(codes, coordinates * mic_apix[:, None] - shift, np.asarray(mic_apix, np.float64))
+    return PickPositions(codes, coordinates * mic_apix[:, None] - shift, mic_apix)
+
+
+def micrograph_pixel_sizes(table: ParticleTable, micrograph_apix: float | None = None) -> np.ndarray:
+    """(n,) float64: the micrograph pixel size :func:`pick_positions` places each pick at; it
+    raises as that does when the picks cannot be placed (a quick check, before the work)."""
+    parts = table.particles
+    missing = [c for c in ("rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY") if c not in parts.columns]
+    if missing:
+        raise InputError(f"finding duplicate picks needs {', '.join(missing)}", table.path)
+    if micrograph_apix is not None:
+        if not (np.isfinite(micrograph_apix) and micrograph_apix > 0):
+            raise InputError(f"micrograph pixel size {micrograph_apix} A is not a positive number", table.path)
+        return np.full(len(parts), float(micrograph_apix))
+    mic_apix = table.optics_values("rlnMicrographPixelSize")
+    if mic_apix is None:
+        mic_apix = table.pixel_size()
+    if mic_apix is None:
+        raise InputError("the file gives no pixel size; give the micrographs'", table.path)
+    if not np.all(np.isfinite(mic_apix) & (mic_apix > 0)):
+        raise InputError("a micrograph pixel size is zero, negative or not a number", table.path)
+    return np.asarray(mic_apix, np.float64)
+
+
+def close_pairs(positions: PickPositions, min_distance: float) -> np.ndarray:
+    """Every pair of picks of one micrograph within ``min_distance`` Angstrom (inclusive).
+
+    Returns
+    -------
+    (m, 2) int64 rows, the smaller first, in no particular order. About a second for a million
+    picks, which is why the inspector finds them off its thread.
+    """
+    if not (np.isfinite(min_distance) and min_distance >= 0):
+        raise ValueError(f"minimum distance {min_distance} is not a non-negative number")
+    xy = positions.xy
+    if len(xy) < 2:
+        return np.zeros((0, 2), np.int64)
+    # one two-dimensional tree for every micrograph: each micrograph is moved along x beside the
+    # last, further apart than the distance asked for, so only picks of one micrograph can pair
+    stride = float(np.ptp(xy[:, 0])) + 2.0 * float(min_distance) + 1.0
+    points = np.column_stack([xy[:, 0] + positions.micrograph * stride, xy[:, 1]])
+    pairs = cKDTree(points).query_pairs(float(min_distance), output_type="ndarray")
+    return np.sort(pairs.astype(np.int64), axis=1).reshape(-1, 2)
+
+
+def outranked_in(pairs: np.ndarray, n: int, rank: np.ndarray | None = None,
+                 present: np.ndarray | None = None) -> np.ndarray:
+    """:func:`outranked_by` from the pairs :func:`close_pairs` found among ``n`` picks."""
+    rank = np.arange(n, dtype=np.float64) if rank is None else np.asarray(rank, np.float64)
+    out = np.full(n, -1, np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    if present is not None:
+        both = np.asarray(present, bool)[a] & np.asarray(present, bool)[b]
+        a, b = a[both], b[both]
+    if not len(a):
+        return out
+    loser = np.where(rank[a] < rank[b], a, b)
+    winner = np.where(rank[a] < rank[b], b, a)
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, loser, rank[winner])  # the best rank that outranks each loser
+    chosen = rank[winner] == best[loser]
+    out[loser[chosen]] = winner[chosen]
+    return out
 
 
 def outranked_by(positions: PickPositions, min_distance: float, rank: np.ndarray | None = None,
@@ -131,30 +179,17 @@ def outranked_by(positions: PickPositions, min_distance: float, rank: np.ndarray
     (n,) int64: for each particle, the highest-ranked present pick within ``min_distance`` that
     outranks it, or -1 when none does (it stays).
     """
-    if not (np.isfinite(min_distance) and min_distance >= 0):
-        raise ValueError(f"minimum distance {min_distance} is not a non-negative number")
-    n = len(positions.micrograph)
-    rank = np.arange(n, dtype=np.float64) if rank is None else np.asarray(rank, np.float64)
-    rows = np.arange(n) if present is None else np.flatnonzero(present)
-    out = np.full(n, -1, np.int64)
-    if len(rows) < 2:
-        return out
-    xy = positions.xy[rows]
-    # one tree for every micrograph: each micrograph sits on its own plane, the planes further
-    # apart than the distance asked for, so only picks of one micrograph can pair
-    spacing = 2.0 * float(min_distance) + 1.0
-    points = np.column_stack([xy, positions.micrograph[rows] * spacing])
-    pairs = cKDTree(points).query_pairs(float(min_distance), output_type="ndarray")  # (m, 2) into rows
-    if not len(pairs):
-        return out
-    a, b = rows[pairs[:, 0]], rows[pairs[:, 1]]
-    loser = np.where(rank[a] < rank[b], a, b)
-    winner = np.where(rank[a] < rank[b], b, a)
-    best = np.full(n, -np.inf)
-    np.maximum.at(best, loser, rank[winner])  # the best rank that outranks each loser
-    chosen = rank[winner] == best[loser]
-    out[loser[chosen]] = winner[chosen]
-    return out
+    return outranked_in(close_pairs(positions, min_distance), len(positions.micrograph), rank, present)
+
+
+def source_micrograph_pixel_sizes(source) -> np.ndarray:
+    """(n,) float64: :func:`micrograph_pixel_sizes` of any particle source (see
+    :func:`source_pick_positions`), raising as that does."""
+    if _is_micrograph(source):
+        if not source.pixel_size:
+            raise InputError("the micrograph's header gives no pixel size; give it", source.micrograph_path)
+        return np.full(len(source), float(source.pixel_size))
+    return micrograph_pixel_sizes(_table_of(source))
 
 
 def source_pick_positions(source, micrograph_apix: float | None = None) -> PickPositions:
@@ -167,17 +202,27 @@ def source_pick_positions(source, micrograph_apix: float | None = None) -> PickP
         For a bare stack (it says nothing of where its particles were picked), and as
         :func:`pick_positions`.
     """
+    if not _is_micrograph(source):
+        return pick_positions(_table_of(source), micrograph_apix)
+    if micrograph_apix is None:
+        apix = source_micrograph_pixel_sizes(source)
+    elif np.isfinite(micrograph_apix) and micrograph_apix > 0:
+        apix = np.full(len(source), float(micrograph_apix))
+    else:
+        raise InputError(f"micrograph pixel size {micrograph_apix} A is not a positive number", source.micrograph_path)
+    return PickPositions(np.zeros(len(source), np.int64), np.asarray(source.coordinates, np.float64) * apix[:, None],
+                         apix)
+
+
+def _is_micrograph(source) -> bool:
     from gan_viewer.core.micrograph_particles import MicrographParticles
 
-    if isinstance(source, MicrographParticles):
-        apix = micrograph_apix or source.pixel_size
-        if not apix:
-            raise InputError("the micrograph's header gives no pixel size; give it", source.micrograph_path)
-        n = len(source)
-        return PickPositions(np.zeros(n, np.int64), np.asarray(source.coordinates, np.float64) * apix,
-                             np.full(n, float(apix)))
+    return isinstance(source, MicrographParticles)
+
+
+def _table_of(source) -> ParticleTable:
     table = getattr(source, "table", None)
     if table is None:
         raise InputError("a stack alone does not say where its particles were picked; open the STAR file "
                          "that names it", getattr(source, "path", None))
-    return pick_positions(table, micrograph_apix)
+    return table

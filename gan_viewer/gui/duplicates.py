@@ -9,13 +9,20 @@ never changed: two kept duplicates are reported, for the curator to choose.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 from PyQt6 import QtWidgets
+from PyQt6.QtCore import QTimer
 
 from gan_viewer.core.curation import Label
-from gan_viewer.core.duplicates import DEFAULT_DISTANCE, outranked_by, source_pick_positions
+from gan_viewer.core.duplicates import (DEFAULT_DISTANCE, close_pairs, outranked_in, source_micrograph_pixel_sizes,
+                                        source_pick_positions)
 from gan_viewer.core.session import SaveError
 from gan_viewer.errors import InputError
+
+#: one search at a time, off the window's thread
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duplicates")
 
 
 class DuplicateDialog(QtWidgets.QDialog):
@@ -55,13 +62,15 @@ def ask_settings(window, distance: float, micrograph_apix: float | None) -> tupl
 
 
 def reject_duplicates(window) -> bool:
-    """Ask for the distance, find the undecided picks that duplicate a pick that stays, and
-    reject them after ``window.confirm`` (one step: Ctrl+Z undoes it). True when applied."""
-    if window.session is None or not window.decisions_allowed():
+    """Ask for the distance, find the picks that close in a thread (about a second for a million
+    particles), then offer to reject the undecided ones that duplicate a pick that stays
+    (:func:`_offer`, after ``window.confirm``; one step, Ctrl+Z undoes it). True when the search
+    started."""
+    if window.session is None or not window.decisions_allowed() or finding(window):
         return False
-    source = window.session.source
+    session = window.session
     try:
-        apix = np.unique(source_pick_positions(source).micrograph_apix)
+        apix = np.unique(source_micrograph_pixel_sizes(session.source))
     except InputError as exc:
         window.statusBar().showMessage(f"duplicate picks: {exc}", 10000)
         return False
@@ -72,15 +81,40 @@ def reject_duplicates(window) -> bool:
         return False
     distance, micrograph_apix = answer
     settings.setValue("duplicates/distance", distance)
-    labels = window.session.curation.labels
-    n = len(labels)
-    rank = np.arange(n, dtype=np.float64) + n * (labels == Label.KEEP)  # kept first, then the later
+    window.statusBar().showMessage(f"finding picks within {distance:g} Å of another…")
+    future = _POOL.submit(lambda: close_pairs(source_pick_positions(session.source, micrograph_apix), distance))
+    poll = QTimer(window, interval=30)
+    window.duplicates_poll = poll
+
+    def check() -> None:
+        if future.done():
+            poll.stop()
+            window.duplicates_poll = None
+            if window.session is session:  # not closed or replaced meanwhile
+                _offer(window, future, distance, micrograph_apix)
+
+    poll.timeout.connect(check)
+    poll.start()
+    return True
+
+
+def finding(window) -> bool:
+    """True while a search for duplicate picks runs."""
+    return getattr(window, "duplicates_poll", None) is not None
+
+
+def _offer(window, future: Future, distance: float, micrograph_apix: float | None) -> bool:
+    """Reject the undecided picks the pairs make duplicates of a pick that stays, with the
+    decisions as they are now, after asking. True when applied."""
     try:
-        positions = source_pick_positions(source, micrograph_apix)
+        pairs = future.result()
     except InputError as exc:
         window.statusBar().showMessage(f"duplicate picks: {exc}", 10000)
         return False
-    outranked = outranked_by(positions, distance, rank=rank, present=labels != Label.REJECT)
+    labels = window.session.curation.labels
+    n = len(labels)
+    rank = np.arange(n, dtype=np.float64) + n * (labels == Label.KEEP)  # kept first, then the later
+    outranked = outranked_in(pairs, n, rank=rank, present=labels != Label.REJECT)
     reject = np.flatnonzero((outranked >= 0) & (labels == Label.UNDECIDED))
     kept_twice = int(((outranked >= 0) & (labels == Label.KEEP)).sum())
     note = (f"\n\n{kept_twice:,} kept particle{'s lie' if kept_twice > 1 else ' lies'} within {distance:g} Å of "
@@ -98,12 +132,13 @@ def reject_duplicates(window) -> bool:
             f"of another pick on the same micrograph ({where}, after the refined shifts)? The pick that stays is "
             "a kept one, else the later one in the file, as RELION's duplicate removal has it. One step: Ctrl+Z "
             "undoes it." + note + (f"\n\n{warning}" if warning else ""))
-    if not window.confirm("Reject duplicate picks", text):
+    if not window.decisions_allowed() or not window.confirm("Reject duplicate picks", text):
+        window.statusBar().clearMessage()
         return False
     try:
         window.session.decide(Label.REJECT, reject)
     except SaveError as exc:
         window.save_failed(exc)
         return False
-    window.statusBar().showMessage(f"rejected {reject.size:,} duplicate pick{'s' if reject.size > 1 else ''}", 8000)
+    window.statusBar().showMessage(f"rejected {reject.size:,} duplicate pick{'s' if many else ''}", 8000)
     return True

@@ -110,3 +110,24 @@ def test_bad_numbers_are_refused() -> None:
         pick_positions(picks([[1, 1]]), micrograph_apix=-1.0)
     with pytest.raises(ValueError, match="minimum distance"):
         outranked_by(pick_positions(picks([[1, 1]])), float("nan"))
+
+
+def test_a_micrograph_with_its_picks_and_a_bare_stack(tmp_path) -> None:
+    import mrcfile
+
+    from gan_viewer.core.duplicates import source_micrograph_pixel_sizes, source_pick_positions
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+    from gan_viewer.core.particles import StackParticles
+    from tests.conftest import write_mrcs
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.zeros((64, 80), np.float32))
+        mrc.voxel_size = 1.5
+    (tmp_path / "picks.star").write_text("data_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n"
+                                         "20 30\n24 30\n50 20\n")
+    source = MicrographParticles(tmp_path / "mic.mrc", tmp_path / "picks.star", 16)
+    np.testing.assert_allclose(source_micrograph_pixel_sizes(source), 1.5)
+    assert outranked_by(source_pick_positions(source), 6.0).tolist() == [1, -1, -1]  # 4 px of 1.5 A
+    assert outranked_by(source_pick_positions(source, micrograph_apix=2.0), 6.0).tolist() == [-1, -1, -1]
+    with pytest.raises(InputError, match="a stack alone does not say where"):
+        source_pick_positions(StackParticles(write_mrcs(tmp_path / "s.mrcs", np.zeros((2, 8, 8), np.float32))))

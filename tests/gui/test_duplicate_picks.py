@@ -43,6 +43,8 @@ def test_duplicate_picks_are_rejected_in_one_step_keeping_what_the_curator_kept(
     window.session.decide(Label.KEEP, [3])  # kept: it stays, and 4 goes for it
     window.session.decide(Label.REJECT, [5])  # rejected: takes no part
     window.actions_["reject_duplicates"].trigger()
+    assert duplicates.finding(window)  # in a thread: the window goes on
+    qtbot.waitUntil(lambda: not duplicates.finding(window))
     assert offered == [(30.0, 2.0)]  # RELION's 30 A, and the file's pixel size
     labels = window.session.curation.labels
     # at 2 A/px and 20 A: 0 and 1 are 16 A apart (0 goes, 1 is later); 3 and 4 16 A (4 goes for kept 3)
@@ -54,6 +56,7 @@ def test_duplicate_picks_are_rejected_in_one_step_keeping_what_the_curator_kept(
     monkeypatch.setattr(duplicates, "ask_settings", lambda w, d, apix: offered.append((d, apix)) or (10.0, 1.0))
     window.session.decide(Label.KEEP, [4])
     assert duplicates.reject_duplicates(window)
+    qtbot.waitUntil(lambda: not duplicates.finding(window))
     assert offered[-1] == (20.0, 2.0)
     assert "at 1 Å/px on the micrographs" in asked[-1] and "1 kept particle lies within 10 Å" in asked[-1]
     assert window.session.curation.labels.tolist() == [Label.REJECT, 0, 0, Label.KEEP, Label.KEEP, Label.REJECT,
@@ -65,15 +68,21 @@ def test_saying_no_or_cancelling_changes_nothing_and_a_stack_says_why(make_windo
     window = make_window(picked_set)
     window.confirm = lambda *a: False
     monkeypatch.setattr(duplicates, "ask_settings", lambda *a: (30.0, None))
-    assert not duplicates.reject_duplicates(window)
+    assert duplicates.reject_duplicates(window)
+    qtbot.waitUntil(lambda: not duplicates.finding(window))
     monkeypatch.setattr(duplicates, "ask_settings", lambda *a: None)
     assert not duplicates.reject_duplicates(window)
     assert (window.session.curation.labels == 0).all()
     monkeypatch.setattr(duplicates, "ask_settings", lambda *a: (1.0, None))
     window.confirm = lambda *a: pytest.fail("nothing to ask about")
-    assert not duplicates.reject_duplicates(window)
+    assert duplicates.reject_duplicates(window)
+    qtbot.waitUntil(lambda: not duplicates.finding(window))
     assert "no undecided pick lies within 1 Å" in window.statusBar().currentMessage()
+    # the set closed while the search runs: its answer is dropped
+    monkeypatch.setattr(duplicates, "ask_settings", lambda *a: (30.0, None))
+    assert duplicates.reject_duplicates(window)
     window.close_session()
+    qtbot.waitUntil(lambda: not duplicates.finding(window))
     assert window.open_path(tmp_path / "p.mrcs")
     assert not duplicates.reject_duplicates(window)
     assert "a stack alone does not say where its particles were picked" in window.statusBar().currentMessage()

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gan_viewer.core.particles import StackParticles, StarParticles, open_particles
 from gan_viewer.core.micrograph_particles import MicrographParticles
@@ -60,9 +61,16 @@ def _duplicates(source) -> str:
         positions = source_pick_positions(source)
     except InputError as exc:
         return f"unknown ({str(exc).removeprefix(f'{exc.path}: ') if exc.path else exc})"
-    count = int((outranked_by(positions, DEFAULT_DISTANCE) >= 0).sum())
-    return f"{count} within {DEFAULT_DISTANCE:g} A of a later pick on their micrograph (relion_star_handler " \
-           f"--remove_duplicates {DEFAULT_DISTANCE:g} removes them)"
+    outranked = outranked_by(positions, DEFAULT_DISTANCE)
+    duplicate = np.flatnonzero(outranked >= 0)
+    text = (f"{duplicate.size} within {DEFAULT_DISTANCE:g} A of a later pick on their micrograph "
+            f"(relion_star_handler --remove_duplicates {DEFAULT_DISTANCE:g} removes them)")
+    table = getattr(source, "table", None)
+    if duplicate.size and table is not None and "rlnRandomSubset" in table.columns:
+        subset = pd.to_numeric(table.particles["rlnRandomSubset"], errors="coerce").to_numpy()
+        split = int((subset[duplicate] != subset[outranked[duplicate]]).sum())
+        text += f"; {split} split between the half sets, where they inflate the FSC"
+    return text
 
 
 def _angstrom(value: float | None) -> str:

@@ -5,12 +5,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gan_viewer.cli import main
 from gan_viewer.core.curation import Label
 from gan_viewer.core.session import Session
-from gan_viewer.io.star import read_star
+from gan_viewer.io.star import read_star, table_from_dataframe, write_star
+from tests.conftest import write_mrcs
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -45,6 +47,18 @@ def test_info_counts_duplicate_picks_as_relion_would(capsys, shared_data: Path) 
     code, out, _ = run(capsys, "info", str(shared_data / "particles/real_relion31/relion31.v2.star"))
     assert code == 0  # its first two particles are one pick, twice
     assert "duplicates      1 within 30 A of a later pick on their micrograph" in out
+    assert "0 split between the half sets" in out  # both in half set 1
+
+
+def test_info_counts_duplicates_split_between_half_sets(capsys, tmp_path: Path) -> None:
+    parts = pd.DataFrame({"rlnMicrographName": ["m"] * 4, "rlnCoordinateX": [10.0, 12.0, 500.0, 501.0],
+                          "rlnCoordinateY": [10.0] * 4, "rlnRandomSubset": [1, 2, 1, 1],
+                          "rlnImageName": [f"{i}@p.mrcs" for i in range(1, 5)], "rlnOpticsGroup": 1})
+    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [2.0], "rlnImageSize": [8]})
+    write_mrcs(tmp_path / "p.mrcs", np.zeros((4, 8, 8), np.float32), 2.0)
+    path = write_star(table_from_dataframe(parts, optics), tmp_path / "halves.star")
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0 and "2 within 30 A" in out and "1 split between the half sets" in out
 
 
 def test_export_rows(capsys, tiny_set: Path, tmp_path: Path) -> None:

@@ -10,15 +10,14 @@ refined shift ``rlnOriginX/YAngst`` (converted to micrograph pixels), and a part
 when a *later* particle of the same micrograph (in file order) lies within D Angstrom; so the
 last pick of each group stays, and two picks further apart than D both stay even when a third
 lies between them. :func:`outranked_by` generalises "later" to any ranking, which is how the
-inspector lets a kept particle outrank undecided ones (``gui/deciding.py``); file order gives
+inspector lets a kept particle outrank undecided ones (``gui/duplicates.py``); file order gives
 RELION's answer exactly (``tests/relion/test_relion_duplicates.py`` checks it against
 ``relion_star_handler``).
 
 **The micrograph's pixel size.** RELION assumes it equals the particles'
 (``rlnImagePixelSize``) unless told otherwise (``--image_angpix``); particles extracted with
 binning need the micrograph's. :func:`pick_positions` takes ``rlnMicrographPixelSize`` when the
-optics table has it (RELION 4/5 extraction writes it), else that same assumption, and any value
-the caller gives.
+optics table has it, else that same assumption, and any value the caller gives.
 """
 
 from __future__ import annotations

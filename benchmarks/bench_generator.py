@@ -135,7 +135,7 @@ def _unseen_bank(apix: float, box: int, seed: int, fill: float = 0.7):
     """GroEL/GroES and fresh procedural shapes at ``apix`` (the procedural ones ``fill`` of the
     box across), as one-entry banks (name -> bank)."""
     from gan_viewer.sim.phantoms import phantom_map
-    from gan_viewer.sim.scenes import VolumeBank
+    from gan_viewer.sim.volume_bank import VolumeBank
 
     banks = {}
     bank = VolumeBank(apix)

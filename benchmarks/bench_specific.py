@@ -101,7 +101,8 @@ def hallucination(denoise, references: np.ndarray, images: np.ndarray) -> dict:
 def junk_particles(table, noise, n: int, rng: np.random.Generator) -> np.ndarray:
     """(n, BOX, BOX) GroEL/GroES particles made like the set's: its CTFs, micrograph noise at SNR 0.03."""
     from gan_viewer.core.ctf_params import CtfParams
-    from gan_viewer.sim.scenes import SceneRecipe, SceneSampler, VolumeBank
+    from gan_viewer.sim.scenes import SceneRecipe, SceneSampler
+    from gan_viewer.sim.volume_bank import VolumeBank
 
     bank = VolumeBank(APIX)
     bank.add_file(JUNK)

@@ -131,7 +131,8 @@ def training_sources(data: TrainingData, seed: int = 0, device: torch.device | s
 def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str = "cpu") -> ScenePairs:
     """Scenes (:mod:`gan_viewer.sim.scenes`) of every map and model in ``paths`` and every
     procedural structure ``data`` asks for, at one pixel size, with ``data``'s recipe."""
-    from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler, VolumeBank
+    from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler
+    from gan_viewer.sim.volume_bank import VolumeBank
 
     if len(data.snr) not in (1, 2):
         raise InputError(f"--snr takes one value or a MIN MAX range, got {len(data.snr)} values")

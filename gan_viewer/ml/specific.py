@@ -177,7 +177,8 @@ def measure_noise(source: ParticleSource, n: int, rng: np.random.Generator,
 def simulated_pairs(source: ParticleSource, map_path: str | os.PathLike, recipe: SpecificRecipe,
                     noise: ParticleNoise) -> ScenePairs:
     """Scenes of the map at the particles' pixel size and box, with their CTFs and noise."""
-    from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler, VolumeBank
+    from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler
+    from gan_viewer.sim.volume_bank import VolumeBank
 
     apix, box = particle_sampling(source)
     bank = VolumeBank(apix)
@@ -328,7 +329,8 @@ def check_simulated(denoise, map_path, simulated: ScenePairs, recipe: SpecificRe
     """PSNR of the generator, the noisy input and the oracle Gaussian low-pass on fresh simulated
     particles (the training's recipe, none empty, views of a new bank: orientations the training
     never drew), inside the particle box's circle."""
-    from gan_viewer.sim.scenes import SceneSampler, VolumeBank
+    from gan_viewer.sim.scenes import SceneSampler
+    from gan_viewer.sim.volume_bank import VolumeBank
 
     s = simulated.sampler
     bank = VolumeBank(s.bank.apix)

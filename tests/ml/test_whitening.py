@@ -14,7 +14,8 @@ from gan_viewer.core.noise import whitening_filter
 from gan_viewer.core.normalize import background_mask
 from gan_viewer.errors import InputError
 from gan_viewer.ml.data import ScenePairs
-from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler, VolumeBank
+from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler
+from gan_viewer.sim.volume_bank import VolumeBank
 from tests.ml.test_checkpoint_inference import Recorder, format2
 
 

@@ -5,7 +5,8 @@ import pytest
 
 from gan_viewer.core.normalize import background_mask
 from gan_viewer.errors import InputError
-from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler, VolumeBank, support_radius
+from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler
+from gan_viewer.sim.volume_bank import VolumeBank, support_radius
 
 
 def sphere(side: int, radius: float) -> np.ndarray:

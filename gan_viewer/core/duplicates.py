@@ -11,8 +11,12 @@ when a *later* particle of the same micrograph (in file order) lies within D Ang
 last pick of each group stays, and two picks further apart than D both stay even when a third
 lies between them. :func:`outranked_by` generalises "later" to any ranking, which is how the
 inspector lets a kept particle outrank undecided ones (``gui/duplicates.py``); file order gives
-RELION's answer exactly (``tests/relion/test_relion_duplicates.py`` checks it against
-``relion_star_handler``).
+RELION's answer exactly for single particles (``tests/relion/test_relion_duplicates.py`` checks
+it against ``relion_star_handler``).
+
+**Filaments.** Helical segments (``rlnHelicalTubeID``) of one filament lie closer than a particle
+by design, so they never count as duplicates of each other; RELION's rule would keep only the
+last segment of each filament. Segments of two filaments picked over each other still do.
 
 **The micrograph's pixel size.** RELION assumes it equals the particles'
 (``rlnImagePixelSize``) unless told otherwise (``--image_angpix``); particles extracted with
@@ -48,11 +52,15 @@ class PickPositions:
         less the refined shift.
     micrograph_apix : (n,) float64
         The micrograph pixel size used.
+    filament : (n,) int64 or None
+        For helical segments (``rlnHelicalTubeID``), the filament each belongs to (equal codes,
+        same filament of the same micrograph); None for single particles.
     """
 
     micrograph: np.ndarray
     xy: np.ndarray
     micrograph_apix: np.ndarray
+    filament: np.ndarray | None = None
 
 
 def pick_positions(table: ParticleTable, micrograph_apix: float | None = None) -> PickPositions:
@@ -91,7 +99,11 @@ def pick_positions(table: ParticleTable, micrograph_apix: float | None = None) -
         shift = table.origins_px() * particle_apix[:, None]
     shift = np.nan_to_num(shift)
     codes = pd.factorize(parts["rlnMicrographName"].astype(str))[0].astype(np.int64)
-    return PickPositions(codes, coordinates * mic_apix[:, None] - shift, mic_apix)
+    filament = None
+    if "rlnHelicalTubeID" in parts.columns:  # numbered per micrograph
+        tube = parts["rlnHelicalTubeID"].astype(str)
+        filament = pd.factorize(parts["rlnMicrographName"].astype(str) + "\0" + tube)[0].astype(np.int64)
+    return PickPositions(codes, coordinates * mic_apix[:, None] - shift, mic_apix, filament)
 
 
 def micrograph_pixel_sizes(table: ParticleTable, micrograph_apix: float | None = None) -> np.ndarray:
@@ -118,6 +130,10 @@ def micrograph_pixel_sizes(table: ParticleTable, micrograph_apix: float | None =
 def close_pairs(positions: PickPositions, min_distance: float) -> np.ndarray:
     """Every pair of picks of one micrograph within ``min_distance`` Angstrom (inclusive).
 
+    Two segments of one filament (helical data) never pair: they lie close by design, and
+    RELION's rule, which knows no filaments, would remove all but the last of each. Segments of
+    two filaments that overlap do pair.
+
     Returns
     -------
     (m, 2) int64 rows, the smaller first, in no particular order. About a second for a million
@@ -132,8 +148,10 @@ def close_pairs(positions: PickPositions, min_distance: float) -> np.ndarray:
     # last, further apart than the distance asked for, so only picks of one micrograph can pair
     stride = float(np.ptp(xy[:, 0])) + 2.0 * float(min_distance) + 1.0
     points = np.column_stack([xy[:, 0] + positions.micrograph * stride, xy[:, 1]])
-    pairs = cKDTree(points).query_pairs(float(min_distance), output_type="ndarray")
-    return np.sort(pairs.astype(np.int64), axis=1).reshape(-1, 2)
+    pairs = cKDTree(points).query_pairs(float(min_distance), output_type="ndarray").astype(np.int64)
+    if positions.filament is not None and len(pairs):
+        pairs = pairs[positions.filament[pairs[:, 0]] != positions.filament[pairs[:, 1]]]
+    return np.sort(pairs, axis=1).reshape(-1, 2)
 
 
 def outranked_in(pairs: np.ndarray, n: int, rank: np.ndarray | None = None,

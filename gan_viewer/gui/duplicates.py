@@ -4,7 +4,8 @@ step, after asking.
 
 Which pick stays: a kept one over an undecided one, and among undecided ones the later in the
 file, as RELION's ``--remove_duplicates`` has it; rejected picks take no part. Kept picks are
-never changed: two kept duplicates are reported, for the curator to choose.
+never changed: two kept duplicates are reported, for the curator to choose. Segments of one
+filament are never duplicates of each other (:func:`~gan_viewer.core.duplicates.close_pairs`).
 """
 
 from __future__ import annotations

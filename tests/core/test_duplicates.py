@@ -131,3 +131,19 @@ def test_a_micrograph_with_its_picks_and_a_bare_stack(tmp_path) -> None:
     assert outranked_by(source_pick_positions(source, micrograph_apix=2.0), 6.0).tolist() == [-1, -1, -1]
     with pytest.raises(InputError, match="a stack alone does not say where"):
         source_pick_positions(StackParticles(write_mrcs(tmp_path / "s.mrcs", np.zeros((2, 8, 8), np.float32))))
+
+
+def test_segments_of_one_filament_are_not_duplicates_of_each_other() -> None:
+    """Helical segments 8 A apart along filament 1; filament 2 was picked over filament 1's
+    first segments (another tube, same place) on the same micrograph; filament 1 of another
+    micrograph lies at the same coordinates."""
+    xy = [[100, 100], [104, 100], [108, 100], [100, 100], [104, 100], [100, 100]]
+    table = picks(xy, micrographs=["a"] * 5 + ["b"])
+    table.particles["rlnHelicalTubeID"] = [1, 1, 1, 2, 2, 1]
+    positions = pick_positions(table)
+    assert positions.filament.tolist()[:5] == [0, 0, 0, 1, 1] and positions.filament[5] not in (0, 1)
+    # at 2 A/px, 0, 1 and 2 each lie within 10 A of 4 (the latest of filament 2's segments near
+    # them) and go for it; 3 and 4 stay, though 8 A apart, being one filament
+    assert outranked_by(positions, 10.0).tolist() == [4, 4, 4, -1, -1, -1]
+    table.particles["rlnHelicalTubeID"] = [1, 1, 1, 1, 1, 1]  # one filament: nothing goes
+    assert (outranked_by(pick_positions(table), 10.0) < 0).all()

@@ -29,12 +29,16 @@ Conventions (the same as pyem ``csparc2star.py`` and cryoDRGN ``parse_pose_cspar
   the micrograph named by ``location/micrograph_path``. pyem inverts Y by default because it
   targets micrographs from other motion-correction programs (upside down relative to cryoSPARC
   Patch Motion); for cryoSPARC's own micrographs no inversion is right (pyem ``--inverty``).
+  The micrographs' pixel size ``location/micrograph_psize_A`` becomes the optics group's
+  ``rlnMicrographPixelSize``: Fourier-cropped particles have another, and the coordinates are in
+  the micrograph's pixels.
 
 * Half sets: ``alignments3D/split`` (0 or 1, the gold-standard half of a 3D refinement) ->
   ``rlnRandomSubset`` (1 or 2), as pyem does; 2D classification's split is not a half set and is
   left out.
 
-One optics group is made per distinct (pixel size, box, voltage, Cs, amplitude contrast).
+One optics group is made per distinct (pixel size, box, voltage, Cs, amplitude contrast, micrograph
+pixel size).
 
 Writing: :func:`load_cryosparc` gives the rows as stored, and :func:`cs_bytes` writes a subset of
 them back (``np.save`` of the same structured dtype, every field kept), which cryoSPARC and
@@ -73,6 +77,9 @@ OPTICS_FIELDS: dict[str, str] = {
     "ctf/accel_kv": "rlnVoltage",
     "ctf/cs_mm": "rlnSphericalAberration",
     "ctf/amp_contrast": "rlnAmplitudeContrast",
+    # the micrographs' own, which Fourier-cropped (binned) particles do not share: the coordinates
+    # are in its pixels (core/duplicates.py)
+    "location/micrograph_psize_A": "rlnMicrographPixelSize",
 }
 
 

@@ -335,3 +335,21 @@ def test_npy_header_must_match_the_file_size(tmp_path, change):
     with pytest.raises(InputError, match="header describes|2-D array|not a numpy array") as err:
         read_cryosparc(path)
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_the_micrographs_pixel_size_places_fourier_cropped_picks(tmp_path):
+    """Particles extracted at 1 A/px and Fourier-cropped to 2 A/px: the coordinates are in the
+    micrograph's 1 A pixels, which the optics table now says, so duplicate picks are found at the
+    right distance (RELION's assumption, the particles' 2 A, would double it)."""
+    from gan_viewer.core.duplicates import outranked_by, pick_positions
+
+    fields = synthetic()
+    fields["blob/psize_A"] = np.full(4, 2.0, np.float32)
+    fields["location/micrograph_psize_A"] = np.full(4, 1.0, np.float32)
+    fields["location/center_x_frac"] = np.array([0.5, 0.5 + 20 / 3000, 0.7, 0.9], np.float32)  # 0, 1: 20 px apart
+    fields["location/micrograph_path"] = np.array([b"S1/mic_a.mrc"] * 4, "S20")
+    fields["alignments3D/shift"] = np.zeros((4, 2), np.float32)
+    t = read_cryosparc(write_cs(tmp_path / "p.cs", fields))
+    np.testing.assert_allclose(t.optics["rlnMicrographPixelSize"], [1.0])
+    assert outranked_by(pick_positions(t), 30.0).tolist() == [1, -1, -1, -1]  # 20 A apart, not 40
+    assert outranked_by(pick_positions(t, micrograph_apix=2.0), 30.0).tolist() == [-1, -1, -1, -1]

@@ -97,10 +97,13 @@ class StarParticles:
         STAR file's folder and its parents are tried.
     max_open
         How many stacks to keep open at once (a 1,000,000-particle set spans thousands).
+    require_images
+        Raise InputError when the file gives no box and none of its stacks is found; with False
+        the box is then 0 (``gan-viewer info`` describes such a file, naming the missing stacks).
     """
 
     def __init__(self, table: ParticleTable, project_dir: str | os.PathLike | None = None,
-                 max_open: int = 256) -> None:
+                 max_open: int = 256, require_images: bool = True) -> None:
         if "rlnImageName" not in table.particles.columns:
             raise InputError("has no rlnImageName column, so no particle images", table.path)
         self.table = table
@@ -112,7 +115,7 @@ class StarParticles:
         self.stack_paths: list[Path | None] = [resolve_stack(s, table.path, project_dir) for s in names]
         self._open: OrderedDict[int, MrcStack] = OrderedDict()
         self._max_open = max_open
-        self._box = self._first_box()
+        self._box = self._first_box(require_images)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, project_dir: str | os.PathLike | None = None) -> StarParticles:
@@ -175,13 +178,13 @@ class StarParticles:
             self._open.popitem(last=False)[1].close()
         return stack
 
-    def _first_box(self) -> int:
+    def _first_box(self, require_images: bool = True) -> int:
         box = self.table.box_size()
         if box is not None and len(box):
             return int(box[0])
         first = next((i for i, p in enumerate(self.stack_paths) if p is not None), None)
         if first is None:
-            if not len(self):
+            if not len(self) or not require_images:
                 return 0
             raise InputError(f"none of the {len(self.stack_names)} stack(s) it names was found, "
                              f"e.g. {self.stack_names[0]!r} (try --project-dir)", self.path)

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from gan_viewer.core.particles import StackParticles, StarParticles, open_particles
+from gan_viewer.io.cryosparc import read_cryosparc
+from gan_viewer.io.star import read_star
 from gan_viewer.core.micrograph_particles import MicrographParticles
 
 
@@ -22,7 +24,12 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
         Ordered ``label -> value`` pairs: file, format, particles, box, pixel size, and for
         tables the optics groups, columns and the stacks found and missing.
     """
-    source = open_particles(path, project_dir, coords=coords, box=box)
+    suffix = Path(path).suffix.lower()
+    if coords is None and suffix in (".star", ".cs"):  # described even when no stack is found
+        table = read_star(path) if suffix == ".star" else read_cryosparc(path)
+        source = StarParticles(table, project_dir, require_images=False)
+    else:
+        source = open_particles(path, project_dir, coords=coords, box=box)
     out: dict[str, object] = {"file": str(Path(path)), "particles": len(source)}
     if isinstance(source, MicrographParticles):
         out.update(format=f"micrograph {source.shape[1]} x {source.shape[0]} px with coordinates {coords}",
@@ -38,8 +45,9 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
     apix = table.pixel_size()
     out.update(
         format=f"STAR, RELION {table.release}" if Path(path).suffix.lower() == ".star" else "cryoSPARC .cs",
-        box=source.box,
-        pixel_size=_angstrom(source.pixel_size) + ("" if apix is not None else " (from the stack header)"),
+        box=source.box or "unknown (the file does not say, and no stack of it was found)",
+        pixel_size=_angstrom(source.pixel_size) + ("" if apix is not None or source.pixel_size is None
+                                                   else " (from the stack header)"),
         optics_groups=_optics(table),
         angles="yes" if table.eulers() is not None else "no",
         origins=_origin_kind(table.columns),

@@ -198,3 +198,17 @@ def test_export_scores_from_a_session_without_any(capsys, tiny_set: Path, tmp_pa
     code, _, err = run(capsys, "export", str(tiny_set), "--session", str(session.journal.path), "--scores",
                        "--out", str(tmp_path / "k.star"))
     assert code == 2 and "holds no scores" in err and not (tmp_path / "k.star").exists()
+
+
+def test_info_describes_a_star_whose_stacks_are_missing(capsys, tiny_set: Path, tmp_path_factory) -> None:
+    """The case ``info`` is for: what the file says, and which stacks were not found (exit 0)."""
+    tmp_path = tmp_path_factory.mktemp("elsewhere")  # neither it nor its parents hold the stacks
+    table = read_star(tiny_set)
+    table.blocks[table.optics_block] = table.optics.drop(columns=["rlnImageSize"])  # the box must come from a stack
+    path = write_star(table, tmp_path / "elsewhere.star")
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0 and "particles       10" in out and "stacks_found    0" in out
+    assert "box             unknown (the file does not say, and no stack of it was found)" in out
+    assert "a.mrcs" in out and "b.mrcs" in out
+    code, _, err = run(capsys, "denoise", str(path), "--out", str(tmp_path / "d.mrcs"))
+    assert code == 2 and "stack(s)" in err and not (tmp_path / "d.mrcs").exists()  # the others still refuse it

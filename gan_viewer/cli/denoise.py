@@ -62,6 +62,7 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.errors import InputError
     from gan_viewer.io.atomic import check_writable, ensure_free_space
     from gan_viewer.io.mrc import StackWriter
+    from gan_viewer.ml.allocator import reuse_freed_memory
     from gan_viewer.ml.inference import Denoiser
     from gan_viewer.ml.stream import check_source_sampling, iter_recovered
 
@@ -85,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
     apix = pixel_sizes(source, args.apix)
     # before the model loads, too; a spread stack as large as the output
     ensure_free_space(args.out, len(outputs) * (1024 + 4 * len(source) * source.box ** 2))
+    reuse_freed_memory()  # batch after batch of one size: no page faults for each one's activations
     denoiser = Denoiser.load(args.model, args.device, args.batch_size)
     if args.single_scale:
         denoiser.finer_scale = None

@@ -279,7 +279,11 @@ def format_row(row: dict) -> str:
 
 
 def run_throughput(args: argparse.Namespace) -> dict:
-    """Particles/s of the matched filter (z-score included) at 128 px: rfft2, projection, CTF, bank."""
+    """Particles/s of the matched filter (z-score included) at 128 px: rfft2, projection, CTF, bank;
+    with freed memory reused, as ``gan-viewer score`` runs it (ml/allocator.py)."""
+    from gan_viewer.ml.allocator import reuse_freed_memory
+
+    reuse_freed_memory()
     world = World(args.apix, 128)
     data = simulate(world, 2000, 0.01, "white", 0)
     scorer = ParticleScorer(world.volume, world.apix, noise_power_spectrum(data["images"]), resolution=args.resolution,

@@ -43,12 +43,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from gan_viewer.core.shards import parse_shard
     from gan_viewer.errors import InputError
+    from gan_viewer.ml.allocator import reuse_freed_memory
     from gan_viewer.sim.scoring import DEFAULT_RESOLUTION, score_star
 
     shard = None if args.shard is None else parse_shard(args.shard)
     resolution = DEFAULT_RESOLUTION if args.resolution is None else args.resolution
     if not resolution > 0 or args.chunk < 1:
         raise InputError("--resolution and --chunk must be positive")
+    reuse_freed_memory()  # chunk after chunk of one size: no page faults for each one's arrays
     extra = None
     if args.gan:
         from gan_viewer.ml.inference import Denoiser

@@ -107,9 +107,11 @@ def config_from_args(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
+    from gan_viewer.ml.allocator import reuse_freed_memory
     from gan_viewer.ml.checkpoint import output_file, output_stem
     from gan_viewer.ml.training_config import train_generator
 
+    reuse_freed_memory()  # step after step of one size: no page faults for each one's activations
     card = train_generator(config_from_args(args))
     v = card["validation"]
     print(f"{output_file(output_stem(args.out), '.safetensors')}: validation PSNR {v['psnr_db']:.2f} dB "

@@ -9,9 +9,13 @@ throughput`` has the end-to-end effect). PyTorch's performance tuning guide reco
 or TCMalloc for deep learning on the CPU because they reuse memory; switching glibc's ``mmap``
 off and raising its trim threshold (``mallopt``) gets that reuse without another library.
 
+The same holds for ``gan-viewer score``'s chunks (about 1.5 million faults per 20,000 particles;
+20-25 % of the matched filter's throughput, ``benchmarks/bench_curation.py throughput``) and for
+``gan-viewer train``'s steps (4-6 %).
+
 The cost: memory freed after a peak stays with the process until it exits. That suits a
-command that runs batches of one size until it is done (``gan-viewer denoise``), not the
-inspector, which opens and closes data sets for hours; only commands call it.
+command that runs batches of one size until it is done (``denoise``, ``score``, ``train``), not
+the inspector, which opens and closes data sets for hours; only those commands call it.
 """
 
 from __future__ import annotations

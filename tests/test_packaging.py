@@ -57,3 +57,17 @@ def test_desktop_entry_and_icon() -> None:
 
 def test_wheel_ships_the_type_marker(wheel: Path) -> None:
     assert "gan_viewer/py.typed" in zipfile.ZipFile(wheel).namelist()  # PEP 561: the package is typed
+
+
+def test_a_new_throughput_measurement_replaces_the_cards_one_of_the_same_setting(tmp_path: Path) -> None:
+    import json
+
+    old = {"n": 4000, "box": 128, "apix": 3.0, "spread": False, "device": "cpu", "particles_per_s": 95.0}
+    other = {**old, "n": 1000, "particles_per_s": 78.0}
+    (tmp_path / "m.json").write_text(json.dumps({"name": "m", "throughput": [old, other]}))
+    (tmp_path / "t.json").write_text(json.dumps({**old, "single_scale": False, "particles_per_s": 111.0}))
+    result = subprocess.run([sys.executable, str(ROOT / "packaging" / "finish_model_card.py"), str(tmp_path / "m.safetensors"),
+                             "--throughput", str(tmp_path / "t.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    card = json.loads((tmp_path / "m.json").read_text())
+    assert [t["particles_per_s"] for t in card["throughput"]] == [78.0, 111.0]

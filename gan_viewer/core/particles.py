@@ -198,9 +198,11 @@ class StarParticles:
 
 def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | None = None, *,
                    coords: str | os.PathLike | None = None, box: int | None = None,
-                   edge: str = "pad") -> ParticleSource:
+                   edge: str = "pad", require_images: bool = True) -> ParticleSource:
     """Open a particle set by its extension: STAR, bare stack, cryoSPARC ``.cs``, or a
-    micrograph with a coordinate file (``coords``, ``.star`` or ``.box``) boxed at ``box`` px."""
+    micrograph with a coordinate file (``coords``, ``.star`` or ``.box``) boxed at ``box`` px.
+    ``require_images``: as for :class:`StarParticles` (False: a table none of whose stacks is
+    found opens, with box 0)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if coords is not None:
@@ -208,11 +210,11 @@ def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | Non
             raise InputError("a micrograph with coordinates needs a box size (--box)", coords)
         return MicrographParticles(path, coords, box, edge=edge)
     if suffix == ".star":
-        return StarParticles.from_file(path, project_dir)
+        return StarParticles(read_star(path), project_dir, require_images=require_images)
     if suffix in (".mrcs", ".mrc", ".st"):
         return StackParticles(path)
     if suffix == ".cs":
-        return StarParticles(read_cryosparc(path), project_dir)
+        return StarParticles(read_cryosparc(path), project_dir, require_images=require_images)
     raise InputError("unknown particle file type (expected .star, .mrcs, .mrc or .cs)", path)
 
 

@@ -10,8 +10,6 @@ import pandas as pd
 
 from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.core.particles import StackParticles, StarParticles, open_particles
-from gan_viewer.io.cryosparc import read_cryosparc
-from gan_viewer.io.star import read_star
 
 
 def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = None,
@@ -24,12 +22,8 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
         Ordered ``label -> value`` pairs: file, format, particles, box, pixel size, and for
         tables the optics groups, columns and the stacks found and missing.
     """
-    suffix = Path(path).suffix.lower()
-    if coords is None and suffix in (".star", ".cs"):  # described even when no stack is found
-        table = read_star(path) if suffix == ".star" else read_cryosparc(path)
-        source = StarParticles(table, project_dir, require_images=False)
-    else:
-        source = open_particles(path, project_dir, coords=coords, box=box)
+    # a table is described even when none of its stacks is found
+    source = open_particles(path, project_dir, coords=coords, box=box, require_images=False)
     out: dict[str, object] = {"file": str(Path(path)), "particles": len(source)}
     if isinstance(source, MicrographParticles):
         out.update(format=f"micrograph {source.shape[1]} x {source.shape[0]} px with coordinates {coords}",

@@ -73,8 +73,8 @@ def open_particles(path: PathLike, project_dir: PathLike | None = None, *, coord
         The RELION project folder a STAR's stack names are relative to (default: the STAR's
         folder and its parents).
     coords, box
-        A coordinate file (RELION ``.star`` or EMAN ``.box``) of the micrograph ``path``, and the
-        box in pixels to cut around each centre.
+        A coordinate file (RELION ``.star``, EMAN ``.box`` or Topaz's picks table) of the
+        micrograph ``path``, and the box in pixels to cut around each centre.
 
     Returns
     -------

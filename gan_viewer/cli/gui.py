@@ -37,7 +37,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="generator checkpoint (default: the bundled one)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="where the generator runs (default: auto, falling back to the CPU)")
-    parser.add_argument("--coords", type=Path, help="coordinate file (.star or .box) for a micrograph FILE")
+    parser.add_argument("--coords", type=Path,
+                        help="coordinate file (RELION .star, EMAN .box, or Topaz's picks table) for a micrograph FILE")
     parser.add_argument("--box", type=int, help="box size in pixels for a micrograph FILE")
     parser.add_argument("--project-dir", type=Path, help="RELION project folder to resolve stack paths")
     parser.add_argument("--session", type=Path, metavar="FILE",

@@ -1,7 +1,7 @@
 """Describe a particle file: count, box, pixel size, optics groups, columns, stacks.
 
 Works on a STAR file (any RELION version), a bare .mrcs stack, a cryoSPARC .cs file, or a
-micrograph with a coordinate file (--coords picks.star|picks.box --box 64).
+micrograph with a coordinate file (--coords picks.star|picks.box|topaz_picks.txt --box 64).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="particle STAR, .mrcs stack or cryoSPARC .cs")
     parser.add_argument("--project-dir", type=Path, help="RELION project folder to find stacks in")
-    parser.add_argument("--coords", type=Path, help="coordinates (.star or .box) when FILE is a micrograph")
+    parser.add_argument("--coords", type=Path,
+                        help="coordinates (RELION .star, EMAN .box, or Topaz's picks table) when FILE is a micrograph")
     parser.add_argument("--box", type=int, help="box size in pixels for --coords")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 

@@ -28,7 +28,8 @@ class MicrographParticles:
     micrograph_path
         2D MRC micrograph (or a stack holding exactly one image), read memory-mapped.
     coords_path
-        RELION coordinate ``.star`` or EMAN ``.box`` file.
+        RELION coordinate ``.star``, EMAN ``.box`` file or Topaz picks table (its rows of this
+        micrograph).
     box
         Side of the square windows in pixels, 1 .. min(micrograph height, width).
     edge
@@ -50,6 +51,9 @@ class MicrographParticles:
         0-based row in the coordinate file of each particle.
     table : ParticleTable or None
         The STAR table with rows aligned to the particles (subset when "skip" dropped some).
+    rows : DataFrame
+        The coordinate file's columns, one row per particle (a STAR's, ``.box``'s ``x y w h``,
+        Topaz's ``image_name x_coord y_coord score``).
     """
 
     def __init__(self, micrograph_path: str | os.PathLike, coords_path: str | os.PathLike,
@@ -61,7 +65,7 @@ class MicrographParticles:
         if not (np.isfinite(scale) and scale > 0):
             raise InputError(f"coordinate scale must be a positive number, got {scale!r}", self.path)
         self.edge = edge
-        centres, rows, table = load_coordinates(self.path)
+        centres, rows, table = load_coordinates(self.path, self.micrograph_path)
         centres = centres * float(scale)
         self._stack = MrcStack(self.micrograph_path)
         self.shape: tuple[int, int] = self._stack.shape[1:]  # micrograph (height, width)
@@ -79,7 +83,7 @@ class MicrographParticles:
         self.kept_rows = np.flatnonzero(keep)
         self.coordinates = centres[keep]
         self.at_edge = at_edge[keep]
-        self._rows = rows.iloc[self.kept_rows].reset_index(drop=True)
+        self.rows = rows.iloc[self.kept_rows].reset_index(drop=True)
         self.table = table
         if table is not None and not keep.all():
             self.table = table.subset(self.kept_rows)
@@ -118,7 +122,7 @@ class MicrographParticles:
 
     def metadata(self, index: int) -> dict[str, object]:
         """The particle's coordinate-file row plus ``at_edge``."""
-        values = ((k, self._rows[k].iat[index]) for k in self._rows.columns)  # per column: keeps ints
+        values = ((k, self.rows[k].iat[index]) for k in self.rows.columns)  # per column: keeps ints
         meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in values}
         meta["at_edge"] = bool(self.at_edge[index])
         return meta

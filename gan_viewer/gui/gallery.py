@@ -85,6 +85,8 @@ class GalleryWidget(QtWidgets.QWidget):
         super().__init__(parent)
         self.session = session
         table = getattr(getattr(session.source, "table", None), "particles", None)
+        if table is None:  # a micrograph's picks: the coordinate file's columns (Topaz's score, say)
+            table = getattr(session.source, "rows", None)
         self.columns = Columns(len(session.source), table)
         self.spec = ViewSpec()
         self.decisions_enabled = True

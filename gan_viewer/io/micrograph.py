@@ -1,4 +1,5 @@
-"""Micrographs and their coordinate files: a RELION coordinate STAR or an EMAN ``.box`` file.
+"""Micrographs and their coordinate files: a RELION coordinate STAR, an EMAN ``.box`` file, or
+Topaz's picks (``topaz extract``'s tab-separated table).
 
 The particle set boxed out of them is :class:`gan_viewer.core.micrograph_particles.MicrographParticles`.
 
@@ -8,6 +9,11 @@ Conventions
   indexed ``data[y, x]`` (x = column, y = row of the MRC array, as RELION does).
 * RELION coordinate STAR files (``rlnCoordinateX/Y``) hold centres. EMAN ``.box`` files hold the
   corner with the smallest x and y ("lower left") plus the box size, so centre = x + w/2, y + h/2.
+* Topaz's tables (``image_name x_coord y_coord [score]``, tab-separated, any suffix) hold centres,
+  x the column and y the row as here, for any number of micrographs; the rows of one micrograph
+  are those whose ``image_name`` is its file name without the extension, as Topaz names them.
+  Topaz picks on the micrographs it was given, so picks made on a downsampled copy (``topaz
+  preprocess -s``) need ``topaz extract -x`` or a coordinate scale.
 * A window of side ``box`` around centre ``c`` (rounded half up) spans ``c - box//2`` to
   ``c - box//2 + box - 1``, so the centre sits at index ``box//2`` as in RELION's extraction.
 """
@@ -31,37 +37,54 @@ COORDINATE_LABELS = ("rlnCoordinateX", "rlnCoordinateY")
 #: a single image with a side larger than this is a micrograph, whatever its file is called
 MAX_PARTICLE_SIDE = 1024
 BOX_COLUMNS = ("x", "y", "w", "h")
+#: the columns of Topaz's picks table (``topaz extract``); a ``score`` column follows when it scored them
+TOPAZ_COLUMNS = ("image_name", "x_coord", "y_coord")
 EDGE_MODES = ("pad", "flag", "skip")
 
 
-def read_coordinates(path: str | os.PathLike) -> np.ndarray:
+def read_coordinates(path: str | os.PathLike, micrograph: str | os.PathLike | None = None) -> np.ndarray:
     """Particle centres ``(x, y)`` in pixels, shape (n, 2) float64; see :func:`load_coordinates`."""
-    return load_coordinates(path)[0]
+    return load_coordinates(path, micrograph)[0]
 
 
-def load_coordinates(path: str | os.PathLike) -> tuple[np.ndarray, pd.DataFrame, ParticleTable | None]:
-    """Read a coordinate file: RELION ``.star`` (3.0, or 3.1+ with optics) or EMAN ``.box``.
+def load_coordinates(path: str | os.PathLike, micrograph: str | os.PathLike | None = None
+                     ) -> tuple[np.ndarray, pd.DataFrame, ParticleTable | None]:
+    """Read a coordinate file: RELION ``.star`` (3.0, or 3.1+ with optics), EMAN ``.box``, or
+    Topaz's picks table.
+
+    Parameters
+    ----------
+    path
+        The coordinate file.
+    micrograph
+        The micrograph the particles are boxed from. A Topaz table keeps the rows of this
+        micrograph only (``image_name`` is its name without the extension); without it, the
+        table must hold one micrograph's picks.
 
     Returns
     -------
     centres : (n, 2) float64 array
         ``(x, y)`` particle centres in micrograph pixels; n is 0 for an empty file.
     rows : DataFrame with n rows
-        All STAR columns, or ``x, y, w, h`` for ``.box``.
+        All STAR columns, ``x, y, w, h`` for ``.box``, or the Topaz table's columns.
     table : ParticleTable or None
-        The STAR table; None for ``.box`` and empty files.
+        The STAR table; None for ``.box``, Topaz tables and empty files.
 
     Raises
     ------
     InputError
-        When the file is missing, of unknown type, malformed or lacks coordinate columns.
+        When the file is missing, of unknown type, malformed or lacks coordinate columns, or a
+        Topaz table holds no picks of ``micrograph``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".star", ".box"):
-        raise InputError("unknown coordinate file type (expected .star or .box)", path)
     if not path.is_file():
         raise InputError("no such file" if not path.exists() else "not a file", path)
+    if suffix not in (".star", ".box"):
+        if _is_topaz_table(path):
+            return _read_topaz(path, micrograph)
+        raise InputError("unknown coordinate file type (expected RELION .star, EMAN .box or Topaz's picks "
+                         "table with image_name, x_coord and y_coord columns)", path)
     if not path.read_bytes().strip():
         log.info("%s is empty: no particles", path)
         columns = BOX_COLUMNS if suffix == ".box" else COORDINATE_LABELS
@@ -99,6 +122,36 @@ def _read_box(path: Path) -> pd.DataFrame:
     if (rows[["w", "h"]].to_numpy() <= 0).any():
         raise InputError("box width or height is zero or negative", path)
     return rows
+
+
+def _is_topaz_table(path: Path) -> bool:
+    """Whether the file's first line is the header of Topaz's picks table."""
+    with open(path, "rb") as f:
+        header = f.readline(4096).decode("utf-8", errors="replace").rstrip("\r\n").split("\t")
+    return all(column in header for column in TOPAZ_COLUMNS)
+
+
+def _read_topaz(path: Path, micrograph: str | os.PathLike | None) -> tuple[np.ndarray, pd.DataFrame, None]:
+    """The picks of one micrograph from Topaz's table (see :func:`load_coordinates`)."""
+    try:
+        rows = pd.read_csv(path, sep="\t", dtype={"image_name": str}, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"malformed Topaz picks table: {str(exc).splitlines()[0]}", path) from None
+    names = rows["image_name"].unique()
+    if micrograph is not None:
+        name = Path(micrograph).stem
+        rows = rows[rows["image_name"] == name].reset_index(drop=True)
+        if rows.empty and len(names):
+            listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            raise InputError(f"has no picks of micrograph {name!r} (it has picks of {listed})", path)
+    elif len(names) > 1:
+        raise InputError(f"holds picks of {len(names)} micrographs; say which micrograph they are for", path)
+    for column in ("x_coord", "y_coord", "score"):
+        if column in rows.columns:
+            rows[column] = pd.to_numeric(rows[column], errors="coerce")
+    centres = rows[["x_coord", "y_coord"]].to_numpy(np.float64)
+    _check_finite_rows(centres, path)
+    return centres, rows, None
 
 
 def _check_finite_rows(values: np.ndarray, path: Path) -> None:

@@ -200,6 +200,28 @@ def test_sort_by_columns_scores_and_text(qtbot, tmp_path) -> None:
     assert widget.visible_indices()[0] == 0 and np.isnan(scores[widget.visible_indices()[50:]]).all()
 
 
+def test_a_micrographs_picks_sort_by_their_coordinate_files_columns(qtbot, tmp_path) -> None:
+    """No STAR table: the gallery's keys are the coordinate file's columns, e.g. Topaz's score."""
+    import mrcfile
+
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.zeros((64, 80), np.float32))
+    picks = tmp_path / "predicted_particles_all.txt"
+    scores = [-1.5, 3.1, 0.2, 2.4]
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\n"
+                     + "".join(f"mic\t{20 + 10 * k}\t30\t{s}\n" for k, s in enumerate(scores)))
+    source = MicrographParticles(tmp_path / "mic.mrc", picks, 16)
+    session = Session(source, journal_path=tmp_path / "s.sqlite")
+    widget = GalleryWidget(session, source.images)
+    qtbot.addWidget(widget)
+    assert "score" in [widget.sort_combo.itemText(i) for i in range(widget.sort_combo.count())]
+    widget.set_sort("score")
+    widget.descending.setChecked(True)
+    assert widget.visible_indices().tolist() == [1, 3, 2, 0]
+
+
 def test_filter_thresholds_and_labels_shrink_the_view(qtbot, tmp_path) -> None:
     widget, session, _ = make(qtbot, tmp_path)
     defocus = session.source.table.particles["rlnDefocusU"].to_numpy()

@@ -1,4 +1,4 @@
-"""Particles cut out of micrographs at RELION STAR / EMAN .box coordinates."""
+"""Particles cut out of micrographs at RELION STAR / EMAN .box / Topaz picks coordinates."""
 
 from __future__ import annotations
 
@@ -60,6 +60,16 @@ def write_star31(path: Path, xy) -> Path:
 def write_box(path: Path, xy, size: int = BOX) -> Path:
     """EMAN .box: lower-left corner (centre - size/2) and the box size."""
     path.write_text("".join(f"{x - size / 2:g}\t{y - size / 2:g}\t{size}\t{size}\n" for x, y in xy))
+    return path
+
+
+def write_topaz(path: Path, picks: dict[str, list]) -> Path:
+    """Topaz's picks table as ``topaz extract`` writes it: a tab-separated header, then one row
+    per pick (integer centres, a float score) of any number of micrographs."""
+    lines = ["image_name\tx_coord\ty_coord\tscore"]
+    for name, xy in picks.items():
+        lines += [f"{name}\t{x}\t{y}\t{3.1194684505462646 - k}" for k, (x, y) in enumerate(xy)]
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -134,6 +144,39 @@ def test_box_file_rectangular_boxes_and_extra_columns(tmp_path: Path) -> None:
     path = tmp_path / "rect.box"
     path.write_text("10 20 8 4 -3\n\n0 0 2 6\n")
     np.testing.assert_array_equal(read_coordinates(path), [[14, 22], [1, 3]])
+
+
+def test_topaz_picks_of_this_micrograph_only(tmp_path: Path, mic: Path, star: Path) -> None:
+    """A table of two micrographs: the rows of mic.mrc (image_name "mic") are boxed, centred as
+    a RELION STAR's, and the other micrograph's rows are not."""
+    table = write_topaz(tmp_path / "predicted_particles_all.txt",
+                        {"other": [(1, 2), (60, 50)], "mic": DOTS, "mic_2": [(30, 30)]})
+    parts = MicrographParticles(mic, table, BOX)
+    assert len(parts) == len(DOTS)
+    np.testing.assert_array_equal(parts.images(range(5)), MicrographParticles(mic, star, BOX).images(range(5)))
+    assert list(parts.rows.columns) == ["image_name", "x_coord", "y_coord", "score"]
+    assert parts.metadata(1) == {"image_name": "mic", "x_coord": 50, "y_coord": 20,
+                                 "score": pytest.approx(2.1194684505462646), "at_edge": False}
+    assert parts.table is None
+
+
+def test_topaz_table_of_one_micrograph_needs_no_name(tmp_path: Path) -> None:
+    table = write_topaz(tmp_path / "picks.tsv", {"a_name_the_micrograph_lost": DOTS})
+    np.testing.assert_array_equal(read_coordinates(table), np.array(DOTS, float))
+    several = write_topaz(tmp_path / "all.txt", {"a": DOTS[:2], "b": DOTS[2:]})
+    assert_input_error(lambda: read_coordinates(several), several, "holds picks of 2 micrographs")
+    np.testing.assert_array_equal(read_coordinates(several, tmp_path / "b.mrc"), np.array(DOTS[2:], float))
+
+
+def test_topaz_table_without_this_micrograph_names_what_it_has(tmp_path: Path, mic: Path) -> None:
+    table = write_topaz(tmp_path / "picks.txt", {f"Falcon_{k:03d}": [(10, 10)] for k in range(5)})
+    error = assert_input_error(lambda: MicrographParticles(mic, table, BOX), table, "no picks of micrograph 'mic'")
+    assert "Falcon_000, Falcon_001, Falcon_002 and 2 more" in str(error)
+
+
+def test_topaz_header_only_gives_no_particles(tmp_path: Path, mic: Path) -> None:
+    table = write_topaz(tmp_path / "picks.txt", {})
+    assert len(MicrographParticles(mic, table, BOX)) == 0
 
 
 def test_star31_with_optics_matches_star30(tmp_path: Path, mic: Path, star: Path) -> None:
@@ -270,6 +313,8 @@ def test_star_without_coordinate_columns(tmp_path: Path, mic: Path) -> None:
     ("zero.box", "10 20 0 16\n", "zero or negative"),
     ("text.star", "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1 2\n3 abc\n", "particle 2"),
     ("coords.txt", "10 20\n", "unknown coordinate file type"),
+    ("topaz.txt", "image_name\tx_coord\ty_coord\tscore\nmic\t10\tabc\t1.5\n", "particle 1 has a missing"),
+    ("topaz_short.txt", "image_name\tx_coord\ty_coord\nmic\t10\t20\nmic\t10\t20\t30\t40\n", "malformed Topaz"),
 ])
 def test_malformed_coordinate_files(tmp_path: Path, mic: Path, name: str, text: str, match: str) -> None:
     path = tmp_path / name

@@ -231,6 +231,29 @@ def source_pick_positions(source, micrograph_apix: float | None = None) -> PickP
                          apix)
 
 
+#: the coordinate-file column that ranks a micrograph's picks when it has one (Topaz's ``score``)
+PICK_SCORE = "score"
+
+
+def source_pick_rank(source) -> tuple[np.ndarray, str]:
+    """(n,) float64 ranks 0 .. n-1 of which pick of a pair stays (the higher), and the rule in words.
+
+    RELION's rule (the later pick in the file) for a STAR or cryoSPARC set and for coordinate
+    files without a score; the higher score, then the later pick, for a micrograph opened with
+    Topaz's picks table. Topaz writes each micrograph's picks best first, so the file's order
+    would keep the worse one.
+    """
+    n = len(source)
+    rows = getattr(source, "rows", None) if _is_micrograph(source) else None
+    if rows is None or PICK_SCORE not in rows.columns:
+        return np.arange(n, dtype=np.float64), "the later one in the file, as RELION's duplicate removal has it"
+    score = pd.to_numeric(rows[PICK_SCORE], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    order = np.lexsort((np.arange(n), np.nan_to_num(score, nan=-np.inf)))  # by score, then file order
+    rank = np.empty(n, np.float64)
+    rank[order] = np.arange(n)
+    return rank, f"the one with the higher {PICK_SCORE} (Topaz's), then the later one in the file"
+
+
 def _is_micrograph(source) -> bool:
     from gan_viewer.core.micrograph_particles import MicrographParticles
 

@@ -55,18 +55,23 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
 
 
 def _duplicates(source) -> str:
-    """How many picks RELION's ``--remove_duplicates 30`` would remove, or why it cannot be said."""
-    from gan_viewer.core.duplicates import DEFAULT_DISTANCE, outranked_by, source_pick_positions
+    """How many picks RELION's ``--remove_duplicates 30`` would remove (for Topaz's picks: those
+    within 30 A of a better-scored one), or why it cannot be said."""
+    from gan_viewer.core.duplicates import DEFAULT_DISTANCE, outranked_by, source_pick_positions, source_pick_rank
     from gan_viewer.errors import InputError
 
     try:
         positions = source_pick_positions(source)
     except InputError as exc:
         return f"unknown ({str(exc).removeprefix(f'{exc.path}: ') if exc.path else exc})"
-    outranked = outranked_by(positions, DEFAULT_DISTANCE)
+    rank, rule = source_pick_rank(source)
+    outranked = outranked_by(positions, DEFAULT_DISTANCE, rank)
     duplicate = np.flatnonzero(outranked >= 0)
-    text = (f"{duplicate.size} within {DEFAULT_DISTANCE:g} A of a later pick on their micrograph "
-            f"(relion_star_handler --remove_duplicates {DEFAULT_DISTANCE:g} removes them)")
+    if rule.startswith("the later"):
+        text = (f"{duplicate.size} within {DEFAULT_DISTANCE:g} A of a later pick on their micrograph "
+                f"(relion_star_handler --remove_duplicates {DEFAULT_DISTANCE:g} removes them)")
+    else:
+        text = f"{duplicate.size} within {DEFAULT_DISTANCE:g} A of a pick with a higher score on their micrograph"
     table = getattr(source, "table", None)
     if duplicate.size and table is not None and "rlnRandomSubset" in table.columns:
         subset = pd.to_numeric(table.particles["rlnRandomSubset"], errors="coerce").to_numpy()

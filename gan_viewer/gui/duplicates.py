@@ -3,7 +3,8 @@ pick that stays, on the same micrograph (:mod:`gan_viewer.core.duplicates`), as 
 step, after asking.
 
 Which pick stays: a kept one over an undecided one, and among undecided ones the later in the
-file, as RELION's ``--remove_duplicates`` has it; rejected picks take no part. Kept picks are
+file, as RELION's ``--remove_duplicates`` has it (for Topaz's picks, the higher score:
+:func:`~gan_viewer.core.duplicates.source_pick_rank`); rejected picks take no part. Kept picks are
 never changed: two kept duplicates are reported, for the curator to choose. Segments of one
 filament are never duplicates of each other (:func:`~gan_viewer.core.duplicates.close_pairs`).
 """
@@ -18,7 +19,7 @@ from PyQt6.QtCore import QTimer
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.duplicates import (DEFAULT_DISTANCE, close_pairs, outranked_in, source_micrograph_pixel_sizes,
-                                        source_pick_positions)
+                                        source_pick_positions, source_pick_rank)
 from gan_viewer.core.session import SaveError
 from gan_viewer.errors import InputError
 
@@ -114,7 +115,8 @@ def _offer(window, future: Future, distance: float, micrograph_apix: float | Non
         return False
     labels = window.session.curation.labels
     n = len(labels)
-    rank = np.arange(n, dtype=np.float64) + n * (labels == Label.KEEP)  # kept first, then the later
+    order, rule = source_pick_rank(window.session.source)
+    rank = order + n * (labels == Label.KEEP)  # kept first, then the file's rule
     outranked = outranked_in(pairs, n, rank=rank, present=labels != Label.REJECT)
     reject = np.flatnonzero((outranked >= 0) & (labels == Label.UNDECIDED))
     kept_twice = int(((outranked >= 0) & (labels == Label.KEEP)).sum())
@@ -131,8 +133,7 @@ def _offer(window, future: Future, distance: float, micrograph_apix: float | Non
     many = reject.size > 1
     text = (f"Reject {reject.size:,} undecided pick{'s that lie' if many else ' that lies'} within {distance:g} Å "
             f"of another pick on the same micrograph ({where}, after the refined shifts)? The pick that stays is "
-            "a kept one, else the later one in the file, as RELION's duplicate removal has it. One step: Ctrl+Z "
-            "undoes it." + note + (f"\n\n{warning}" if warning else ""))
+            f"a kept one, else {rule}. One step: Ctrl+Z undoes it." + note + (f"\n\n{warning}" if warning else ""))
     if not window.decisions_allowed() or not window.confirm("Reject duplicate picks", text):
         window.statusBar().clearMessage()
         return False

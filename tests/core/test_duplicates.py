@@ -133,6 +133,30 @@ def test_a_micrograph_with_its_picks_and_a_bare_stack(tmp_path) -> None:
         source_pick_positions(StackParticles(write_mrcs(tmp_path / "s.mrcs", np.zeros((2, 8, 8), np.float32))))
 
 
+def test_topaz_picks_keep_the_higher_score_and_relion_sets_the_later_pick(tmp_path) -> None:
+    """Topaz writes each micrograph's picks best first: the file's order would keep the worse."""
+    import mrcfile
+
+    from gan_viewer.core.duplicates import source_pick_positions, source_pick_rank
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.zeros((64, 80), np.float32))
+        mrc.voxel_size = 1.5
+    (tmp_path / "picks.txt").write_text("image_name\tx_coord\ty_coord\tscore\n"
+                                        "mic\t20\t30\t2.5\nmic\t50\t20\t1.0\nmic\t24\t30\t-0.5\n"
+                                        "mic\t52\t20\t1.0\n")
+    source = MicrographParticles(tmp_path / "mic.mrc", tmp_path / "picks.txt", 16)
+    rank, rule = source_pick_rank(source)
+    assert rank.tolist() == [3, 1, 0, 2] and "higher score" in rule
+    # pick 2 is 4 px from pick 0 with a lower score; 1 and 3 tie on score: the later stays
+    assert outranked_by(source_pick_positions(source), 6.0, rank).tolist() == [-1, 3, 0, -1]
+    (tmp_path / "picks.star").write_text("data_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n"
+                                         "_rlnAutopickFigureOfMerit #3\n20 30 2.5\n24 30 -0.5\n")
+    rank, rule = source_pick_rank(MicrographParticles(tmp_path / "mic.mrc", tmp_path / "picks.star", 16))
+    assert rank.tolist() == [0, 1] and "RELION" in rule  # RELION's rule, as relion_star_handler
+
+
 def test_segments_of_one_filament_are_not_duplicates_of_each_other() -> None:
     """Helical segments 8 A apart along filament 1; filament 2 was picked over filament 1's
     first segments (another tube, same place) on the same micrograph; filament 1 of another

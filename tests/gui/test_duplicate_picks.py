@@ -63,6 +63,25 @@ def test_duplicate_picks_are_rejected_in_one_step_keeping_what_the_curator_kept(
                                                       0, 0]
 
 
+def test_of_two_topaz_picks_the_lower_scored_goes(make_window, qtbot, tmp_path, monkeypatch):
+    import mrcfile
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.random.default_rng(0).normal(size=(64, 80)).astype(np.float32))
+        mrc.voxel_size = 1.0
+    picks = tmp_path / "predicted_particles_all.txt"
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\nmic\t20\t30\t2.5\nmic\t50\t30\t1.2\n"
+                     "mic\t26\t30\t0.3\n")
+    window = make_window(tmp_path / "mic.mrc", coords=picks, box=16)
+    asked = []
+    monkeypatch.setattr(duplicates, "ask_settings", lambda w, d, apix: (10.0, None))
+    window.confirm = lambda title, text: asked.append(text) or True
+    window.actions_["reject_duplicates"].trigger()
+    qtbot.waitUntil(lambda: not duplicates.finding(window))
+    assert window.session.curation.labels.tolist() == [0, 0, Label.REJECT]  # 6 A from the better pick 0
+    assert "Reject 1 undecided pick" in asked[0] and "the higher score (Topaz's)" in asked[0]
+
+
 def test_saying_no_or_cancelling_changes_nothing_and_a_stack_says_why(make_window, qtbot, picked_set, tmp_path,
                                                                       monkeypatch):
     window = make_window(picked_set)

@@ -245,14 +245,55 @@ def _hallucination(denoiser, apix: float, fields: np.ndarray, references: np.nda
             "panel_excess_cc": panel["excess_cc"], "panel_excess_cc_se": _standard_error(panel_excess)}
 
 
+def geometry_sets(apix: float, box: int, n: int, independent: bool) -> dict:
+    """Everything ``general`` measures at one geometry, drawn in one fixed order from one seed.
+
+    Returns
+    -------
+    dict with
+        ``banks``: the unseen structures (name -> bank);
+        ``cells``: list of (label, noisy, truth), (m, box, box) each: white noise at each SNR,
+        then micrograph noise + CTF at each SNR;
+        ``references``: (40 per structure, box, box) views for the hallucination score;
+        ``noise``: pure-noise fields, RELION-normalised, (4 n, box, box) each: "white noise",
+        then micrograph noise as raw patches and with random phases.
+    """
+    from gan_viewer.core.normalize import relion_normalize
+    from gan_viewer.sim.scenes import paste_centred
+
+    rng = np.random.default_rng([2025, int(apix * 10)])
+    banks = _unseen_bank(apix, box, 2025)
+    noise = _noise_bank(apix, independent)
+    geometry = f"{apix:g} A/px, {box} px"
+    cells = []
+    for real in (False, True):
+        for snr in SNRS:
+            noisy, truth = cell_scenes(banks, noise, apix, box, snr, real, n, rng)
+            cells.append((f"{geometry}, SNR {snr:g}, {'micrograph noise + CTF' if real else 'white noise'}",
+                          noisy, truth))
+    references = []
+    for bank in banks.values():
+        for _ in range(40):
+            image = np.zeros((box, box), np.float32)
+            paste_centred(image, bank.entries[0].view(rng, pool_size=40, refresh=1.0), np.array([box // 2] * 2))
+            references.append(image)
+    # micrograph noise: raw patches (the micrograph's texture: ice, carbon, maybe stray particles)
+    # and the same spectrum with random phases (its colour only)
+    fields = {f"{geometry}, white noise": noise.sample("white", n * 4, box, rng),
+              f"{geometry}, micrograph noise, raw patches": noise.sample("micrograph", n * 4, box, rng,
+                                                                         random_phases=0.0),
+              f"{geometry}, micrograph noise, random phases": noise.sample("micrograph", n * 4, box, rng,
+                                                                           random_phases=1.0)}
+    return {"banks": banks, "cells": cells, "references": np.stack(references),
+            "noise": {key: relion_normalize(f)[0] for key, f in fields.items()}}
+
+
 def general(args: argparse.Namespace) -> dict:
     import torch
 
-    from gan_viewer.core.normalize import relion_normalize
     from gan_viewer.core.confidence import particle_circle, relative_spread
     from gan_viewer.ml.inference import Denoiser
     from gan_viewer.ml.spread_samples import SPREAD_METHODS
-    from gan_viewer.sim.scenes import paste_centred
 
     torch.set_grad_enabled(False)
     denoiser = Denoiser.load(args.model, args.device)
@@ -263,60 +304,45 @@ def general(args: argparse.Namespace) -> dict:
     results, hallucination, calibration = {}, {}, {}
     calibration_pool: dict[str, list] = {"particles": [], "noise": []}  # tta relative spreads, all geometries
     for apix, box in GEOMETRIES:
-        rng = np.random.default_rng([2025, int(apix * 10)])
-        banks = _unseen_bank(apix, box, 2025)
-        noise = _noise_bank(apix, args.independent)
+        sets = geometry_sets(apix, box, args.n, args.independent)
+        banks = sets["banks"]
         geometry = f"{apix:g} A/px, {box} px"
         mask = particle_circle(box)
         spread = {m: [] for m in SPREAD_METHODS}
         abs_spread = {m: [] for m in SPREAD_METHODS}
         rel_error = {m: [] for m in SPREAD_METHODS}
         abs_error = {m: [] for m in SPREAD_METHODS}
-        for real in (False, True):
-            for snr in SNRS:
-                noisy, truth = cell_scenes(banks, noise, apix, box, snr, real, args.n, rng)
-                rec = denoiser.recover(noisy, apix)
-                label = f"{geometry}, SNR {snr:g}, {'micrograph noise + CTF' if real else 'white noise'}"
-                panel = None
-                for method in SPREAD_METHODS:
-                    sampled = denoiser.recover(noisy, apix, spread=True, method=method)
-                    panel = sampled.images if method == PANEL_METHOD else panel
-                    spread[method].append(relative_spread(sampled.images, sampled.spread))
-                    abs_spread[method].append(np.sqrt((sampled.spread[:, mask].astype(np.float64) ** 2).mean(axis=1)))
-                    # the error of the image the spread comes with (the mean of its samples)
-                    abs_error[method].append(np.sqrt(((sampled.images - truth)[:, mask].astype(np.float64) ** 2)
-                                                     .mean(axis=1)))
-                    # the error as the PSNR measures it: both images normalised, MSE = 2 (1 - CC)
-                    rel_error[method].append(2 * (1 - correlation(sampled.images, truth, mask)))
-                results[label] = compare(noisy, truth, rec.images, panel)
-                print_row(label, results[label])
-        references = []
-        for bank in banks.values():
-            for _ in range(40):
-                image = np.zeros((box, box), np.float32)
-                paste_centred(image, bank.entries[0].view(rng, pool_size=40, refresh=1.0), np.array([box // 2] * 2))
-                references.append(image)
-        references = np.stack(references)
+        for label, noisy, truth in sets["cells"]:
+            rec = denoiser.recover(noisy, apix)
+            panel = None
+            for method in SPREAD_METHODS:
+                sampled = denoiser.recover(noisy, apix, spread=True, method=method)
+                panel = sampled.images if method == PANEL_METHOD else panel
+                spread[method].append(relative_spread(sampled.images, sampled.spread))
+                abs_spread[method].append(np.sqrt((sampled.spread[:, mask].astype(np.float64) ** 2).mean(axis=1)))
+                # the error of the image the spread comes with (the mean of its samples)
+                abs_error[method].append(np.sqrt(((sampled.images - truth)[:, mask].astype(np.float64) ** 2)
+                                                 .mean(axis=1)))
+                # the error as the PSNR measures it: both images normalised, MSE = 2 (1 - CC)
+                rel_error[method].append(2 * (1 - correlation(sampled.images, truth, mask)))
+            results[label] = compare(noisy, truth, rec.images, panel)
+            print_row(label, results[label])
         noise_spread = {m: [] for m in SPREAD_METHODS}
         for kind in ("white", "micrograph"):
-            # micrograph noise: raw patches (the micrograph's texture: ice, carbon, maybe stray
-            # particles) and the same spectrum with random phases (its colour only), each with
-            # its own control; the figure for micrograph noise is their mean
-            parts = {"": noise.sample(kind, args.n * 4, box, rng)} if kind == "white" else {
-                ", raw patches": noise.sample(kind, args.n * 4, box, rng, random_phases=0.0),
-                ", random phases": noise.sample(kind, args.n * 4, box, rng, random_phases=1.0)}
+            # micrograph noise: each part against its own control; the figure is their mean
             key = f"{geometry}, {kind} noise"
-            for part, fields in parts.items():
-                fields = relion_normalize(fields)[0]
-                hallucination[key + part] = _hallucination(denoiser, apix, fields, references, noise_spread)
+            parts = [part for part in sets["noise"] if part.startswith(key)]
+            for part in parts:
+                hallucination[part] = _hallucination(denoiser, apix, sets["noise"][part], sets["references"],
+                                                     noise_spread)
             if len(parts) > 1:
-                entries = [hallucination[key + part] for part in parts]
+                entries = [hallucination[part] for part in parts]
                 hallucination[key] = {k: float(np.mean([e[k] for e in entries])) for k in entries[0]}
                 for k in ("excess_cc_se", "panel_excess_cc_se"):  # of the mean of independent parts
                     hallucination[key][k] = float(np.sqrt(sum(e[k] ** 2 for e in entries)) / len(entries))
-            for part in ([""] if len(parts) == 1 else ["", *parts]):
-                h = hallucination[key + part]
-                print(f"{key + part:45s} hallucination: output CC {h['output_cc']:.3f}, control {h['control_cc']:.3f}, "
+            for part in ([key] if len(parts) == 1 else [key, *parts]):
+                h = hallucination[part]
+                print(f"{part:45s} hallucination: output CC {h['output_cc']:.3f}, control {h['control_cc']:.3f}, "
                       f"excess {h['excess_cc']:+.3f} +- {h['excess_cc_se']:.3f}; inspector panel "
                       f"{h['panel_excess_cc']:+.3f} +- {h['panel_excess_cc_se']:.3f} (target <= 0.05)")
         calibration[geometry] = {}

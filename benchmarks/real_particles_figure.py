@@ -7,7 +7,11 @@ share one contrast per set (not one per image), so a box the generator finds emp
 the spread (how much the recovery changes when the particle is rotated or flipped) shares one
 colour scale per set. The title of each recovered image gives its confidence.
 
-Usage: ``python benchmarks/real_particles_figure.py [--model PATH] [--out PNG] [--per-set 3]``
+``--topaz VENV/bin/topaz`` adds a column: the same raw particles through Topaz-Denoise's default
+pretrained model (``topaz denoise --stack``, in its own environment; see ``bench_peers.py``), the
+field's general-purpose denoiser. The README figure is made with it.
+
+Usage: ``python benchmarks/real_particles_figure.py [--model PATH] [--out PNG] [--per-set 3] [--topaz PATH]``
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "figures" / "real_particles.png")
     parser.add_argument("--per-set", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--topaz", default=None, help="the topaz program of its own environment: adds its column")
     args = parser.parse_args()
 
     import matplotlib
@@ -63,11 +68,20 @@ def main() -> None:
             raise SystemExit(f"{rel}: the first {len(idx)} particles span several optics groups or pixel sizes")
         rec = denoiser.recover(raw, apix, spread=True,
                                noise_power=set_noise_power(denoiser, source, groups, int(groups[idx[0]])))
-        rows.append((name, apix, raw, lowpass(raw, apix), rec))
+        peer = None
+        if args.topaz:
+            import tempfile
+
+            from bench_peers import topaz_denoise
+
+            with tempfile.TemporaryDirectory() as tmp:
+                peer = topaz_denoise(args.topaz, raw, apix, "unet", Path(tmp))[0]
+        rows.append((name, apix, raw, lowpass(raw, apix), rec, peer))
     n_rows = sum(len(r[2]) for r in rows)
-    fig, axes = plt.subplots(n_rows, 4, figsize=(7.2, 1.85 * n_rows))
+    n_columns = 5 if args.topaz else 4
+    fig, axes = plt.subplots(n_rows, n_columns, figsize=(1.8 * n_columns, 1.85 * n_rows))
     r = 0
-    for name, apix, raw, low, rec in rows:
+    for name, apix, raw, low, rec, peer in rows:
         lo_rec, hi_rec = np.percentile(rec.images, [0.5, 99.5])
         hi_sd = float(np.percentile(rec.spread, 99.5)) or 1.0
         for i in range(len(raw)):
@@ -75,6 +89,8 @@ def main() -> None:
                      (low[i], "gray", display_limits(low[i]), "low-pass 20 A"),
                      (rec.images[i], "gray", (lo_rec, hi_rec), f"recovered (conf. {rec.confidence[i]:.2f})"),
                      (rec.spread[i], "magma", (0, hi_sd), "spread"))
+            if peer is not None:
+                cells = cells[:2] + ((peer[i], "gray", display_limits(peer[i]), "Topaz-Denoise unet"),) + cells[2:]
             for j, (image, cmap, (lo, hi), title) in enumerate(cells):
                 ax = axes[r, j]
                 ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi, origin="lower")

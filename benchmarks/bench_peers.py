@@ -109,7 +109,8 @@ def peers(args: argparse.Namespace) -> dict:
                     r["panel_gain_over_lowpass_db"] = stored["results"][label].get("panel_gain_over_lowpass_db")
                 results[label] = r
                 best = max(args.models, key=lambda m: r[f"topaz {m}"]["psnr_db"])
-                print(f"{label:48s} low-pass {r['lowpass_oracle']['psnr_db']:6.2f}  ours {r['generator']['psnr_db']:6.2f} "
+                print(f"{label:48s} low-pass {r['lowpass_oracle']['psnr_db']:6.2f}  "
+                      f"ours {r['generator']['psnr_db']:6.2f} "
                       f"({r['gain_over_lowpass_db']:+.2f} dB"
                       + (f", stored {r['stored_generator_psnr_db']:6.2f}" if "stored_generator_psnr_db" in r else "")
                       + f")  topaz {args.models[0]} {r[f'topaz {args.models[0]}']['gain_over_lowpass_db']:+.2f} dB, "

@@ -30,6 +30,7 @@ import numpy as np
 from gan_viewer.core.curation import Label
 from gan_viewer.core.evaluation import Evaluation, evaluate_images, evaluate_stacks, report_paths
 from gan_viewer.core.export import ExportResult, export_curated
+from gan_viewer.core.micrograph_particles import curation_table
 from gan_viewer.core.particles import ParticleSource, pixel_sizes
 from gan_viewer.core.particles import open_particles as _open_particles
 from gan_viewer.errors import InputError
@@ -391,12 +392,14 @@ def export(particles: PathLike | ParticleTable | ParticleSource, labels: np.ndar
            rejected: PathLike | None = None, *, undecided: str = "reject", overwrite: bool = False) -> ExportResult:
     """Write the kept particles of a STAR file, and optionally every other one, as STAR files.
 
-    The outputs keep the input's version, blocks, optics, columns, row order and values exactly.
+    The outputs keep the input's version, blocks, optics, columns, row order and values exactly. A
+    micrograph opened with its picks (``open_particles(mic, coords=..., box=...)``) is written as a
+    RELION coordinate STAR file: its STAR's rows, or the centres (and Topaz's score) of other picks.
 
     Parameters
     ----------
     particles
-        The STAR file, its table, or a particle set opened from one.
+        The STAR file, its table, or a particle set opened from one (or from a micrograph's picks).
     labels
         (n,) per particle in row order: :class:`Label` values (``Label.KEEP``, ``Label.REJECT``,
         ``Label.UNDECIDED``), or booleans (True keep, False reject).
@@ -430,7 +433,7 @@ def _table(particles: PathLike | ParticleTable | ParticleSource) -> ParticleTabl
         if Path(particles).suffix.lower() == ".cs":
             return _open_particles(particles).table
         return read_star(particles)
-    table = getattr(particles, "table", None)
+    table = curation_table(particles)
     if table is None:
         raise InputError("has no STAR table (a bare stack has no angles or rows to export)",
                          getattr(particles, "path", None))

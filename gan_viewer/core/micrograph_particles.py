@@ -11,13 +11,24 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.checks import as_indices, assert_finite
 from gan_viewer.io.micrograph import EDGE_MODES, check_box, load_coordinates
 from gan_viewer.io.mrc import MrcStack
+from gan_viewer.io.star import ParticleTable, table_from_dataframe
 
 log = logging.getLogger(__name__)
+
+
+def curation_table(source) -> ParticleTable | None:
+    """The table a curated subset of ``source`` is written from: a STAR or cryoSPARC set's own,
+    a micrograph's picks as a RELION coordinate table (:meth:`MicrographParticles.coordinate_table`),
+    None for a bare stack."""
+    if isinstance(source, MicrographParticles):
+        return source.coordinate_table()
+    return getattr(source, "table", None)
 
 
 class MicrographParticles:
@@ -126,6 +137,20 @@ class MicrographParticles:
         meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in values}
         meta["at_edge"] = bool(self.at_edge[index])
         return meta
+
+    def coordinate_table(self) -> ParticleTable:
+        """The picks as a RELION coordinate STAR table (what RELION's Extract reads), one row per
+        particle in this set's order: the STAR's own table when the coordinates came from one;
+        else ``rlnCoordinateX/Y``, the centres in micrograph pixels (a coordinate scale
+        applied), and from Topaz's picks ``rlnAutopickFigureOfMerit``, its score."""
+        if self.table is not None:
+            return self.table
+        columns = {"rlnCoordinateX": self.coordinates[:, 0], "rlnCoordinateY": self.coordinates[:, 1]}
+        if "score" in self.rows.columns:
+            columns["rlnAutopickFigureOfMerit"] = pd.to_numeric(self.rows["score"], errors="coerce").to_numpy()
+        table = table_from_dataframe(pd.DataFrame(columns))
+        table.path = self.path
+        return table
 
     def close(self) -> None:
         self._stack.close()

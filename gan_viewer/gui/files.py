@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.export import ExportResult, export_curated
+from gan_viewer.core.micrograph_particles import curation_table
 from gan_viewer.errors import InputError
 from gan_viewer.gui.export_dialog import ExportDialog
 from gan_viewer.io.micrograph import is_micrograph_file
@@ -97,8 +98,13 @@ def open_dropped(window, paths: list[Path]) -> None:
             window.open_path(path, getattr(window, "map_path", None))
 
 
-def default_outputs(source_path: Path) -> tuple[Path, Path]:
-    stem = source_path.with_suffix("")
+def default_outputs(source) -> tuple[Path, Path]:
+    """Beside the particle file: ``NAME_kept.star`` and ``NAME_rejected.star``; for a micrograph's
+    picks, the micrograph's name beside the coordinate file (``MIC_kept.star``: RELION imports
+    coordinate files named after their micrograph, here with the suffix ``_kept.star``)."""
+    micrograph = getattr(source, "micrograph_path", None)
+    path = Path(source.path)
+    stem = path.parent / Path(micrograph).stem if micrograph is not None else path.with_suffix("")
     return Path(f"{stem}_kept.star"), Path(f"{stem}_rejected.star")
 
 
@@ -106,10 +112,11 @@ def export_dialog(window) -> ExportResult | None:
     """Ask where to write and where undecided particles go (the dialog says what kept means),
     confirm before replacing files, export, and show the counts."""
     session = window.session
-    if session is None or session.source.table is None:
-        error_dialog(window, "Export", "Export needs particles read from a STAR (or .cs) file.")
+    if session is None or curation_table(session.source) is None:
+        error_dialog(window, "Export", "Export needs particles read from a STAR (or .cs) file, or a micrograph's "
+                     "picks.")
         return None
-    kept, _ = default_outputs(Path(session.source.path))
+    kept, _ = default_outputs(session.source)
     scores = window.exportable_scores()
     dialog = ExportDialog(session.curation.counts(), kept, window, list(scores))
     if dialog.exec() != ExportDialog.DialogCode.Accepted:
@@ -138,7 +145,9 @@ def export_to(session, kept: Path, rejected: Path | None, overwrite: bool = Fals
     """Export ``session``'s labels (no dialog but the error one, over ``parent``); None when it failed.
 
     ``kept`` gets the particles labelled keep (and the undecided ones with ``undecided=Label.KEEP``),
-    ``rejected`` every other particle; see :mod:`gan_viewer.core.export`. ``scores`` (name -> (n,))
+    ``rejected`` every other particle; see :mod:`gan_viewer.core.export`. A micrograph's picks are
+    written as a RELION coordinate STAR file
+    (:func:`~gan_viewer.core.micrograph_particles.curation_table`). ``scores`` (name -> (n,))
     are added as columns. ``generator`` (the loaded generator's description) goes into the files'
     provenance; ``status`` gets the summary.
     """
@@ -146,7 +155,7 @@ def export_to(session, kept: Path, rejected: Path | None, overwrite: bool = Fals
     if generator:
         provenance["generator"] = generator
     try:
-        result = export_curated(session.source.table, session.curation.labels, kept, rejected,
+        result = export_curated(curation_table(session.source), session.curation.labels, kept, rejected,
                                 undecided=undecided, overwrite=overwrite, provenance=provenance, scores=scores,
                                 project_dir=getattr(session.source, "project_dir", None))
     except (InputError, OSError) as exc:

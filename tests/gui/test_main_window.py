@@ -107,6 +107,29 @@ def test_export_equals_labels(make_window, tiny_set, tmp_path):
     assert files.export_to(window.session, kept, rejected, overwrite=True) is not None
 
 
+def test_a_micrographs_picks_export_as_a_relion_coordinate_file_named_after_it(make_window, tmp_path):
+    """Topaz's picks (and .box ones) have no STAR table: the kept picks become MIC_kept.star, with
+    the centres in micrograph pixels and Topaz's score as RELION's figure of merit."""
+    import mrcfile
+
+    from gan_viewer.gui import files
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.zeros((64, 80), np.float32))
+    picks = tmp_path / "topaz" / "predicted_particles_all.txt"
+    picks.parent.mkdir()
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\nmic\t20\t30\t2.5\nmic\t50\t20\t1.0\nother\t5\t5\t9\n")
+    window = make_window(tmp_path / "mic.mrc", coords=picks, box=16)
+    kept, rejected = files.default_outputs(window.session.source)
+    assert (kept, rejected) == (picks.parent / "mic_kept.star", picks.parent / "mic_rejected.star")
+    window.session.decide(Label.KEEP, [1])
+    assert files.export_to(window.session, kept, rejected) is not None
+    table = read_star(kept)
+    assert table.particles.columns.tolist() == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
+    assert table.particles.to_numpy(float).tolist() == [[50.0, 20.0, 1.0]]
+    assert read_star(rejected).particles.to_numpy(float).tolist() == [[20.0, 30.0, 2.5]]
+
+
 def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):
     window = make_window(tiny_set, tiny_map)
     wait_complete(qtbot, window, 0)

@@ -207,6 +207,20 @@ def test_scale_maps_file_coordinates_to_pixels(tmp_path: Path, mic: Path, star: 
     np.testing.assert_array_equal(a.images(range(5)), b.images(range(5)))
 
 
+def test_the_coordinate_table_relion_extracts_from(tmp_path: Path, mic: Path, star: Path) -> None:
+    """A STAR's own table; for .box picks the centres in micrograph pixels, the scale applied,
+    without the picks "skip" dropped (the rows follow the particles)."""
+    from gan_viewer.core.micrograph_particles import curation_table
+
+    stars = MicrographParticles(mic, star, BOX)
+    assert curation_table(stars) is stars.table
+    doubled = write_box(tmp_path / "bin1.box", [(2 * x, 2 * y) for x, y in DOTS], size=2 * BOX)
+    boxes = MicrographParticles(mic, doubled, BOX, scale=0.5, edge="skip")
+    table = curation_table(boxes)
+    assert table.particles.columns.tolist() == ["rlnCoordinateX", "rlnCoordinateY"] and table.optics is None
+    np.testing.assert_array_equal(table.particles.to_numpy(float), np.array(DOTS, float)[INTERIOR])
+
+
 def test_particle_source_protocol(mic: Path, star: Path) -> None:
     from gan_viewer.core.particles import ParticleSource
 

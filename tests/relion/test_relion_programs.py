@@ -5,7 +5,9 @@ installs it). Small on purpose: 32 px boxes, at most 200 particles (and 7 real o
 - relion_reconstruct rebuilds the source map from ``simulate``'s particles, with and without CTF;
 - relion_project and ``gan-viewer project`` agree image by image on a random set;
 - relion_stack_create reads every image of a STAR converted from a cryoSPARC .cs (through the
-  .mrcs links), and relion_star_handler selects its half sets by rlnRandomSubset.
+  .mrcs links), and relion_star_handler selects its half sets by rlnRandomSubset;
+- relion_preprocess extracts the picks kept from a micrograph's Topaz picks table, exported as a
+  RELION coordinate file, and cuts the windows the inspector showed.
 """
 
 from __future__ import annotations
@@ -155,3 +157,39 @@ def test_relion_reads_star_files_converted_from_cryosparc(capsys, tmp_path: Path
     result = subprocess.run(["relion_stack_create", "--i", "as_is.star", "--o", "as_is"], cwd=project,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "should have extension .mrcs" in result.stdout + result.stderr
+
+
+def test_relion_extracts_the_kept_picks_of_a_micrograph_as_the_inspector_cut_them(tmp_path: Path) -> None:
+    from gan_viewer import api
+    from gan_viewer.core.curation import Label
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    (tmp_path / "MotionCorr").mkdir()
+    image = np.random.default_rng(0).normal(size=(200, 240)).astype(np.float32)
+    picks = [(40, 50), (120, 60), (200, 150), (60, 160)]
+    for k, (x, y) in enumerate(picks):
+        image[y, x] = 50.0 + 10 * k
+    with mrcfile.new(tmp_path / "MotionCorr" / "mic1.mrc") as mrc:
+        mrc.set_data(image)
+        mrc.voxel_size = 1.5
+    (tmp_path / "predicted_particles_all.txt").write_text(
+        "image_name\tx_coord\ty_coord\tscore\n"
+        + "".join(f"mic1\t{x}\t{y}\t{3.5 - k}\n" for k, (x, y) in enumerate(picks))
+        + "mic2\t10\t10\t9.0\n")
+    source = MicrographParticles(tmp_path / "MotionCorr" / "mic1.mrc", tmp_path / "predicted_particles_all.txt", 32)
+    labels = np.array([Label.KEEP, Label.REJECT, Label.KEEP, Label.UNDECIDED], np.int8)
+    (tmp_path / "Picks" / "MotionCorr").mkdir(parents=True)
+    api.export(source, labels, tmp_path / "Picks" / "MotionCorr" / "mic1_kept.star")
+    (tmp_path / "micrographs.star").write_text(
+        "# version 30001\n\ndata_optics\n\nloop_\n_rlnOpticsGroupName #1\n_rlnOpticsGroup #2\n"
+        "_rlnMicrographPixelSize #3\n_rlnVoltage #4\n_rlnSphericalAberration #5\n_rlnAmplitudeContrast #6\n"
+        "opticsGroup1 1 1.5 300 2.7 0.1\n\n# version 30001\n\ndata_micrographs\n\nloop_\n"
+        "_rlnMicrographName #1\n_rlnOpticsGroup #2\nMotionCorr/mic1.mrc 1\n")
+    relion(tmp_path, "relion_preprocess", "--i", "micrographs.star", "--coord_dir", "Picks/", "--coord_suffix",
+           "_kept.star", "--extract", "--extract_size", 32, "--part_star", "particles.star", "--part_dir",
+           "Extract/")
+    extracted = read_star(tmp_path / "particles.star").particles
+    np.testing.assert_allclose(extracted[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(float), [picks[0], picks[2]])
+    np.testing.assert_allclose(extracted["rlnAutopickFigureOfMerit"].to_numpy(float), [3.5, 1.5])  # Topaz's score
+    relion_windows = mrcfile.read(tmp_path / "Extract" / "MotionCorr" / "mic1.mrcs")
+    np.testing.assert_array_equal(relion_windows, source.images([0, 2]))  # the windows the inspector showed

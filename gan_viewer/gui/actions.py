@@ -60,6 +60,8 @@ def build_actions(window) -> Actions:
     file_menu = bar.addMenu("&File")
     _add(actions, file_menu, "open", "&Open particles…", ["Ctrl+O"], lambda: files.open_dialog(window))
     _add(actions, file_menu, "open_map", "Open reference &map…", ["Ctrl+M"], lambda: files.open_map_dialog(window))
+    _add(actions, file_menu, "open_picks", "Open &picks for the micrograph…", ["Ctrl+Shift+O"],
+         lambda: files.open_picks_dialog(window))
     actions.recent_menu = file_menu.addMenu("Open &recent")
     actions.refresh_recent()
     file_menu.addSeparator()

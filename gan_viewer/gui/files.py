@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.export import ExportResult, export_curated
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 PARTICLE_FILTER = "Particles (*.star *.mrcs *.mrc *.cs);;All files (*)"
 MAP_FILTER = "Maps (*.mrc *.map *.mrc.gz);;All files (*)"
+PICKS_FILTER = "Picks: RELION .star, EMAN .box, Topaz's table (*.star *.box *.txt *.tsv);;All files (*)"
+DEFAULT_PICK_BOX = 128
 MAX_RECENT = 10
 
 
@@ -77,6 +79,42 @@ def open_dialog(window) -> None:
     path, _ = QFileDialog.getOpenFileName(window, "Open particles", "", PARTICLE_FILTER)
     if path:
         window.open_path(path, getattr(window, "map_path", None))
+
+
+def shown_micrograph(window) -> Path | None:
+    """The micrograph on screen: shown alone, or the one the open picks were boxed from."""
+    if getattr(window, "micrograph_path", None) is not None:
+        return Path(window.micrograph_path)
+    source = getattr(window.session, "source", None)
+    return None if getattr(source, "micrograph_path", None) is None else Path(source.micrograph_path)
+
+
+def ask_picks(window, micrograph: Path, box: int) -> tuple[Path, int] | None:
+    """A coordinate file for ``micrograph`` and the box to cut around each pick; None when cancelled
+    (tests replace this)."""
+    path, _ = QFileDialog.getOpenFileName(window, f"Open picks for {micrograph.name}", str(micrograph.parent),
+                                          PICKS_FILTER)
+    if not path:
+        return None
+    box, ok = QInputDialog.getInt(window, "Box size", "Box around each pick (px):", box, 2, 1 << 15)
+    return (Path(path), box) if ok else None
+
+
+def open_picks_dialog(window) -> bool:
+    """File > Open picks: box the micrograph on screen at a coordinate file's picks (RELION
+    ``.star``, EMAN ``.box``, Topaz's table), as ``--coords FILE --box N`` does. True when opened."""
+    micrograph = shown_micrograph(window)
+    if micrograph is None:
+        error_dialog(window, "Open picks", "Open a micrograph first (File > Open particles… takes micrographs too).")
+        return False
+    source = getattr(window.session, "source", None)
+    box = int(source.box) if source is not None else int(window.settings.value("picks/box", DEFAULT_PICK_BOX, int))
+    answer = ask_picks(window, micrograph, box)
+    if answer is None:
+        return False
+    path, box = answer
+    window.settings.setValue("picks/box", box)
+    return window.open_path(micrograph, getattr(window, "map_path", None), coords=path, box=box)
 
 
 def open_map_dialog(window) -> None:

@@ -40,8 +40,8 @@ PREVIEW_ROWS = 256
 #: the whole file is read at the latest this many seconds after its preview was sent
 MAX_PREVIEW_WAIT_S = 10.0
 #: what the particle panels say while a micrograph opened without coordinates is shown
-NO_PARTICLES = {"raw": "no particles: a micrograph opened without coordinates (to box particles: --coords "
-                       "picks.star --box N)",
+NO_PARTICLES = {"raw": "no particles: a micrograph opened without coordinates (to box particles: File > Open "
+                       "picks…, or --coords picks.star --box N)",
                 "recovered": "no particles", "reference": "no particles"}
 
 

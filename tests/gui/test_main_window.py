@@ -130,6 +130,33 @@ def test_a_micrographs_picks_export_as_a_relion_coordinate_file_named_after_it(m
     assert read_star(rejected).particles.to_numpy(float).tolist() == [[20.0, 30.0, 2.5]]
 
 
+def test_file_open_picks_boxes_the_micrograph_on_screen(make_window, tmp_path, monkeypatch):
+    import mrcfile
+
+    from gan_viewer.gui import files
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.zeros((64, 80), np.float32))
+    window = make_window()
+    errors = []
+    monkeypatch.setattr(files, "error_dialog", lambda parent, title, text: errors.append(text))
+    assert not files.open_picks_dialog(window) and "Open a micrograph first" in errors[0]
+    assert window.open_path(tmp_path / "mic.mrc") and window.session is None  # the micrograph alone
+    (tmp_path / "mic.box").write_text("12 22 16 16\n42 12 16 16\n")
+    (tmp_path / "picks.txt").write_text("image_name\tx_coord\ty_coord\tscore\nmic\t20\t30\t2.5\n")
+    asked = []
+    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "mic.box", 16))
+    window.actions_["open_picks"].trigger()
+    assert asked == [(tmp_path / "mic.mrc", files.DEFAULT_PICK_BOX)]
+    assert len(window.session.source) == 2 and window.session.source.box == 16
+    np.testing.assert_array_equal(window.session.source.coordinates, [[20, 30], [50, 20]])
+    # with picks open: other picks for the same micrograph, the box offered is the open one
+    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "picks.txt", 24))
+    assert files.open_picks_dialog(window)
+    assert asked[-1] == (tmp_path / "mic.mrc", 16)
+    assert len(window.session.source) == 1 and window.session.source.box == 24
+
+
 def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):
     window = make_window(tiny_set, tiny_map)
     wait_complete(qtbot, window, 0)

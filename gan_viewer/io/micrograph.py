@@ -11,7 +11,8 @@ Conventions
   corner with the smallest x and y ("lower left") plus the box size, so centre = x + w/2, y + h/2.
 * Topaz's tables (``image_name x_coord y_coord [score]``, tab-separated, any suffix) hold centres,
   x the column and y the row as here, for any number of micrographs; the rows of one micrograph
-  are those whose ``image_name`` is its file name without the extension, as Topaz names them.
+  are those whose ``image_name`` is its file name without the extension, as Topaz names them (or
+  with it).
   Topaz picks on the micrographs it was given, so picks made on a downsampled copy (``topaz
   preprocess -s``) need ``topaz extract -x`` or a coordinate scale.
 * A window of side ``box`` around centre ``c`` (rounded half up) spans ``c - box//2`` to
@@ -139,8 +140,8 @@ def _read_topaz(path: Path, micrograph: str | os.PathLike | None) -> tuple[np.nd
         raise InputError(f"malformed Topaz picks table: {str(exc).splitlines()[0]}", path) from None
     names = rows["image_name"].unique()
     if micrograph is not None:
-        name = Path(micrograph).stem
-        rows = rows[rows["image_name"] == name].reset_index(drop=True)
+        name = Path(micrograph).stem  # as Topaz names it; a name with the extension matches too
+        rows = rows[rows["image_name"].isin([name, Path(micrograph).name])].reset_index(drop=True)
         if rows.empty and len(names):
             listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             raise InputError(f"has no picks of micrograph {name!r} (it has picks of {listed})", path)

@@ -166,6 +166,8 @@ def test_topaz_table_of_one_micrograph_needs_no_name(tmp_path: Path) -> None:
     several = write_topaz(tmp_path / "all.txt", {"a": DOTS[:2], "b": DOTS[2:]})
     assert_input_error(lambda: read_coordinates(several), several, "holds picks of 2 micrographs")
     np.testing.assert_array_equal(read_coordinates(several, tmp_path / "b.mrc"), np.array(DOTS[2:], float))
+    with_extension = write_topaz(tmp_path / "named.txt", {"a.mrc": DOTS[:2], "b.mrc": DOTS[2:]})
+    np.testing.assert_array_equal(read_coordinates(with_extension, tmp_path / "b.mrc"), np.array(DOTS[2:], float))
 
 
 def test_topaz_table_without_this_micrograph_names_what_it_has(tmp_path: Path, mic: Path) -> None:

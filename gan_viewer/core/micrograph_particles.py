@@ -15,7 +15,7 @@ import pandas as pd
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.checks import as_indices, assert_finite
-from gan_viewer.io.micrograph import EDGE_MODES, check_box, load_coordinates
+from gan_viewer.io.micrograph import EDGE_MODES, TOPAZ_COLUMNS, check_box, load_coordinates
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable, table_from_dataframe
 
@@ -65,6 +65,11 @@ class MicrographParticles:
     rows : DataFrame
         The coordinate file's columns, one row per particle (a STAR's, ``.box``'s ``x y w h``,
         Topaz's ``image_name x_coord y_coord score``).
+    session_key : Path
+        The path a curation session is named after (:func:`gan_viewer.core.session.fingerprint`
+        and the session file): the coordinate file, or for a file that names its micrographs
+        (Topaz's table of many) ``<file>.<micrograph name>``, so each micrograph's decisions stay
+        its own.
     """
 
     def __init__(self, micrograph_path: str | os.PathLike, coords_path: str | os.PathLike,
@@ -96,6 +101,9 @@ class MicrographParticles:
         self.at_edge = at_edge[keep]
         self.rows = rows.iloc[self.kept_rows].reset_index(drop=True)
         self.table = table
+        self.names_micrographs = TOPAZ_COLUMNS[0] in rows.columns
+        self.session_key = (self.path.with_name(f"{self.path.name}.{self.micrograph_path.stem}")
+                            if self.names_micrographs else self.path)
         if table is not None and not keep.all():
             self.table = table.subset(self.kept_rows)
             self.table.path = table.path

@@ -37,13 +37,17 @@ log = logging.getLogger(__name__)
 
 
 def fingerprint(source: ParticleSource) -> str:
-    """A short hash that changes when the particle set changes (count and image names)."""
+    """A short hash that changes when the particle set changes (count and image names; for one
+    micrograph's picks in a file of many, the micrograph and its picks too)."""
     table = getattr(source, "table", None)
     if table is not None and table.particles_block is not None:
         return table_fingerprint(table)
     digest = hashlib.sha1(str(len(source)).encode())
     if source.path is not None:
         digest.update(str(Path(source.path).stat().st_size).encode())
+    if getattr(source, "names_micrographs", False):
+        digest.update(Path(source.micrograph_path).name.encode())
+        digest.update(np.ascontiguousarray(source.coordinates, np.float64).tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -119,7 +123,7 @@ class Session:
             self.journal = Journal(journal_path, len(source), set_id, str(source.path or ""),
                                    read_only=not self.lock.acquired)
             if default and self.journal.created:
-                self._adopt(beside_path(source.path), set_id)
+                self._adopt(beside_path(_session_key(source)), set_id)
         except BaseException:
             self.lock.release()
             raise
@@ -252,11 +256,18 @@ def _default_path(source: ParticleSource, set_id: str, mounts: str | None) -> Pa
     belongs to another version of the file."""
     if source.path is None:
         raise ValueError("a source without a file needs an explicit journal_path")
-    path = default_journal_path(source.path, mounts=mounts)
+    key = _session_key(source)
+    path = default_journal_path(key, mounts=mounts)
     if path.is_file() and path.stat().st_size and read_session_meta(path).get("fingerprint") != set_id:
         log.warning("%s was written for another version of %s; starting a new session", path, source.path)
-        path = default_journal_path(source.path, set_id, mounts=mounts)
+        path = default_journal_path(key, set_id, mounts=mounts)
     return path
+
+
+def _session_key(source: ParticleSource) -> Path:
+    """The path the session file is named after: the particle file, or one micrograph's share of
+    a coordinate file of many (``MicrographParticles.session_key``)."""
+    return Path(getattr(source, "session_key", None) or source.path)
 
 
 def saved_cursor(data_path: str | os.PathLike) -> int:

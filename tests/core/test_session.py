@@ -50,6 +50,34 @@ def test_changed_particle_file_gets_a_new_session(tiny_set: Path) -> None:
     assert fresh.journal.path != default_journal_path(tiny_set)
 
 
+def test_each_micrograph_of_one_topaz_table_keeps_its_own_decisions(tmp_path: Path) -> None:
+    """Topaz writes the picks of every micrograph into one table: micrograph b, with as many picks
+    as a, must not get a's decisions (the session used to be named after the table alone)."""
+    import mrcfile
+    import numpy as np
+
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    for name in ("a", "b"):
+        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
+            mrc.set_data(np.zeros((64, 80), np.float32))
+    picks = tmp_path / "predicted_particles_all.txt"
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t1.0\na\t50\t20\t0.5\n"
+                     "b\t25\t35\t1.0\nb\t40\t40\t0.2\n")
+    a = Session(MicrographParticles(tmp_path / "a.mrc", picks, 16))
+    a.decide(Label.KEEP, [0])
+    a.decide(Label.REJECT, [1])
+    a.close()
+    b = Session(MicrographParticles(tmp_path / "b.mrc", picks, 16))
+    assert b.curation.labels.tolist() == [0, 0] and b.journal.path != a.journal.path
+    b.decide(Label.REJECT, [0])
+    b.close()
+    again = Session(MicrographParticles(tmp_path / "a.mrc", picks, 16))
+    assert again.curation.labels.tolist() == [Label.KEEP, Label.REJECT]
+    assert again.journal.path == tmp_path / "predicted_particles_all.txt.a.gan-viewer.sqlite"
+    again.close()
+
+
 def test_read_only_folder_uses_user_data_dir(tiny_set: Path, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(os, "access", lambda path, mode: False)

@@ -89,13 +89,16 @@ def make_seeds(seed_dir: Path, model: Path, real_data: Path | None = None) -> di
     (seed_dir / "coords.star").write_text(
         "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10 12\n30.5 40\n50 50\n")
     (seed_dir / "coords.box").write_text("2 4 16 16\n20 30 16 16\n40 40 16 16\n")
+    (seed_dir / "coords_topaz.txt").write_text(  # Topaz's picks table: mic.mrc's picks, and another's
+        "image_name\tx_coord\ty_coord\tscore\nmic\t10\t12\t3.1194684505462646\nother\t99\t99\t2.5\n"
+        "mic\t30\t40\t1.25\nmic\t50\t50\t-0.75\n")
     _write_cs(seed_dir / "particles.cs", _cs_fields(6))
     for suffix in (".safetensors", ".json"):
         shutil.copy(model.with_suffix(suffix), seed_dir / f"model{suffix}")
     seeds = {"star": [seed_dir / "particles.star", seed_dir / "relion30.star"],
              "stack": [seed_dir / "stack.mrcs", seed_dir / "stack_int16.mrcs"],
              "map": [seed_dir / "map.mrc"], "micrograph": [seed_dir / "mic.mrc"],
-             "coords": [seed_dir / "coords.star", seed_dir / "coords.box"],
+             "coords": [seed_dir / "coords.star", seed_dir / "coords.box", seed_dir / "coords_topaz.txt"],
              "cs": [seed_dir / "particles.cs"], "card": [seed_dir / "model.json"]}
     if real_data is not None:
         _copy_real(real_data, seed_dir, seeds)
@@ -264,6 +267,8 @@ def _mutate_star(seed: Path, kind: str, rng: np.random.Generator) -> Case:
     text = seed.read_text()
     if seed.suffix == ".box":
         return _mutate_box(seed, kind, text, rng)
+    if seed.suffix == ".txt":
+        return _mutate_topaz(seed, kind, text, rng)
     lines = text.splitlines()
     rows = [i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith(("_", "#", "data_", "loop_"))]
     last_block = max(i for i, ln in enumerate(lines) if ln.startswith("data_"))
@@ -363,6 +368,36 @@ def _mutate_box(seed: Path, kind: str, text: str, rng: np.random.Generator) -> C
     lines[row] = " ".join(fields)
     garbage = value in ("nan", "abc") or (col >= 2 and value in ("-16", "0", "-5"))
     return _case(kind, seed, f"box row {row} column {col} = {value}", garbage, "\n".join(lines).encode())
+
+
+def _mutate_topaz(seed: Path, kind: str, text: str, rng: np.random.Generator) -> Case:
+    """Topaz's picks table (the rows of ``mic`` are read; those of ``other`` are not)."""
+    lines = text.splitlines()
+    choice = int(rng.integers(6))
+    if choice == 0:
+        raw = bytearray(text.encode())
+        at = int(rng.integers(len(raw)))
+        raw[at] ^= int(rng.integers(1, 256))
+        return _case(kind, seed, f"byte {at} flipped", False, bytes(raw))
+    if choice == 1:
+        cut = int(rng.integers(len(text)))
+        return _case(kind, seed, f"truncate to {cut} characters", False, text[:cut].encode())
+    if choice == 2:  # one value
+        row, col = int(rng.integers(1, len(lines))), int(rng.integers(1, 4))
+        fields = lines[row].split("\t")
+        value = str(rng.choice(["nan", "abc", "", "-16", "0", "1e308", "-5"]))
+        fields[col] = value
+        lines[row] = "\t".join(fields)
+        # a coordinate of mic.mrc missing or absurd; one outside the micrograph (-5) fails in info only
+        garbage = fields[0] == "mic" and col < 3 and value in ("nan", "abc", "", "1e308")
+        return _case(kind, seed, f"topaz row {row} column {col} = {value!r}", garbage, "\n".join(lines).encode())
+    if choice == 3:
+        return _case(kind, seed, "picks of other micrographs only", True, text.replace("mic\t", "mic_7\t").encode())
+    if choice == 4:
+        return _case(kind, seed, "no x_coord column", True, text.replace("x_coord", "x").encode())
+    row = int(rng.integers(1, len(lines)))
+    lines[row] += "\t42"
+    return _case(kind, seed, f"topaz row {row} has a value too many", True, "\n".join(lines).encode())
 
 
 #: .cs fields the reader uses, and dtypes that do not fit them

@@ -60,7 +60,7 @@ def read(case: Case, folder: Path) -> None:
     elif case.kind == "map":
         load_map(path)
     elif case.kind == "coords":
-        load_coordinates(path)
+        load_coordinates(path, "mic.mrc")  # a Topaz table: the picks of mic.mrc
     elif case.kind == "cs":
         read_cryosparc(path)
     elif case.kind == "card":

@@ -32,6 +32,13 @@ examples:
   gan-viewer export J24_particles.cs --keep 1-500 --out ~/relion/cs_kept.star --project-dir /data/P12
   gan-viewer export particles.star --session particles.star.gan-viewer.sqlite --scores --out kept.star
 
+A micrograph's picks, curated in the inspector (``gan-viewer gui MIC.mrc --coords PICKS --box N``),
+are exported with the same --coords and --box: IN is the micrograph, and OUT a RELION coordinate
+file (the picks of a coordinate STAR as they are; for EMAN .box and Topaz picks, rlnCoordinateX/Y in
+micrograph pixels and Topaz's score as rlnAutopickFigureOfMerit), which RELION's Extract reads:
+  gan-viewer export mic1.mrc --coords predicted_particles_all.txt --box 64 \
+      --session predicted_particles_all.txt.mic1.gan-viewer.sqlite --out picks/mic1_kept.star
+
 --scores adds the scores the session holds (computed in the inspector: agreement score, raw
 agreement, confidence, the curator model's predicted keep) as columns gvAgreement,
 gvRawAgreement, gvConfidence, gvPredictedKeep; nan where a particle was not scored.
@@ -47,7 +54,11 @@ log = logging.getLogger(__name__)
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("star", type=Path, metavar="IN", help="input particle STAR file or cryoSPARC .cs file")
+    parser.add_argument("star", type=Path, metavar="IN",
+                        help="input particle STAR file or cryoSPARC .cs file (or a micrograph, with --coords)")
+    parser.add_argument("--coords", type=Path, metavar="PICKS",
+                        help="IN is a micrograph and these its picks (RELION .star, EMAN .box, Topaz's table)")
+    parser.add_argument("--box", type=int, help="with --coords: the box the picks were curated at, as in the inspector")
     parser.add_argument("--keep", metavar="ROWS", help="1-based rows to keep, e.g. 1,3,5-9")
     parser.add_argument("--reject", metavar="ROWS", help="1-based rows to reject")
     parser.add_argument("--session", type=Path, metavar="FILE", help="take the labels from a session file")
@@ -89,9 +100,17 @@ def main(args: argparse.Namespace) -> int:
     if args.reject is not None and args.keep is None and args.undecided is None:
         raise InputError("--reject alone leaves every other row undecided, and undecided particles are not kept: "
                          "add --undecided keep to keep the other rows (or --undecided reject to keep none)")
-    table = read_table(args.star)
+    if (args.coords is None) != (args.box is None):
+        raise InputError("a micrograph's picks need both --coords PICKS and --box N (as opened in the inspector)")
+    particles = table = read_table(args.star) if args.coords is None else None
+    if args.coords is not None:
+        from gan_viewer.core.micrograph_particles import MicrographParticles
+
+        particles = MicrographParticles(args.star, args.coords, args.box)
+        particles.close()  # the pixels are not needed
+        table = particles.coordinate_table()
     if args.session is not None:
-        labels = session_labels(args.session, table)
+        labels = session_labels(args.session, particles)
         provenance = {"labels": f"session {args.session}"}
     elif args.from_selection is not None:
         labels = labels_from_selection(args.from_selection, table)
@@ -103,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
         provenance = {"labels": f"rows keep={args.keep or '-'} reject={args.reject or '-'}"}
     scores = None
     if args.scores:
-        scores = session_scores(args.session, table)
+        scores = session_scores(args.session, particles)
         if not scores:
             raise InputError("holds no scores (score the particles in the inspector first, or leave out --scores)",
                              args.session)

@@ -59,8 +59,9 @@ def table_fingerprint(table: ParticleTable) -> str:
     return digest.hexdigest()[:16]
 
 
-def session_labels(path: str | os.PathLike, table: ParticleTable) -> np.ndarray:
-    """The labels (n,) int8 a session file holds for ``table``, read without writing to it.
+def session_labels(path: str | os.PathLike, particles: ParticleTable | ParticleSource) -> np.ndarray:
+    """The labels (n,) int8 a session file holds for ``particles`` (a STAR or cryoSPARC table, or
+    a particle set such as a micrograph's picks), read without writing to it.
 
     Raises
     ------
@@ -68,14 +69,15 @@ def session_labels(path: str | os.PathLike, table: ParticleTable) -> np.ndarray:
         When the file is not a valid session file, or was written for another particle set.
     """
     info, labels = read_session(path)
-    check_same_set(info, Path(path), len(table), table_fingerprint(table), str(table.path))
+    set_id = table_fingerprint(particles) if isinstance(particles, ParticleTable) else fingerprint(particles)
+    check_same_set(info, Path(path), len(particles), set_id, str(particles.path))
     return labels
 
 
-def session_scores(path: str | os.PathLike, table: ParticleTable) -> dict[str, np.ndarray]:
-    """The exportable scores (name -> (n,) float32) a session file holds for ``table``, read without
-    writing to it; InputError as :func:`session_labels`."""
-    session_labels(path, table)
+def session_scores(path: str | os.PathLike, particles: ParticleTable | ParticleSource) -> dict[str, np.ndarray]:
+    """The exportable scores (name -> (n,) float32) a session file holds for ``particles``, read
+    without writing to it; InputError as :func:`session_labels`."""
+    session_labels(path, particles)
     return {name: values for name, values in read_session_scores(path).items() if exportable(name)}
 
 

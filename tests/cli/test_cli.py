@@ -108,6 +108,39 @@ def test_export_refuses_a_session_of_another_particle_set(capsys, tiny_set: Path
     assert not (tmp_path / "k.star").exists()
 
 
+def test_export_a_micrographs_curated_topaz_picks(capsys, tmp_path: Path) -> None:
+    """The inspector's session of one micrograph of a Topaz table, exported headless; the session
+    of the other micrograph (as many picks) is refused for it."""
+    import mrcfile
+
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    for name in ("mic1", "mic2"):
+        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
+            mrc.set_data(np.zeros((64, 80), np.float32))
+    picks = tmp_path / "predicted_particles_all.txt"
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\nmic1\t20\t30\t2.5\nmic1\t50\t20\t1.0\n"
+                     "mic1\t60\t40\t0.5\nmic2\t10\t10\t3.0\nmic2\t30\t30\t2.0\nmic2\t44\t44\t1.0\n")
+    sessions = {}
+    for name, decisions in (("mic1", [Label.REJECT, Label.KEEP, Label.KEEP]), ("mic2", [Label.KEEP] * 3)):
+        session = Session(MicrographParticles(tmp_path / f"{name}.mrc", picks, 16))
+        for index, label in enumerate(decisions):
+            session.decide(label, [index])
+        session.close()
+        sessions[name] = session.journal.path
+    kept = tmp_path / "mic1_kept.star"
+    code, out, err = run(capsys, "export", str(tmp_path / "mic1.mrc"), "--coords", str(picks), "--box", "16",
+                         "--session", str(sessions["mic1"]), "--out", str(kept))
+    assert code == 0, err
+    assert read_star(kept).particles.to_numpy(float).tolist() == [[50.0, 20.0, 1.0], [60.0, 40.0, 0.5]]
+    code, _, err = run(capsys, "export", str(tmp_path / "mic1.mrc"), "--coords", str(picks), "--box", "16",
+                       "--session", str(sessions["mic2"]), "--out", str(tmp_path / "wrong.star"))
+    assert code == 2 and "another particle set" in err and not (tmp_path / "wrong.star").exists()
+    code, _, err = run(capsys, "export", str(tmp_path / "mic1.mrc"), "--coords", str(picks), "--keep", "1",
+                       "--out", str(tmp_path / "k.star"))
+    assert code == 2 and "need both --coords PICKS and --box N" in err
+
+
 def test_export_reject_rows_say_where_the_rest_goes(capsys, tiny_set: Path, tmp_path: Path) -> None:
     code, _, err = run(capsys, "export", str(tiny_set), "--reject", "2,4", "--out", str(tmp_path / "k.star"))
     assert code == 2 and "--undecided keep" in err and not (tmp_path / "k.star").exists()

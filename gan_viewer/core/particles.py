@@ -20,6 +20,7 @@ from gan_viewer.errors import InputError
 from gan_viewer.io.checks import as_indices, assert_finite
 from gan_viewer.io.cryosparc import read_cryosparc
 from gan_viewer.io.image_name import parse_image_names, resolve_stack
+from gan_viewer.io.micrograph import is_picks_table
 from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable, read_star
@@ -215,6 +216,9 @@ def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | Non
         return StackParticles(path)
     if suffix == ".cs":
         return StarParticles(read_cryosparc(path), project_dir, require_images=require_images)
+    if path.is_file() and is_picks_table(path):
+        raise InputError("is a table of picks (Topaz's), not particles: open a micrograph it names with "
+                         f"--coords {path.name} --box N", path)
     raise InputError("unknown particle file type (expected .star, .mrcs, .mrc or .cs)", path)
 
 

@@ -82,7 +82,7 @@ def load_coordinates(path: str | os.PathLike, micrograph: str | os.PathLike | No
     if not path.is_file():
         raise InputError("no such file" if not path.exists() else "not a file", path)
     if suffix not in (".star", ".box"):
-        if _is_topaz_table(path):
+        if is_picks_table(path):
             return _read_topaz(path, micrograph)
         raise InputError("unknown coordinate file type (expected RELION .star, EMAN .box or Topaz's picks "
                          "table with image_name, x_coord and y_coord columns)", path)
@@ -125,8 +125,9 @@ def _read_box(path: Path) -> pd.DataFrame:
     return rows
 
 
-def _is_topaz_table(path: Path) -> bool:
-    """Whether the file's first line is the header of Topaz's picks table."""
+def is_picks_table(path: str | os.PathLike) -> bool:
+    """Whether the file's first line is the header of Topaz's picks table (``image_name x_coord
+    y_coord ...``, tab-separated)."""
     with open(path, "rb") as f:
         header = f.readline(4096).decode("utf-8", errors="replace").rstrip("\r\n").split("\t")
     return all(column in header for column in TOPAZ_COLUMNS)

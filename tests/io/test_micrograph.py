@@ -176,6 +176,13 @@ def test_topaz_table_without_this_micrograph_names_what_it_has(tmp_path: Path, m
     assert "Falcon_000, Falcon_001, Falcon_002 and 2 more" in str(error)
 
 
+def test_a_topaz_table_opened_as_particles_says_what_it_is(tmp_path: Path) -> None:
+    from gan_viewer.core.particles import open_particles
+
+    table = write_topaz(tmp_path / "predicted_particles_all.txt", {"mic": DOTS})
+    assert_input_error(lambda: open_particles(table), table, "a table of picks .* --coords predicted_particles_all.txt")
+
+
 def test_topaz_header_only_gives_no_particles(tmp_path: Path, mic: Path) -> None:
     table = write_topaz(tmp_path / "picks.txt", {})
     assert len(MicrographParticles(mic, table, BOX)) == 0

@@ -43,11 +43,11 @@ def fingerprint(source: ParticleSource) -> str:
     if table is not None and table.particles_block is not None:
         return table_fingerprint(table)
     digest = hashlib.sha1(str(len(source)).encode())
-    if source.path is not None:
-        digest.update(str(Path(source.path).stat().st_size).encode())
-    if getattr(source, "names_micrographs", False):
+    if getattr(source, "names_micrographs", False):  # not the file's size: picks of more micrographs may join
         digest.update(Path(source.micrograph_path).name.encode())
         digest.update(np.ascontiguousarray(source.coordinates, np.float64).tobytes())
+    elif source.path is not None:
+        digest.update(str(Path(source.path).stat().st_size).encode())
     return digest.hexdigest()[:16]
 
 

@@ -72,6 +72,8 @@ def test_each_micrograph_of_one_topaz_table_keeps_its_own_decisions(tmp_path: Pa
     assert b.curation.labels.tolist() == [0, 0] and b.journal.path != a.journal.path
     b.decide(Label.REJECT, [0])
     b.close()
+    with picks.open("a") as f:  # Topaz run on more micrographs: a's picks are as they were
+        f.write("c\t10\t10\t0.1\n")
     again = Session(MicrographParticles(tmp_path / "a.mrc", picks, 16))
     assert again.curation.labels.tolist() == [Label.KEEP, Label.REJECT]
     assert again.journal.path == tmp_path / "predicted_particles_all.txt.a.gan-viewer.sqlite"

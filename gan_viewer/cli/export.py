@@ -103,10 +103,10 @@ def main(args: argparse.Namespace) -> int:
     if (args.coords is None) != (args.box is None):
         raise InputError("a micrograph's picks need both --coords PICKS and --box N (as opened in the inspector)")
     particles = table = read_table(args.star) if args.coords is None else None
-    if args.coords is not None:
-        from gan_viewer.core.micrograph_particles import MicrographParticles
+    if args.coords is not None:  # as the inspector opened them
+        from gan_viewer.core.particles import open_particles
 
-        particles = MicrographParticles(args.star, args.coords, args.box)
+        particles = open_particles(args.star, coords=args.coords, box=args.box)
         particles.close()  # the pixels are not needed
         table = particles.coordinate_table()
     if args.session is not None:

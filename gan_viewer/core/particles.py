@@ -201,7 +201,7 @@ def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | Non
                    coords: str | os.PathLike | None = None, box: int | None = None,
                    edge: str = "pad", require_images: bool = True) -> ParticleSource:
     """Open a particle set by its extension: STAR, bare stack, cryoSPARC ``.cs``, or a
-    micrograph with a coordinate file (``coords``, ``.star`` or ``.box``) boxed at ``box`` px.
+    micrograph with a coordinate file (``coords``: ``.star``, ``.box`` or Topaz's picks) boxed at ``box`` px.
     ``require_images``: as for :class:`StarParticles` (False: a table none of whose stacks is
     found opens, with box 0)."""
     path = Path(path)

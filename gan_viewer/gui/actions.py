@@ -62,6 +62,10 @@ def build_actions(window) -> Actions:
     _add(actions, file_menu, "open_map", "Open reference &map…", ["Ctrl+M"], lambda: files.open_map_dialog(window))
     _add(actions, file_menu, "open_picks", "Open &picks for the micrograph…", ["Ctrl+Shift+O"],
          lambda: files.open_picks_dialog(window))
+    _add(actions, file_menu, "next_micrograph", "Ne&xt micrograph of the picks", ["Ctrl+PgDown"],
+         lambda: files.open_neighbour_micrograph(window, +1))
+    _add(actions, file_menu, "previous_micrograph", "Pre&vious micrograph of the picks", ["Ctrl+PgUp"],
+         lambda: files.open_neighbour_micrograph(window, -1))
     actions.recent_menu = file_menu.addMenu("Open &recent")
     actions.refresh_recent()
     file_menu.addSeparator()

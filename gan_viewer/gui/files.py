@@ -19,7 +19,7 @@ from gan_viewer.core.export import ExportResult, export_curated
 from gan_viewer.core.micrograph_particles import curation_table
 from gan_viewer.errors import InputError
 from gan_viewer.gui.export_dialog import ExportDialog
-from gan_viewer.io.micrograph import is_micrograph_file
+from gan_viewer.io.micrograph import is_micrograph_file, picks_table_micrographs
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,48 @@ def open_picks_dialog(window) -> bool:
     path, box = answer
     window.settings.setValue("picks/box", box)
     return window.open_path(micrograph, getattr(window, "map_path", None), coords=path, box=box)
+
+
+def neighbour_micrograph(source, step: int) -> tuple[Path | None, int]:
+    """The micrograph ``step`` places (+1 next, -1 previous) from the one on screen among those
+    its picks table names (Topaz's), found beside it with its suffix; tables' micrographs that are
+    not there are passed over. Returns the path (None at either end) and how many were passed over."""
+    here = Path(source.micrograph_path)
+    names = picks_table_micrographs(source.path)
+    position = next((k for k, name in enumerate(names) if name in (here.stem, here.name)), None)
+    if position is None:
+        return None, 0
+    missing = 0
+    for name in names[position + step::step] if step > 0 else names[:position][::-1]:
+        candidate = here.parent / (name if Path(name).suffix else f"{name}{here.suffix}")
+        if candidate.is_file():
+            return candidate, missing
+        missing += 1
+    return None, missing
+
+
+def open_neighbour_micrograph(window, step: int) -> bool:
+    """File > Next / Previous micrograph: the next micrograph of the picks table, with the same
+    table and box (each micrograph keeps its own session). True when opened."""
+    source = getattr(window.session, "source", None)
+    if not getattr(source, "names_micrographs", False):
+        window.statusBar().showMessage("next / previous micrograph: open a micrograph with a Topaz picks table "
+                                       "first (File > Open picks…)", 8000)
+        return False
+    try:
+        path, missing = neighbour_micrograph(source, step)
+    except (InputError, OSError) as exc:
+        error_dialog(window, "Next micrograph", str(exc))
+        return False
+    passed = f" ({missing} named in {Path(source.path).name} not found beside it)" if missing else ""
+    if path is None:
+        window.statusBar().showMessage(f"{'last' if step > 0 else 'first'} micrograph of {Path(source.path).name}"
+                                       f"{passed}", 8000)
+        return False
+    opened = window.open_path(path, getattr(window, "map_path", None), coords=source.path, box=source.box)
+    if opened and passed:
+        window.statusBar().showMessage(f"{path.name}{passed}", 8000)
+    return opened
 
 
 def open_map_dialog(window) -> None:

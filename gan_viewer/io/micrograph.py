@@ -133,6 +133,15 @@ def is_picks_table(path: str | os.PathLike) -> bool:
     return all(column in header for column in TOPAZ_COLUMNS)
 
 
+def picks_table_micrographs(path: str | os.PathLike) -> list[str]:
+    """The micrograph names (``image_name``) of Topaz's picks table, each once, in the table's order."""
+    try:
+        names = pd.read_csv(path, sep="\t", usecols=[TOPAZ_COLUMNS[0]], dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"malformed Topaz picks table: {str(exc).splitlines()[0]}", path) from None
+    return names[TOPAZ_COLUMNS[0]].unique().tolist()
+
+
 def _read_topaz(path: Path, micrograph: str | os.PathLike | None) -> tuple[np.ndarray, pd.DataFrame, None]:
     """The picks of one micrograph from Topaz's table (see :func:`load_coordinates`)."""
     try:

@@ -157,6 +157,30 @@ def test_file_open_picks_boxes_the_micrograph_on_screen(make_window, tmp_path, m
     assert len(window.session.source) == 1 and window.session.source.box == 24
 
 
+def test_next_and_previous_micrograph_of_a_topaz_table_keep_each_ones_decisions(make_window, tmp_path):
+    import mrcfile
+
+    from gan_viewer.gui import files
+
+    for name in ("a", "c"):  # b is named in the table but not here
+        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
+            mrc.set_data(np.zeros((64, 80), np.float32))
+    picks = tmp_path / "predicted_particles_all.txt"
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t2.5\nb\t50\t20\t1.0\n"
+                     "c\t30\t30\t1.5\nc\t60\t40\t0.5\n")
+    window = make_window(tmp_path / "a.mrc", coords=picks, box=16)
+    window.session.decide(Label.REJECT, [0])
+    window.actions_["next_micrograph"].trigger()
+    assert window.session.source.micrograph_path == tmp_path / "c.mrc" and len(window.session.source) == 2
+    assert window.session.source.box == 16 and (window.session.curation.labels == 0).all()
+    assert "1 named in predicted_particles_all.txt not found" in window.statusBar().currentMessage()
+    assert not files.open_neighbour_micrograph(window, +1)
+    assert "last micrograph" in window.statusBar().currentMessage()
+    window.actions_["previous_micrograph"].trigger()
+    assert window.session.source.micrograph_path == tmp_path / "a.mrc"
+    assert window.session.curation.labels.tolist() == [Label.REJECT]  # its own session, as left
+
+
 def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):
     window = make_window(tiny_set, tiny_map)
     wait_complete(qtbot, window, 0)

@@ -183,6 +183,13 @@ def test_a_topaz_table_opened_as_particles_says_what_it_is(tmp_path: Path) -> No
     assert_input_error(lambda: open_particles(table), table, "a table of picks .* --coords predicted_particles_all.txt")
 
 
+def test_the_micrographs_a_topaz_table_names_in_its_order(tmp_path: Path) -> None:
+    from gan_viewer.io.micrograph import picks_table_micrographs
+
+    table = write_topaz(tmp_path / "all.txt", {"m10": DOTS[:2], "m2": DOTS[2:3], "NA": DOTS[3:]})
+    assert picks_table_micrographs(table) == ["m10", "m2", "NA"]  # not sorted, and "NA" is a name
+
+
 def test_topaz_header_only_gives_no_particles(tmp_path: Path, mic: Path) -> None:
     table = write_topaz(tmp_path / "picks.txt", {})
     assert len(MicrographParticles(mic, table, BOX)) == 0

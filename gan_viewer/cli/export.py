@@ -38,6 +38,9 @@ file (the picks of a coordinate STAR as they are; for EMAN .box and Topaz picks,
 micrograph pixels and Topaz's score as rlnAutopickFigureOfMerit), which RELION's Extract reads:
   gan-viewer export mic1.mrc --coords predicted_particles_all.txt --box 64 \
       --session predicted_particles_all.txt.mic1.gan-viewer.sqlite --out picks/mic1_kept.star
+--all-micrographs DIR does so for every micrograph of a Topaz table curated in the inspector (those
+beside IN with a session), each to DIR/MIC_kept.star, for RELION's Import (suffix _kept.star):
+  gan-viewer export mic1.mrc --coords predicted_particles_all.txt --box 64 --all-micrographs picks/
 
 --scores adds the scores the session holds (computed in the inspector: agreement score, raw
 agreement, confidence, the curator model's predicted keep) as columns gvAgreement,
@@ -58,7 +61,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="input particle STAR file or cryoSPARC .cs file (or a micrograph, with --coords)")
     parser.add_argument("--coords", type=Path, metavar="PICKS",
                         help="IN is a micrograph and these its picks (RELION .star, EMAN .box, Topaz's table)")
-    parser.add_argument("--box", type=int, help="with --coords: the box the picks were curated at, as in the inspector")
+    parser.add_argument("--box", type=int,
+                        help="with --coords: the box the picks were curated at, as in the inspector")
+    parser.add_argument("--all-micrographs", type=Path, metavar="DIR",
+                        help="with a Topaz table as --coords: every curated micrograph's kept picks, to "
+                             "DIR/MIC_kept.star")
     parser.add_argument("--keep", metavar="ROWS", help="1-based rows to keep, e.g. 1,3,5-9")
     parser.add_argument("--reject", metavar="ROWS", help="1-based rows to reject")
     parser.add_argument("--session", type=Path, metavar="FILE", help="take the labels from a session file")
@@ -86,6 +93,8 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.errors import InputError
     from gan_viewer.io.tables import read_table
 
+    if args.all_micrographs is not None:
+        return _export_table(args)
     if args.out is None and args.selection is None:
         raise InputError("say where to write: --out KEPT.star and/or --selection backup_selection.star")
     sources = [args.session is not None, args.from_selection is not None,
@@ -144,4 +153,32 @@ def main(args: argparse.Namespace) -> int:
         where = "kept" if result.undecided_kept else "not kept"
         hint = "" if args.undecided else " (--undecided keep would keep them)"
         print(f"undecided {result.undecided}: {where}{hint}")
+    return 0
+
+
+def _export_table(args: argparse.Namespace) -> int:
+    """--all-micrographs: every curated micrograph of a Topaz table, from its own session."""
+    from gan_viewer.core.curation import Label
+    from gan_viewer.core.table_picks import export_table_picks
+    from gan_viewer.errors import InputError
+    from gan_viewer.io.micrograph import is_picks_table
+
+    if args.coords is None or args.box is None or not args.coords.is_file() or not is_picks_table(args.coords):
+        raise InputError("--all-micrographs needs a micrograph, its Topaz picks table (--coords) and the box (--box)")
+    given = {"--out": args.out, "--rejected": args.rejected, "--session": args.session, "--selection": args.selection,
+             "--keep": args.keep, "--reject": args.reject, "--from-selection": args.from_selection,
+             "--scores": args.scores or None}
+    others = [flag for flag, value in given.items() if value is not None]
+    if others:
+        raise InputError(f"--all-micrographs takes each micrograph's labels from its session; drop {', '.join(others)}")
+    result = export_table_picks(args.star, args.coords, args.box, args.all_micrographs, overwrite=args.force,
+                                undecided=Label.KEEP if args.undecided == "keep" else Label.REJECT)
+    for micrograph, written in result.written:
+        print(f"{micrograph.name}: kept {written.kept} of {written.kept + written.rejected} -> {written.kept_path}")
+    if result.not_curated:
+        print(f"no session (not curated, nothing written): {len(result.not_curated)} micrograph(s), e.g. "
+              f"{result.not_curated[0].name}")
+    if result.not_found:
+        print(f"named in {args.coords.name} but not beside {args.star.name}: {len(result.not_found)}, e.g. "
+              f"{result.not_found[0]}")
     return 0

@@ -31,7 +31,7 @@ from gan_viewer.errors import InputError
 from gan_viewer.io.star import ParticleTable
 
 __all__ = ["Session", "SaveError", "ReadOnlyError", "fingerprint", "table_fingerprint", "session_labels",
-           "session_scores", "saved_cursor", "default_journal_path", "folder_is_writable", "read_labels", "SUFFIX"]
+           "session_scores", "session_path", "saved_cursor", "default_journal_path", "folder_is_writable", "read_labels", "SUFFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,11 @@ def _default_path(source: ParticleSource, set_id: str, mounts: str | None) -> Pa
         log.warning("%s was written for another version of %s; starting a new session", path, source.path)
         path = default_journal_path(key, set_id, mounts=mounts)
     return path
+
+
+def session_path(source: ParticleSource, mounts: str | None = None) -> Path:
+    """Where the inspector keeps the session of ``source`` (it need not exist yet)."""
+    return _default_path(source, fingerprint(source), mounts)
 
 
 def _session_key(source: ParticleSource) -> Path:

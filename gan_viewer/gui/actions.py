@@ -70,6 +70,8 @@ def build_actions(window) -> Actions:
     actions.refresh_recent()
     file_menu.addSeparator()
     _add(actions, file_menu, "export", "&Export curated STAR…", ["Ctrl+E"], window.export_curated)
+    _add(actions, file_menu, "export_table", "Export &all micrographs of the picks…", [],
+         lambda: files.export_table_dialog(window))
     file_menu.addSeparator()
     _add(actions, file_menu, "quit", "&Quit", ["Ctrl+Q"], window.close)
     handlers = {"keep": lambda: window.decide(Label.KEEP), "reject": lambda: window.decide(Label.REJECT),

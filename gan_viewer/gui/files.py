@@ -17,9 +17,10 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 from gan_viewer.core.curation import Label
 from gan_viewer.core.export import ExportResult, export_curated
 from gan_viewer.core.micrograph_particles import curation_table
+from gan_viewer.core.table_picks import ExistingOutputs, TableExport, export_table_picks, table_micrographs
 from gan_viewer.errors import InputError
 from gan_viewer.gui.export_dialog import ExportDialog
-from gan_viewer.io.micrograph import is_micrograph_file, picks_table_micrographs
+from gan_viewer.io.micrograph import is_micrograph_file
 
 log = logging.getLogger(__name__)
 
@@ -119,18 +120,18 @@ def open_picks_dialog(window) -> bool:
 
 def neighbour_micrograph(source, step: int) -> tuple[Path | None, int]:
     """The micrograph ``step`` places (+1 next, -1 previous) from the one on screen among those
-    its picks table names (Topaz's), found beside it with its suffix; tables' micrographs that are
-    not there are passed over. Returns the path (None at either end) and how many were passed over."""
+    its picks table names (Topaz's, :func:`~gan_viewer.core.table_picks.table_micrographs`);
+    those not beside it are passed over. Returns the path (None at either end) and how many were
+    passed over."""
     here = Path(source.micrograph_path)
-    names = picks_table_micrographs(source.path)
-    position = next((k for k, name in enumerate(names) if name in (here.stem, here.name)), None)
+    found = table_micrographs(here, source.path)
+    position = next((k for k, (name, _) in enumerate(found) if name in (here.stem, here.name)), None)
     if position is None:
         return None, 0
     missing = 0
-    for name in names[position + step::step] if step > 0 else names[:position][::-1]:
-        candidate = here.parent / (name if Path(name).suffix else f"{name}{here.suffix}")
-        if candidate.is_file():
-            return candidate, missing
+    for _, path in found[position + step::step] if step > 0 else found[:position][::-1]:
+        if path is not None:
+            return path, missing
         missing += 1
     return None, missing
 
@@ -243,6 +244,49 @@ def export_to(session, kept: Path, rejected: Path | None, overwrite: bool = Fals
         return None
     if status is not None:
         status(summary(result).replace("\n", "; "))
+    return result
+
+
+def ask_folder(window, start: Path) -> Path | None:
+    """A folder for the coordinate files, None when cancelled (tests replace this)."""
+    folder = QFileDialog.getExistingDirectory(window, "Write the kept picks of every micrograph to", str(start))
+    return Path(folder) if folder else None
+
+
+def export_table_dialog(window) -> TableExport | None:
+    """File > Export all micrographs of the picks: every micrograph of the open Topaz table that
+    has a session, each to ``FOLDER/MIC_kept.star`` (:func:`~gan_viewer.core.table_picks.export_table_picks`),
+    after asking before files are replaced; the counts are shown."""
+    source = getattr(window.session, "source", None)
+    if not getattr(source, "names_micrographs", False):
+        error_dialog(window, "Export all micrographs", "Open a micrograph with a Topaz picks table first.")
+        return None
+    folder = ask_folder(window, Path(source.path).parent)
+    if folder is None:
+        return None
+    def run(overwrite: bool) -> TableExport:
+        return export_table_picks(source.micrograph_path, source.path, source.box, folder, overwrite=overwrite)
+
+    try:
+        try:
+            result = run(False)
+        except ExistingOutputs as exc:
+            if not window.confirm("Replace files?", f"{len(exc.paths)} coordinate files exist already in {folder} "
+                                  f"(e.g. {exc.paths[0].name}). Replace them?"):
+                return None
+            result = run(True)
+    except (InputError, OSError) as exc:
+        error_dialog(window, "Export failed", str(exc))
+        return None
+    kept = ", ".join(f"{path.stem} {written.kept}" for path, written in result.written[:5])
+    text = f"{len(result.written)} micrograph(s) → {folder}, picks kept: {kept}" + (
+        " …" if len(result.written) > 5 else "")
+    if result.not_curated:
+        text += f"\n{len(result.not_curated)} without a session (not curated): nothing written"
+    if result.not_found:
+        text += f"\n{len(result.not_found)} named in the table but not found beside {Path(source.micrograph_path).name}"
+    window.statusBar().showMessage(text.replace("\n", "; "), 15000)
+    QMessageBox(QMessageBox.Icon.Information, "Exported", text, QMessageBox.StandardButton.Ok, window).open()
     return result
 
 

@@ -141,6 +141,39 @@ def test_export_a_micrographs_curated_topaz_picks(capsys, tmp_path: Path) -> Non
     assert code == 2 and "need both --coords PICKS and --box N" in err
 
 
+def test_export_every_curated_micrograph_of_a_topaz_table(capsys, tmp_path: Path) -> None:
+    import mrcfile
+
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    for name in ("a", "c", "d"):  # b is named in the table but not here; d has no session
+        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
+            mrc.set_data(np.zeros((64, 80), np.float32))
+    picks = tmp_path / "predicted_particles_all.txt"
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t2.5\na\t50\t20\t1.0\n"
+                     "b\t10\t10\t3.0\nc\t30\t30\t1.5\nc\t60\t40\t0.5\nd\t33\t33\t0.9\n")
+    for name, labels in (("a", [Label.REJECT, Label.KEEP]), ("c", [Label.KEEP, Label.UNDECIDED])):
+        session = Session(MicrographParticles(tmp_path / f"{name}.mrc", picks, 16))
+        for index, label in enumerate(labels):
+            session.decide(label, [index])
+        session.close()
+    out = tmp_path / "Picks"
+    argv = ["export", str(tmp_path / "c.mrc"), "--coords", str(picks), "--box", "16", "--all-micrographs", str(out)]
+    code, stdout, err = run(capsys, *argv)
+    assert code == 0, err
+    assert read_star(out / "a_kept.star").particles.to_numpy(float).tolist() == [[50.0, 20.0, 1.0]]
+    assert read_star(out / "c_kept.star").particles.to_numpy(float).tolist() == [[30.0, 30.0, 1.5]]
+    assert sorted(p.name for p in out.iterdir()) == ["a_kept.star", "c_kept.star"]
+    assert "no session (not curated, nothing written): 1 micrograph(s), e.g. d.mrc" in stdout
+    assert "but not beside c.mrc: 1, e.g. b" in stdout
+    before = (out / "a_kept.star").read_text()
+    code, _, err = run(capsys, *argv)  # they exist: refused, nothing written
+    assert code == 2 and "2 of the coordinate files exist already" in err and (out / "a_kept.star").read_text() == before
+    assert run(capsys, *argv, "--force")[0] == 0
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "k.star"))
+    assert code == 2 and "drop --out" in err
+
+
 def test_export_reject_rows_say_where_the_rest_goes(capsys, tiny_set: Path, tmp_path: Path) -> None:
     code, _, err = run(capsys, "export", str(tiny_set), "--reject", "2,4", "--out", str(tmp_path / "k.star"))
     assert code == 2 and "--undecided keep" in err and not (tmp_path / "k.star").exists()

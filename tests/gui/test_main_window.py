@@ -181,6 +181,36 @@ def test_next_and_previous_micrograph_of_a_topaz_table_keep_each_ones_decisions(
     assert window.session.curation.labels.tolist() == [Label.REJECT]  # its own session, as left
 
 
+def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, tmp_path, monkeypatch):
+    import mrcfile
+
+    from gan_viewer.gui import files
+
+    for name in ("a", "b"):
+        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
+            mrc.set_data(np.zeros((64, 80), np.float32))
+    picks = tmp_path / "predicted_particles_all.txt"
+    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t2.5\na\t50\t20\t1.0\nb\t30\t30\t1.5\n")
+    window = make_window(tmp_path / "b.mrc", coords=picks, box=16)
+    window.session.decide(Label.KEEP, [0])
+    window.actions_["previous_micrograph"].trigger()  # a, curated too
+    window.session.decide(Label.KEEP, [1])
+    out = tmp_path / "Picks"
+    monkeypatch.setattr(files, "ask_folder", lambda w, start: out)
+    window.actions_["export_table"].trigger()
+    assert read_star(out / "a_kept.star").particles.to_numpy(float).tolist() == [[50.0, 20.0, 1.0]]
+    assert read_star(out / "b_kept.star").particles.to_numpy(float).tolist() == [[30.0, 30.0, 1.5]]
+    assert "2 micrograph(s)" in window.statusBar().currentMessage()
+    window.session.decide(Label.KEEP, [0])
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    assert files.export_table_dialog(window) is None  # said no: nothing replaced
+    assert "2 coordinate files exist already" in asked[0] and len(read_star(out / "a_kept.star").particles) == 1
+    window.confirm = lambda title, text: True
+    assert files.export_table_dialog(window) is not None
+    assert len(read_star(out / "a_kept.star").particles) == 2
+
+
 def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):
     window = make_window(tiny_set, tiny_map)
     wait_complete(qtbot, window, 0)

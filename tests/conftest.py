@@ -60,6 +60,22 @@ def write_mrcs(path: Path, images: np.ndarray, pixel_size: float = 0.0) -> Path:
     return path
 
 
+def write_topaz_picks(folder: Path, picks: dict[str, list[tuple]], micrographs: tuple[str, ...] | None = None,
+                      name: str = "predicted_particles_all.txt", pixel_size: float = 0.0) -> Path:
+    """Topaz's picks table as ``topaz extract`` writes it: a tab-separated header, then a row
+    ``image_name x y score`` per pick (``picks``: micrograph name -> [(x, y, score), ...]), and a
+    blank 64 x 80 px ``NAME.mrc`` beside it for each of ``micrographs`` (default: every name)."""
+    for micrograph in picks if micrographs is None else micrographs:
+        with mrcfile.new(folder / f"{micrograph}.mrc", overwrite=True) as mrc:
+            mrc.set_data(np.zeros((64, 80), np.float32))
+            if pixel_size:
+                mrc.voxel_size = pixel_size
+    rows = "".join(f"{mic}\t{x:g}\t{y:g}\t{score:g}\n" for mic, xys in picks.items() for x, y, score in xys)
+    path = folder / name
+    path.write_text("image_name\tx_coord\ty_coord\tscore\n" + rows)
+    return path
+
+
 def write_cs(path: Path, fields: dict[str, np.ndarray]) -> Path:
     """Save a structured array like cryoSPARC does (np.save, no pickle); ``path`` is returned."""
     n = len(next(iter(fields.values())))

@@ -31,7 +31,8 @@ from gan_viewer.errors import InputError
 from gan_viewer.io.star import ParticleTable
 
 __all__ = ["Session", "SaveError", "ReadOnlyError", "fingerprint", "table_fingerprint", "session_labels",
-           "session_scores", "session_path", "saved_cursor", "default_journal_path", "folder_is_writable", "read_labels", "SUFFIX"]
+           "session_scores", "session_path", "saved_cursor", "default_journal_path", "folder_is_writable",
+           "read_labels", "SUFFIX"]
 
 log = logging.getLogger(__name__)
 

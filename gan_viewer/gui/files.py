@@ -255,8 +255,9 @@ def ask_folder(window, start: Path) -> Path | None:
 
 def export_table_dialog(window) -> TableExport | None:
     """File > Export all micrographs of the picks: every micrograph of the open Topaz table that
-    has a session, each to ``FOLDER/MIC_kept.star`` (:func:`~gan_viewer.core.table_picks.export_table_picks`),
-    after asking before files are replaced; the counts are shown."""
+    has a session, each to ``FOLDER/MIC_kept.star``
+    (:func:`~gan_viewer.core.table_picks.export_table_picks`), after asking before files are
+    replaced; the counts are shown."""
     source = getattr(window.session, "source", None)
     if not getattr(source, "names_micrographs", False):
         error_dialog(window, "Export all micrographs", "Open a micrograph with a Topaz picks table first.")
@@ -264,6 +265,7 @@ def export_table_dialog(window) -> TableExport | None:
     folder = ask_folder(window, Path(source.path).parent)
     if folder is None:
         return None
+
     def run(overwrite: bool) -> TableExport:
         return export_table_picks(source.micrograph_path, source.path, source.box, folder, overwrite=overwrite)
 

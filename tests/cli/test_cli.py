@@ -12,7 +12,7 @@ from gan_viewer.cli import main
 from gan_viewer.core.curation import Label
 from gan_viewer.core.session import Session
 from gan_viewer.io.star import read_star, table_from_dataframe, write_star
-from tests.conftest import write_mrcs
+from tests.conftest import write_mrcs, write_topaz_picks
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -111,16 +111,10 @@ def test_export_refuses_a_session_of_another_particle_set(capsys, tiny_set: Path
 def test_export_a_micrographs_curated_topaz_picks(capsys, tmp_path: Path) -> None:
     """The inspector's session of one micrograph of a Topaz table, exported headless; the session
     of the other micrograph (as many picks) is refused for it."""
-    import mrcfile
-
     from gan_viewer.core.micrograph_particles import MicrographParticles
 
-    for name in ("mic1", "mic2"):
-        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
-            mrc.set_data(np.zeros((64, 80), np.float32))
-    picks = tmp_path / "predicted_particles_all.txt"
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\nmic1\t20\t30\t2.5\nmic1\t50\t20\t1.0\n"
-                     "mic1\t60\t40\t0.5\nmic2\t10\t10\t3.0\nmic2\t30\t30\t2.0\nmic2\t44\t44\t1.0\n")
+    picks = write_topaz_picks(tmp_path, {"mic1": [(20, 30, 2.5), (50, 20, 1.0), (60, 40, 0.5)],
+                                         "mic2": [(10, 10, 3.0), (30, 30, 2.0), (44, 44, 1.0)]})
     sessions = {}
     for name, decisions in (("mic1", [Label.REJECT, Label.KEEP, Label.KEEP]), ("mic2", [Label.KEEP] * 3)):
         session = Session(MicrographParticles(tmp_path / f"{name}.mrc", picks, 16))
@@ -142,16 +136,11 @@ def test_export_a_micrographs_curated_topaz_picks(capsys, tmp_path: Path) -> Non
 
 
 def test_export_every_curated_micrograph_of_a_topaz_table(capsys, tmp_path: Path) -> None:
-    import mrcfile
-
     from gan_viewer.core.micrograph_particles import MicrographParticles
 
-    for name in ("a", "c", "d"):  # b is named in the table but not here; d has no session
-        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
-            mrc.set_data(np.zeros((64, 80), np.float32))
-    picks = tmp_path / "predicted_particles_all.txt"
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t2.5\na\t50\t20\t1.0\n"
-                     "b\t10\t10\t3.0\nc\t30\t30\t1.5\nc\t60\t40\t0.5\nd\t33\t33\t0.9\n")
+    picks = write_topaz_picks(tmp_path, {"a": [(20, 30, 2.5), (50, 20, 1.0)], "b": [(10, 10, 3.0)],
+                                         "c": [(30, 30, 1.5), (60, 40, 0.5)], "d": [(33, 33, 0.9)]},
+                              micrographs=("a", "c", "d"))  # b is named in the table but not here; d: no session
     for name, labels in (("a", [Label.REJECT, Label.KEEP]), ("c", [Label.KEEP, Label.UNDECIDED])):
         session = Session(MicrographParticles(tmp_path / f"{name}.mrc", picks, 16))
         for index, label in enumerate(labels):

@@ -53,17 +53,10 @@ def test_changed_particle_file_gets_a_new_session(tiny_set: Path) -> None:
 def test_each_micrograph_of_one_topaz_table_keeps_its_own_decisions(tmp_path: Path) -> None:
     """Topaz writes the picks of every micrograph into one table: micrograph b, with as many picks
     as a, must not get a's decisions (the session used to be named after the table alone)."""
-    import mrcfile
-    import numpy as np
-
     from gan_viewer.core.micrograph_particles import MicrographParticles
+    from tests.conftest import write_topaz_picks
 
-    for name in ("a", "b"):
-        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
-            mrc.set_data(np.zeros((64, 80), np.float32))
-    picks = tmp_path / "predicted_particles_all.txt"
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t1.0\na\t50\t20\t0.5\n"
-                     "b\t25\t35\t1.0\nb\t40\t40\t0.2\n")
+    picks = write_topaz_picks(tmp_path, {"a": [(20, 30, 1.0), (50, 20, 0.5)], "b": [(25, 35, 1.0), (40, 40, 0.2)]})
     a = Session(MicrographParticles(tmp_path / "a.mrc", picks, 16))
     a.decide(Label.KEEP, [0])
     a.decide(Label.REJECT, [1])

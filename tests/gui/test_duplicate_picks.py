@@ -13,7 +13,7 @@ from PyQt6.QtTest import QTest
 from gan_viewer.core.curation import Label
 from gan_viewer.gui import duplicates
 from gan_viewer.io.star import table_from_dataframe, write_star
-from tests.conftest import write_mrcs
+from tests.conftest import write_mrcs, write_topaz_picks
 
 
 @pytest.fixture
@@ -64,14 +64,7 @@ def test_duplicate_picks_are_rejected_in_one_step_keeping_what_the_curator_kept(
 
 
 def test_of_two_topaz_picks_the_lower_scored_goes(make_window, qtbot, tmp_path, monkeypatch):
-    import mrcfile
-
-    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
-        mrc.set_data(np.random.default_rng(0).normal(size=(64, 80)).astype(np.float32))
-        mrc.voxel_size = 1.0
-    picks = tmp_path / "predicted_particles_all.txt"
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\nmic\t20\t30\t2.5\nmic\t50\t30\t1.2\n"
-                     "mic\t26\t30\t0.3\n")
+    picks = write_topaz_picks(tmp_path, {"mic": [(20, 30, 2.5), (50, 30, 1.2), (26, 30, 0.3)]}, pixel_size=1.0)
     window = make_window(tmp_path / "mic.mrc", coords=picks, box=16)
     asked = []
     monkeypatch.setattr(duplicates, "ask_settings", lambda w, d, apix: (10.0, None))

@@ -202,16 +202,11 @@ def test_sort_by_columns_scores_and_text(qtbot, tmp_path) -> None:
 
 def test_a_micrographs_picks_sort_by_their_coordinate_files_columns(qtbot, tmp_path) -> None:
     """No STAR table: the gallery's keys are the coordinate file's columns, e.g. Topaz's score."""
-    import mrcfile
-
     from gan_viewer.core.micrograph_particles import MicrographParticles
+    from tests.conftest import write_topaz_picks
 
-    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
-        mrc.set_data(np.zeros((64, 80), np.float32))
-    picks = tmp_path / "predicted_particles_all.txt"
     scores = [-1.5, 3.1, 0.2, 2.4]
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\n"
-                     + "".join(f"mic\t{20 + 10 * k}\t30\t{s}\n" for k, s in enumerate(scores)))
+    picks = write_topaz_picks(tmp_path, {"mic": [(20 + 10 * k, 30, s) for k, s in enumerate(scores)]})
     source = MicrographParticles(tmp_path / "mic.mrc", picks, 16)
     session = Session(source, journal_path=tmp_path / "s.sqlite")
     widget = GalleryWidget(session, source.images)

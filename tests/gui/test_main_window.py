@@ -14,6 +14,7 @@ from PyQt6.QtTest import QTest
 from gan_viewer.core.curation import Label
 from gan_viewer.core.session import read_labels
 from gan_viewer.io.star import read_star
+from tests.conftest import write_topaz_picks
 from tests.gui.conftest import failing_loader, wait_complete
 
 K = Qt.Key
@@ -116,9 +117,9 @@ def test_a_micrographs_picks_export_as_a_relion_coordinate_file_named_after_it(m
 
     with mrcfile.new(tmp_path / "mic.mrc") as mrc:
         mrc.set_data(np.zeros((64, 80), np.float32))
-    picks = tmp_path / "topaz" / "predicted_particles_all.txt"
-    picks.parent.mkdir()
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\nmic\t20\t30\t2.5\nmic\t50\t20\t1.0\nother\t5\t5\t9\n")
+    (tmp_path / "topaz").mkdir()  # the table in a folder of its own
+    picks = write_topaz_picks(tmp_path / "topaz", {"mic": [(20, 30, 2.5), (50, 20, 1.0)], "other": [(5, 5, 9)]},
+                              micrographs=())
     window = make_window(tmp_path / "mic.mrc", coords=picks, box=16)
     kept, rejected = files.default_outputs(window.session.source)
     assert (kept, rejected) == (picks.parent / "mic_kept.star", picks.parent / "mic_rejected.star")
@@ -151,23 +152,19 @@ def test_file_open_picks_boxes_the_micrograph_on_screen(make_window, tmp_path, m
     assert len(window.session.source) == 2 and window.session.source.box == 16
     np.testing.assert_array_equal(window.session.source.coordinates, [[20, 30], [50, 20]])
     # with picks open: other picks for the same micrograph, the box offered is the open one
-    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "picks.txt", 24))
+    monkeypatch.setattr(files, "ask_picks",
+                        lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "picks.txt", 24))
     assert files.open_picks_dialog(window)
     assert asked[-1] == (tmp_path / "mic.mrc", 16)
     assert len(window.session.source) == 1 and window.session.source.box == 24
 
 
 def test_next_and_previous_micrograph_of_a_topaz_table_keep_each_ones_decisions(make_window, tmp_path):
-    import mrcfile
-
     from gan_viewer.gui import files
 
-    for name in ("a", "c"):  # b is named in the table but not here
-        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
-            mrc.set_data(np.zeros((64, 80), np.float32))
-    picks = tmp_path / "predicted_particles_all.txt"
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t2.5\nb\t50\t20\t1.0\n"
-                     "c\t30\t30\t1.5\nc\t60\t40\t0.5\n")
+    picks = write_topaz_picks(tmp_path, {"a": [(20, 30, 2.5)], "b": [(50, 20, 1.0)],
+                                         "c": [(30, 30, 1.5), (60, 40, 0.5)]},
+                              micrographs=("a", "c"))  # b is named in the table but not here
     window = make_window(tmp_path / "a.mrc", coords=picks, box=16)
     window.session.decide(Label.REJECT, [0])
     window.actions_["next_micrograph"].trigger()
@@ -182,15 +179,9 @@ def test_next_and_previous_micrograph_of_a_topaz_table_keep_each_ones_decisions(
 
 
 def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, tmp_path, monkeypatch):
-    import mrcfile
-
     from gan_viewer.gui import files
 
-    for name in ("a", "b"):
-        with mrcfile.new(tmp_path / f"{name}.mrc") as mrc:
-            mrc.set_data(np.zeros((64, 80), np.float32))
-    picks = tmp_path / "predicted_particles_all.txt"
-    picks.write_text("image_name\tx_coord\ty_coord\tscore\na\t20\t30\t2.5\na\t50\t20\t1.0\nb\t30\t30\t1.5\n")
+    picks = write_topaz_picks(tmp_path, {"a": [(20, 30, 2.5), (50, 20, 1.0)], "b": [(30, 30, 1.5)]})
     window = make_window(tmp_path / "b.mrc", coords=picks, box=16)
     window.session.decide(Label.KEEP, [0])
     window.actions_["previous_micrograph"].trigger()  # a, curated too

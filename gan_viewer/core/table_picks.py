@@ -23,15 +23,13 @@ from gan_viewer.io.micrograph import picks_table_micrographs
 log = logging.getLogger(__name__)
 
 
-def table_micrographs(micrograph: str | os.PathLike, table: str | os.PathLike) -> list[tuple[str, Path | None]]:
-    """Each micrograph ``table`` names, in its order, with its file beside ``micrograph`` (the
-    name, plus ``micrograph``'s suffix when the name has none), or None when it is not there."""
+def table_micrographs(micrograph: str | os.PathLike, table: str | os.PathLike) -> list[tuple[str, Path]]:
+    """Each micrograph ``table`` names, in its order, with the file it would be beside
+    ``micrograph`` (the name, plus ``micrograph``'s suffix when the name has none); whether it
+    is there is the caller's question (thousands of names: ask only where needed)."""
     here = Path(micrograph)
-    out = []
-    for name in picks_table_micrographs(table):
-        candidate = here.parent / (name if Path(name).suffix else f"{name}{here.suffix}")
-        out.append((name, candidate if candidate.is_file() else None))
-    return out
+    return [(name, here.parent / (name if Path(name).suffix else f"{name}{here.suffix}"))
+            for name in picks_table_micrographs(table)]
 
 
 class ExistingOutputs(InputError):
@@ -83,10 +81,10 @@ def export_table_picks(micrograph: str | os.PathLike, table: str | os.PathLike, 
         Folder for the coordinate files (created when missing).
     """
     out_dir = Path(out_dir)
-    found = table_micrographs(micrograph, table)
-    planned, not_curated = [], []
-    for name, path in found:
-        if path is None:
+    planned, not_curated, not_found = [], [], []
+    for name, path in table_micrographs(micrograph, table):
+        if not path.is_file():
+            not_found.append(name)
             continue
         source = MicrographParticles(path, table, box)
         source.close()  # the pixels are not needed
@@ -105,7 +103,6 @@ def export_table_picks(micrograph: str | os.PathLike, table: str | os.PathLike, 
         result = export_curated(source.coordinate_table(), labels, kept, undecided=undecided, overwrite=overwrite,
                                 provenance={**(provenance or {}), "labels": f"session {journal}"})
         written.append((path, result))
-    not_found = [name for name, path in found if path is None]
     log.info("%s: %d micrographs written, %d without a session, %d not found", Path(table).name, len(written),
              len(not_curated), len(not_found))
     return TableExport(written, not_curated, not_found)

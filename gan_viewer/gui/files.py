@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings
+from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from gan_viewer.core.curation import Label
@@ -29,6 +30,8 @@ MAP_FILTER = "Maps (*.mrc *.map *.mrc.gz);;All files (*)"
 PICKS_FILTER = "Picks: RELION .star, EMAN .box, Topaz's table (*.star *.box *.txt *.tsv);;All files (*)"
 DEFAULT_PICK_BOX = 128
 MAX_RECENT = 10
+#: exports of a whole picks table, one at a time, off the window's thread
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-table")
 
 
 def default_settings() -> QSettings:
@@ -130,7 +133,7 @@ def neighbour_micrograph(source, step: int) -> tuple[Path | None, int]:
         return None, 0
     missing = 0
     for _, path in found[position + step::step] if step > 0 else found[:position][::-1]:
-        if path is not None:
+        if path.is_file():
             return path, missing
         missing += 1
     return None, missing
@@ -253,33 +256,61 @@ def ask_folder(window, start: Path) -> Path | None:
     return Path(folder) if folder else None
 
 
-def export_table_dialog(window) -> TableExport | None:
+def export_table_dialog(window) -> bool:
     """File > Export all micrographs of the picks: every micrograph of the open Topaz table that
     has a session, each to ``FOLDER/MIC_kept.star``
-    (:func:`~gan_viewer.core.table_picks.export_table_picks`), after asking before files are
-    replaced; the counts are shown."""
+    (:func:`~gan_viewer.core.table_picks.export_table_picks`), in a thread (a table may name
+    thousands of micrographs), after asking before files are replaced; the counts are shown.
+    True when the export started."""
     source = getattr(window.session, "source", None)
     if not getattr(source, "names_micrographs", False):
         error_dialog(window, "Export all micrographs", "Open a micrograph with a Topaz picks table first.")
-        return None
+        return False
+    if exporting_table(window):
+        return False
     folder = ask_folder(window, Path(source.path).parent)
     if folder is None:
-        return None
+        return False
+    _export_table_in_thread(window, source, folder, overwrite=False)
+    return True
 
-    def run(overwrite: bool) -> TableExport:
-        return export_table_picks(source.micrograph_path, source.path, source.box, folder, overwrite=overwrite)
 
-    try:
+def exporting_table(window) -> bool:
+    """True while File > Export all micrographs of the picks runs."""
+    return getattr(window, "table_export_poll", None) is not None
+
+
+def _export_table_in_thread(window, source, folder: Path, overwrite: bool) -> None:
+    window.statusBar().showMessage(f"writing the kept picks of every curated micrograph to {folder}…")
+    future = _POOL.submit(export_table_picks, source.micrograph_path, source.path, source.box, folder,
+                          overwrite=overwrite)
+    poll = QTimer(window, interval=30)
+    window.table_export_poll = poll
+
+    def check() -> None:
+        if not future.done():
+            return
+        poll.stop()
+        window.table_export_poll = None
         try:
-            result = run(False)
+            result = future.result()
         except ExistingOutputs as exc:
-            if not window.confirm("Replace files?", f"{len(exc.paths)} coordinate files exist already in {folder} "
-                                  f"(e.g. {exc.paths[0].name}). Replace them?"):
-                return None
-            result = run(True)
-    except (InputError, OSError) as exc:
-        error_dialog(window, "Export failed", str(exc))
-        return None
+            if window.confirm("Replace files?", f"{len(exc.paths)} coordinate files exist already in {folder} "
+                              f"(e.g. {exc.paths[0].name}). Replace them?"):
+                _export_table_in_thread(window, source, folder, overwrite=True)
+            else:
+                window.statusBar().clearMessage()
+            return
+        except (InputError, OSError) as exc:
+            error_dialog(window, "Export failed", str(exc))
+            return
+        _report_table_export(window, source, folder, result)
+
+    poll.timeout.connect(check)
+    poll.start()
+
+
+def _report_table_export(window, source, folder: Path, result: TableExport) -> None:
     kept = ", ".join(f"{path.stem} {written.kept}" for path, written in result.written[:5])
     text = f"{len(result.written)} micrograph(s) → {folder}, picks kept: {kept}" + (
         " …" if len(result.written) > 5 else "")
@@ -289,7 +320,6 @@ def export_table_dialog(window) -> TableExport | None:
         text += f"\n{len(result.not_found)} named in the table but not found beside {Path(source.micrograph_path).name}"
     window.statusBar().showMessage(text.replace("\n", "; "), 15000)
     QMessageBox(QMessageBox.Icon.Information, "Exported", text, QMessageBox.StandardButton.Ok, window).open()
-    return result
 
 
 def summary(result: ExportResult) -> str:

@@ -21,6 +21,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -135,34 +136,59 @@ def is_picks_table(path: str | os.PathLike) -> bool:
 
 def picks_table_micrographs(path: str | os.PathLike) -> list[str]:
     """The micrograph names (``image_name``) of Topaz's picks table, each once, in the table's order."""
-    try:
-        names = pd.read_csv(path, sep="\t", usecols=[TOPAZ_COLUMNS[0]], dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"malformed Topaz picks table: {str(exc).splitlines()[0]}", path) from None
-    return names[TOPAZ_COLUMNS[0]].unique().tolist()
+    return list(_topaz_table(Path(path))[1])
 
 
 def _read_topaz(path: Path, micrograph: str | os.PathLike | None) -> tuple[np.ndarray, pd.DataFrame, None]:
     """The picks of one micrograph from Topaz's table (see :func:`load_coordinates`)."""
+    rows, groups = _topaz_table(path)
+    names = list(groups)
+    if micrograph is not None:
+        name = Path(micrograph).stem  # as Topaz names it; a name with the extension matches too
+        found = [groups[key] for key in dict.fromkeys((name, Path(micrograph).name)) if key in groups]
+        if not found and names:
+            listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            raise InputError(f"has no picks of micrograph {name!r} (it has picks of {listed})", path)
+        index = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
+        rows = rows.iloc[index].reset_index(drop=True)
+    elif len(names) > 1:
+        raise InputError(f"holds picks of {len(names)} micrographs; say which micrograph they are for", path)
+    else:
+        rows = rows.copy()  # the parsed table is shared (cached): hand out a copy
+    centres = rows[["x_coord", "y_coord"]].to_numpy(np.float64)
+    _check_finite_rows(centres, path)
+    return centres, rows, None
+
+
+#: Topaz tables larger than this are parsed once and kept (a small one parses in milliseconds)
+CACHED_TABLE_BYTES = 1 << 20
+
+
+def _topaz_table(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Topaz's table parsed (numbers as numbers, NaN where not) with each micrograph's row
+    indices in the table's order. A large table is kept for the last two files read, until one
+    changes on disk (modification time or size), so opening micrograph after micrograph of one
+    table, or exporting them all, reads it once."""
+    stat = path.stat()
+    if stat.st_size <= CACHED_TABLE_BYTES:
+        return _parse_topaz.__wrapped__(str(path), stat.st_mtime_ns, stat.st_size)
+    return _parse_topaz(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _parse_topaz(path: str, mtime_ns: int, size: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The parse :func:`_topaz_table` keeps (``mtime_ns`` and ``size`` only key the cache)."""
     try:
         rows = pd.read_csv(path, sep="\t", dtype={"image_name": str}, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"malformed Topaz picks table: {str(exc).splitlines()[0]}", path) from None
-    names = rows["image_name"].unique()
-    if micrograph is not None:
-        name = Path(micrograph).stem  # as Topaz names it; a name with the extension matches too
-        rows = rows[rows["image_name"].isin([name, Path(micrograph).name])].reset_index(drop=True)
-        if rows.empty and len(names):
-            listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            raise InputError(f"has no picks of micrograph {name!r} (it has picks of {listed})", path)
-    elif len(names) > 1:
-        raise InputError(f"holds picks of {len(names)} micrographs; say which micrograph they are for", path)
+    missing = [column for column in TOPAZ_COLUMNS if column not in rows.columns]
+    if missing:
+        raise InputError(f"is not a Topaz picks table: no {', '.join(missing)} column", path)
     for column in ("x_coord", "y_coord", "score"):
         if column in rows.columns:
             rows[column] = pd.to_numeric(rows[column], errors="coerce")
-    centres = rows[["x_coord", "y_coord"]].to_numpy(np.float64)
-    _check_finite_rows(centres, path)
-    return centres, rows, None
+    return rows, rows.groupby("image_name", sort=False).indices
 
 
 def _check_finite_rows(values: np.ndarray, path: Path) -> None:

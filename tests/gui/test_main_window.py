@@ -178,8 +178,17 @@ def test_next_and_previous_micrograph_of_a_topaz_table_keep_each_ones_decisions(
     assert window.session.curation.labels.tolist() == [Label.REJECT]  # its own session, as left
 
 
-def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, tmp_path, monkeypatch):
+def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, qtbot, tmp_path, monkeypatch):
+    """In a thread (a table may name thousands of micrographs); the window asks before replacing."""
+    import threading
+
+    from gan_viewer.core import table_picks
     from gan_viewer.gui import files
+
+    threads = []
+    real_export = table_picks.export_table_picks
+    monkeypatch.setattr(files, "export_table_picks",
+                        lambda *a, **k: threads.append(threading.current_thread()) or real_export(*a, **k))
 
     picks = write_topaz_picks(tmp_path, {"a": [(20, 30, 2.5), (50, 20, 1.0)], "b": [(30, 30, 1.5)]})
     window = make_window(tmp_path / "b.mrc", coords=picks, box=16)
@@ -189,17 +198,20 @@ def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, 
     out = tmp_path / "Picks"
     monkeypatch.setattr(files, "ask_folder", lambda w, start: out)
     window.actions_["export_table"].trigger()
+    qtbot.waitUntil(lambda: not files.exporting_table(window))
+    assert threads and threading.main_thread() not in threads
     assert read_star(out / "a_kept.star").particles.to_numpy(float).tolist() == [[50.0, 20.0, 1.0]]
     assert read_star(out / "b_kept.star").particles.to_numpy(float).tolist() == [[30.0, 30.0, 1.5]]
     assert "2 micrograph(s)" in window.statusBar().currentMessage()
     window.session.decide(Label.KEEP, [0])
     asked = []
     window.confirm = lambda title, text: asked.append(text) or False
-    assert files.export_table_dialog(window) is None  # said no: nothing replaced
+    assert files.export_table_dialog(window)
+    qtbot.waitUntil(lambda: not files.exporting_table(window))  # said no: nothing replaced
     assert "2 coordinate files exist already" in asked[0] and len(read_star(out / "a_kept.star").particles) == 1
     window.confirm = lambda title, text: True
-    assert files.export_table_dialog(window) is not None
-    assert len(read_star(out / "a_kept.star").particles) == 2
+    assert files.export_table_dialog(window)
+    qtbot.waitUntil(lambda: not files.exporting_table(window) and len(read_star(out / "a_kept.star").particles) == 2)
 
 
 def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):

@@ -190,6 +190,21 @@ def test_the_micrographs_a_topaz_table_names_in_its_order(tmp_path: Path) -> Non
     assert picks_table_micrographs(table) == ["m10", "m2", "NA"]  # not sorted, and "NA" is a name
 
 
+def test_a_large_topaz_table_is_read_once_until_it_changes(tmp_path: Path, mic: Path) -> None:
+    from gan_viewer.io import micrograph
+
+    picks = {f"mic{k:05d}": DOTS[:2] for k in range(25_000)} | {"mic": DOTS[:3]}
+    table = write_topaz(tmp_path / "all.txt", picks)
+    assert table.stat().st_size > micrograph.CACHED_TABLE_BYTES
+    micrograph._parse_topaz.cache_clear()
+    assert len(MicrographParticles(mic, table, BOX)) == 3
+    assert len(MicrographParticles(mic, table, BOX)) == 3
+    assert micrograph._parse_topaz.cache_info().hits == 1
+    with table.open("a") as f:  # Topaz run again: a pick more
+        f.write(f"mic\t{DOTS[3][0]}\t{DOTS[3][1]}\t0.5\n")
+    assert len(MicrographParticles(mic, table, BOX)) == 4
+
+
 def test_topaz_header_only_gives_no_particles(tmp_path: Path, mic: Path) -> None:
     table = write_topaz(tmp_path / "picks.txt", {})
     assert len(MicrographParticles(mic, table, BOX)) == 0
@@ -389,7 +404,7 @@ def test_io_layer_imports_nothing_above_it() -> None:
     tree = ast.parse(Path(micrograph_module.__file__).read_text())
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    allowed = ("__future__", "logging", "os", "pathlib", "numpy", "pandas", "mrcfile", "starfile",
+    allowed = ("__future__", "functools", "logging", "os", "pathlib", "numpy", "pandas", "mrcfile", "starfile",
                "gan_viewer.io", "gan_viewer.errors")
     assert all(name.startswith(allowed) for name in names), names
 

@@ -70,7 +70,7 @@ def write_topaz_picks(folder: Path, picks: dict[str, list[tuple]], micrographs: 
             mrc.set_data(np.zeros((64, 80), np.float32))
             if pixel_size:
                 mrc.voxel_size = pixel_size
-    rows = "".join(f"{mic}\t{x:g}\t{y:g}\t{score:g}\n" for mic, xys in picks.items() for x, y, score in xys)
+    rows = "".join(f"{mic}\t{x:g}\t{y:g}\t{score}\n" for mic, xys in picks.items() for x, y, score in xys)
     path = folder / name
     path.write_text("image_name\tx_coord\ty_coord\tscore\n" + rows)
     return path

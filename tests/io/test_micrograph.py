@@ -13,6 +13,7 @@ import gan_viewer.io.micrograph as micrograph_module
 from gan_viewer.errors import InputError
 from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.io.micrograph import load_coordinates, read_coordinates
+from tests.conftest import write_topaz_picks
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 UCSF = DATA / "micrographs" / "ucsf_1142"
@@ -64,13 +65,10 @@ def write_box(path: Path, xy, size: int = BOX) -> Path:
 
 
 def write_topaz(path: Path, picks: dict[str, list]) -> Path:
-    """Topaz's picks table as ``topaz extract`` writes it: a tab-separated header, then one row
-    per pick (integer centres, a float score) of any number of micrographs."""
-    lines = ["image_name\tx_coord\ty_coord\tscore"]
-    for name, xy in picks.items():
-        lines += [f"{name}\t{x}\t{y}\t{3.1194684505462646 - k}" for k, (x, y) in enumerate(xy)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    """Topaz's picks table at ``path`` (:func:`tests.conftest.write_topaz_picks`), no micrographs:
+    ``picks`` name -> [(x, y), ...], scored as Topaz writes them, best first."""
+    scored = {name: [(x, y, 3.1194684505462646 - k) for k, (x, y) in enumerate(xy)] for name, xy in picks.items()}
+    return write_topaz_picks(path.parent, scored, micrographs=(), name=path.name)
 
 
 @pytest.fixture

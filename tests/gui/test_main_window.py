@@ -14,7 +14,6 @@ from PyQt6.QtTest import QTest
 from gan_viewer.core.curation import Label
 from gan_viewer.core.session import read_labels
 from gan_viewer.io.star import read_star
-from tests.conftest import write_topaz_picks
 from tests.gui.conftest import failing_loader, wait_complete
 
 K = Qt.Key
@@ -106,112 +105,6 @@ def test_export_equals_labels(make_window, tiny_set, tmp_path):
     assert files.export_to(window.session, kept, rejected) is None  # exists: refused, not overwritten
     assert kept.read_text() == before
     assert files.export_to(window.session, kept, rejected, overwrite=True) is not None
-
-
-def test_a_micrographs_picks_export_as_a_relion_coordinate_file_named_after_it(make_window, tmp_path):
-    """Topaz's picks (and .box ones) have no STAR table: the kept picks become MIC_kept.star, with
-    the centres in micrograph pixels and Topaz's score as RELION's figure of merit."""
-    import mrcfile
-
-    from gan_viewer.gui import files
-
-    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
-        mrc.set_data(np.zeros((64, 80), np.float32))
-    (tmp_path / "topaz").mkdir()  # the table in a folder of its own
-    picks = write_topaz_picks(tmp_path / "topaz", {"mic": [(20, 30, 2.5), (50, 20, 1.0)], "other": [(5, 5, 9)]},
-                              micrographs=())
-    window = make_window(tmp_path / "mic.mrc", coords=picks, box=16)
-    kept, rejected = files.default_outputs(window.session.source)
-    assert (kept, rejected) == (picks.parent / "mic_kept.star", picks.parent / "mic_rejected.star")
-    window.session.decide(Label.KEEP, [1])
-    assert files.export_to(window.session, kept, rejected) is not None
-    table = read_star(kept)
-    assert table.particles.columns.tolist() == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
-    assert table.particles.to_numpy(float).tolist() == [[50.0, 20.0, 1.0]]
-    assert read_star(rejected).particles.to_numpy(float).tolist() == [[20.0, 30.0, 2.5]]
-
-
-def test_file_open_picks_boxes_the_micrograph_on_screen(make_window, tmp_path, monkeypatch):
-    import mrcfile
-
-    from gan_viewer.gui import files
-
-    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
-        mrc.set_data(np.zeros((64, 80), np.float32))
-    window = make_window()
-    errors = []
-    monkeypatch.setattr(files, "error_dialog", lambda parent, title, text: errors.append(text))
-    assert not files.open_picks_dialog(window) and "Open a micrograph first" in errors[0]
-    assert window.open_path(tmp_path / "mic.mrc") and window.session is None  # the micrograph alone
-    (tmp_path / "mic.box").write_text("12 22 16 16\n42 12 16 16\n")
-    (tmp_path / "picks.txt").write_text("image_name\tx_coord\ty_coord\tscore\nmic\t20\t30\t2.5\n")
-    asked = []
-    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "mic.box", 16))
-    window.actions_["open_picks"].trigger()
-    assert asked == [(tmp_path / "mic.mrc", files.DEFAULT_PICK_BOX)]
-    assert len(window.session.source) == 2 and window.session.source.box == 16
-    np.testing.assert_array_equal(window.session.source.coordinates, [[20, 30], [50, 20]])
-    # with picks open: other picks for the same micrograph, the box offered is the open one
-    monkeypatch.setattr(files, "ask_picks",
-                        lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "picks.txt", 24))
-    assert files.open_picks_dialog(window)
-    assert asked[-1] == (tmp_path / "mic.mrc", 16)
-    assert len(window.session.source) == 1 and window.session.source.box == 24
-
-
-def test_next_and_previous_micrograph_of_a_topaz_table_keep_each_ones_decisions(make_window, tmp_path):
-    from gan_viewer.gui import files
-
-    picks = write_topaz_picks(tmp_path, {"a": [(20, 30, 2.5)], "b": [(50, 20, 1.0)],
-                                         "c": [(30, 30, 1.5), (60, 40, 0.5)]},
-                              micrographs=("a", "c"))  # b is named in the table but not here
-    window = make_window(tmp_path / "a.mrc", coords=picks, box=16)
-    window.session.decide(Label.REJECT, [0])
-    window.actions_["next_micrograph"].trigger()
-    assert window.session.source.micrograph_path == tmp_path / "c.mrc" and len(window.session.source) == 2
-    assert window.session.source.box == 16 and (window.session.curation.labels == 0).all()
-    assert "1 named in predicted_particles_all.txt not found" in window.statusBar().currentMessage()
-    assert not files.open_neighbour_micrograph(window, +1)
-    assert "last micrograph" in window.statusBar().currentMessage()
-    window.actions_["previous_micrograph"].trigger()
-    assert window.session.source.micrograph_path == tmp_path / "a.mrc"
-    assert window.session.curation.labels.tolist() == [Label.REJECT]  # its own session, as left
-
-
-def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, qtbot, tmp_path, monkeypatch):
-    """In a thread (a table may name thousands of micrographs); the window asks before replacing."""
-    import threading
-
-    from gan_viewer.core import table_picks
-    from gan_viewer.gui import files
-
-    threads = []
-    real_export = table_picks.export_table_picks
-    monkeypatch.setattr(files, "export_table_picks",
-                        lambda *a, **k: threads.append(threading.current_thread()) or real_export(*a, **k))
-
-    picks = write_topaz_picks(tmp_path, {"a": [(20, 30, 2.5), (50, 20, 1.0)], "b": [(30, 30, 1.5)]})
-    window = make_window(tmp_path / "b.mrc", coords=picks, box=16)
-    window.session.decide(Label.KEEP, [0])
-    window.actions_["previous_micrograph"].trigger()  # a, curated too
-    window.session.decide(Label.KEEP, [1])
-    out = tmp_path / "Picks"
-    monkeypatch.setattr(files, "ask_folder", lambda w, start: out)
-    window.actions_["export_table"].trigger()
-    qtbot.waitUntil(lambda: not files.exporting_table(window))
-    assert threads and threading.main_thread() not in threads
-    assert read_star(out / "a_kept.star").particles.to_numpy(float).tolist() == [[50.0, 20.0, 1.0]]
-    assert read_star(out / "b_kept.star").particles.to_numpy(float).tolist() == [[30.0, 30.0, 1.5]]
-    assert "2 micrograph(s)" in window.statusBar().currentMessage()
-    window.session.decide(Label.KEEP, [0])
-    asked = []
-    window.confirm = lambda title, text: asked.append(text) or False
-    assert files.export_table_dialog(window)
-    qtbot.waitUntil(lambda: not files.exporting_table(window))  # said no: nothing replaced
-    assert "2 coordinate files exist already" in asked[0] and len(read_star(out / "a_kept.star").particles) == 1
-    window.confirm = lambda title, text: True
-    assert files.export_table_dialog(window)
-    qtbot.waitUntil(lambda: not files.exporting_table(window) and len(read_star(out / "a_kept.star").particles) == 2)
 
 
 def test_reference_panel_and_scores(make_window, qtbot, tiny_set, tiny_map):

@@ -1,4 +1,5 @@
-"""Particles cut out of micrographs at RELION STAR / EMAN .box / Topaz picks coordinates."""
+"""Particles cut out of micrographs at RELION STAR / EMAN .box coordinates (Topaz's tables:
+test_topaz_picks.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import gan_viewer.io.micrograph as micrograph_module
 from gan_viewer.errors import InputError
 from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.io.micrograph import load_coordinates, read_coordinates
-from tests.conftest import write_topaz_picks
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 UCSF = DATA / "micrographs" / "ucsf_1142"
@@ -62,13 +62,6 @@ def write_box(path: Path, xy, size: int = BOX) -> Path:
     """EMAN .box: lower-left corner (centre - size/2) and the box size."""
     path.write_text("".join(f"{x - size / 2:g}\t{y - size / 2:g}\t{size}\t{size}\n" for x, y in xy))
     return path
-
-
-def write_topaz(path: Path, picks: dict[str, list]) -> Path:
-    """Topaz's picks table at ``path`` (:func:`tests.conftest.write_topaz_picks`), no micrographs:
-    ``picks`` name -> [(x, y), ...], scored as Topaz writes them, best first."""
-    scored = {name: [(x, y, 3.1194684505462646 - k) for k, (x, y) in enumerate(xy)] for name, xy in picks.items()}
-    return write_topaz_picks(path.parent, scored, micrographs=(), name=path.name)
 
 
 @pytest.fixture
@@ -142,70 +135,6 @@ def test_box_file_rectangular_boxes_and_extra_columns(tmp_path: Path) -> None:
     path = tmp_path / "rect.box"
     path.write_text("10 20 8 4 -3\n\n0 0 2 6\n")
     np.testing.assert_array_equal(read_coordinates(path), [[14, 22], [1, 3]])
-
-
-def test_topaz_picks_of_this_micrograph_only(tmp_path: Path, mic: Path, star: Path) -> None:
-    """A table of two micrographs: the rows of mic.mrc (image_name "mic") are boxed, centred as
-    a RELION STAR's, and the other micrograph's rows are not."""
-    table = write_topaz(tmp_path / "predicted_particles_all.txt",
-                        {"other": [(1, 2), (60, 50)], "mic": DOTS, "mic_2": [(30, 30)]})
-    parts = MicrographParticles(mic, table, BOX)
-    assert len(parts) == len(DOTS)
-    np.testing.assert_array_equal(parts.images(range(5)), MicrographParticles(mic, star, BOX).images(range(5)))
-    assert list(parts.rows.columns) == ["image_name", "x_coord", "y_coord", "score"]
-    assert parts.metadata(1) == {"image_name": "mic", "x_coord": 50, "y_coord": 20,
-                                 "score": pytest.approx(2.1194684505462646), "at_edge": False}
-    assert parts.table is None
-
-
-def test_topaz_table_of_one_micrograph_needs_no_name(tmp_path: Path) -> None:
-    table = write_topaz(tmp_path / "picks.tsv", {"a_name_the_micrograph_lost": DOTS})
-    np.testing.assert_array_equal(read_coordinates(table), np.array(DOTS, float))
-    several = write_topaz(tmp_path / "all.txt", {"a": DOTS[:2], "b": DOTS[2:]})
-    assert_input_error(lambda: read_coordinates(several), several, "holds picks of 2 micrographs")
-    np.testing.assert_array_equal(read_coordinates(several, tmp_path / "b.mrc"), np.array(DOTS[2:], float))
-    with_extension = write_topaz(tmp_path / "named.txt", {"a.mrc": DOTS[:2], "b.mrc": DOTS[2:]})
-    np.testing.assert_array_equal(read_coordinates(with_extension, tmp_path / "b.mrc"), np.array(DOTS[2:], float))
-
-
-def test_topaz_table_without_this_micrograph_names_what_it_has(tmp_path: Path, mic: Path) -> None:
-    table = write_topaz(tmp_path / "picks.txt", {f"Falcon_{k:03d}": [(10, 10)] for k in range(5)})
-    error = assert_input_error(lambda: MicrographParticles(mic, table, BOX), table, "no picks of micrograph 'mic'")
-    assert "Falcon_000, Falcon_001, Falcon_002 and 2 more" in str(error)
-
-
-def test_a_topaz_table_opened_as_particles_says_what_it_is(tmp_path: Path) -> None:
-    from gan_viewer.core.particles import open_particles
-
-    table = write_topaz(tmp_path / "predicted_particles_all.txt", {"mic": DOTS})
-    assert_input_error(lambda: open_particles(table), table, "a table of picks .* --coords predicted_particles_all.txt")
-
-
-def test_the_micrographs_a_topaz_table_names_in_its_order(tmp_path: Path) -> None:
-    from gan_viewer.io.micrograph import picks_table_micrographs
-
-    table = write_topaz(tmp_path / "all.txt", {"m10": DOTS[:2], "m2": DOTS[2:3], "NA": DOTS[3:]})
-    assert picks_table_micrographs(table) == ["m10", "m2", "NA"]  # not sorted, and "NA" is a name
-
-
-def test_a_large_topaz_table_is_read_once_until_it_changes(tmp_path: Path, mic: Path) -> None:
-    from gan_viewer.io import micrograph
-
-    picks = {f"mic{k:05d}": DOTS[:2] for k in range(25_000)} | {"mic": DOTS[:3]}
-    table = write_topaz(tmp_path / "all.txt", picks)
-    assert table.stat().st_size > micrograph.CACHED_TABLE_BYTES
-    micrograph._parse_topaz.cache_clear()
-    assert len(MicrographParticles(mic, table, BOX)) == 3
-    assert len(MicrographParticles(mic, table, BOX)) == 3
-    assert micrograph._parse_topaz.cache_info().hits == 1
-    with table.open("a") as f:  # Topaz run again: a pick more
-        f.write(f"mic\t{DOTS[3][0]}\t{DOTS[3][1]}\t0.5\n")
-    assert len(MicrographParticles(mic, table, BOX)) == 4
-
-
-def test_topaz_header_only_gives_no_particles(tmp_path: Path, mic: Path) -> None:
-    table = write_topaz(tmp_path / "picks.txt", {})
-    assert len(MicrographParticles(mic, table, BOX)) == 0
 
 
 def test_star31_with_optics_matches_star30(tmp_path: Path, mic: Path, star: Path) -> None:

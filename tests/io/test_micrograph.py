@@ -64,16 +64,6 @@ def write_box(path: Path, xy, size: int = BOX) -> Path:
     return path
 
 
-@pytest.fixture
-def mic(tmp_path: Path) -> Path:
-    return write_mrc(tmp_path / "mic.mrc", dot_micrograph())
-
-
-@pytest.fixture
-def star(tmp_path: Path) -> Path:
-    return write_star30(tmp_path / "mic_autopick.star", DOTS)
-
-
 def padded_window(img: np.ndarray, x: int, y: int, box: int = BOX) -> np.ndarray:
     """Reference crop: pad with the mean by np.pad, then slice."""
     p = np.pad(img.astype(np.float64), box, constant_values=img.mean(dtype=np.float64))

@@ -11,17 +11,7 @@ import pytest
 from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.io.micrograph import read_coordinates
 from tests.conftest import write_topaz_picks
-from tests.io.test_micrograph import BOX, DOTS, assert_input_error, dot_micrograph, write_mrc, write_star30
-
-
-@pytest.fixture
-def mic(tmp_path: Path) -> Path:
-    return write_mrc(tmp_path / "mic.mrc", dot_micrograph())
-
-
-@pytest.fixture
-def star(tmp_path: Path) -> Path:
-    return write_star30(tmp_path / "mic_autopick.star", DOTS)
+from tests.io.test_micrograph import BOX, DOTS, assert_input_error
 
 
 def write_topaz(path: Path, picks: dict[str, list]) -> Path:

@@ -163,8 +163,13 @@ def _export_table(args: argparse.Namespace) -> int:
     from gan_viewer.errors import InputError
     from gan_viewer.io.micrograph import is_picks_table
 
-    if args.coords is None or args.box is None or not args.coords.is_file() or not is_picks_table(args.coords):
+    if args.coords is None or args.box is None:
         raise InputError("--all-micrographs needs a micrograph, its Topaz picks table (--coords) and the box (--box)")
+    if not args.coords.is_file():
+        raise InputError("no such file", args.coords)
+    if not is_picks_table(args.coords):
+        raise InputError("is not a Topaz picks table (image_name, x_coord, y_coord): --all-micrographs exports "
+                         "the micrographs such a table names", args.coords)
     given = {"--out": args.out, "--rejected": args.rejected, "--session": args.session, "--selection": args.selection,
              "--keep": args.keep, "--reject": args.reject, "--from-selection": args.from_selection,
              "--scores": args.scores or None}

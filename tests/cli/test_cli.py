@@ -161,6 +161,14 @@ def test_export_every_curated_micrograph_of_a_topaz_table(capsys, tmp_path: Path
     assert run(capsys, *argv, "--force")[0] == 0
     code, _, err = run(capsys, *argv, "--out", str(tmp_path / "k.star"))
     assert code == 2 and "drop --out" in err
+    star = write_star(table_from_dataframe(pd.DataFrame({"rlnCoordinateX": [20.0], "rlnCoordinateY": [30.0]})),
+                      tmp_path / "c_autopick.star")
+    for coords, message in ((star, "c_autopick.star: is not a Topaz picks table"),
+                            (tmp_path / "gone.txt", "gone.txt: no such file")):
+        code, _, err = run(capsys, "export", str(tmp_path / "c.mrc"), "--coords", str(coords), "--box", "16",
+                           "--all-micrographs", str(tmp_path / "elsewhere"))
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def test_export_reject_rows_say_where_the_rest_goes(capsys, tiny_set: Path, tmp_path: Path) -> None:

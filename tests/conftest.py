@@ -60,6 +60,12 @@ def write_mrcs(path: Path, images: np.ndarray, pixel_size: float = 0.0) -> Path:
     return path
 
 
+#: (x, y) picks made on a copy of a 64 x 80 px micrograph (:func:`write_topaz_picks`'s) binned by 2:
+#: all of them in its top-left 40 x 32 px, as picks read without their scale are
+BIN2_PICKS = [(5, 4), (12, 20), (20, 8), (27, 28), (34, 14), (38, 30), (9, 25), (16, 12), (23, 18), (30, 5),
+              (36, 22), (18, 29)]
+
+
 def write_topaz_picks(folder: Path, picks: dict[str, list[tuple]], micrographs: tuple[str, ...] | None = None,
                       name: str = "predicted_particles_all.txt", pixel_size: float = 0.0) -> Path:
     """Topaz's picks table as ``topaz extract`` writes it: a tab-separated header, then a row

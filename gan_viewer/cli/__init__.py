@@ -92,6 +92,33 @@ def main(argv: list[str] | None = None) -> int:
         return report_unexpected(args.command, exc, sys.argv[1:] if argv is None else argv)
 
 
+#: the help of ``--coords-scale`` (``gui``, ``info``, ``export``)
+COORDS_SCALE_HELP = ("factor taking the coordinate file's pixels to the micrograph's (e.g. 2 for picks made on a copy "
+                     "binned by 2); default 1")
+
+
+def add_coords_scale(parser: argparse.ArgumentParser) -> None:
+    """The ``--coords-scale FACTOR`` option of the commands that take ``--coords``."""
+    parser.add_argument("--coords-scale", type=float, metavar="FACTOR", help=COORDS_SCALE_HELP)
+
+
+def coords_scale(args: argparse.Namespace) -> float | None:
+    """``--coords-scale``, checked (None when not given).
+
+    Raises
+    ------
+    InputError
+        When it is given without ``--coords``, or is not a finite positive number.
+    """
+    from gan_viewer.io.micrograph import check_scale
+
+    if args.coords_scale is None:
+        return None
+    if args.coords is None:
+        raise InputError("--coords-scale scales the picks of --coords: add --coords PICKS --box N (or drop it)")
+    return check_scale(args.coords_scale, args.coords)
+
+
 def report_unexpected(command: str, exc: BaseException, argv: list[str]) -> int:
     """Report an exception that is not bad input (a bug): one line on stderr naming a log file that
     holds the traceback. Returns the exit status, 1 (bad input gives 2)."""

@@ -41,6 +41,10 @@ micrograph pixels and Topaz's score as rlnAutopickFigureOfMerit), which RELION's
 --all-micrographs DIR does so for every micrograph of a Topaz table curated in the inspector (those
 beside IN with a session), each to DIR/MIC_kept.star, for RELION's Import (suffix _kept.star):
   gan-viewer export mic1.mrc --coords predicted_particles_all.txt --box 64 --all-micrographs picks/
+Picks made on a copy of the micrograph binned by 2 (topaz preprocess -s 2, then topaz extract
+without -x 2) take --coords-scale 2 here as in the inspector, and are written in micrograph
+pixels; a session is bound to its scale (one curated at another scale is refused, or with
+--all-micrographs counted as not curated).
 
 --scores adds the scores the session holds (computed in the inspector: agreement score, raw
 agreement, confidence, the curator model's predicted keep) as columns gvAgreement,
@@ -53,6 +57,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from gan_viewer.cli import add_coords_scale, coords_scale
+
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +69,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="IN is a micrograph and these its picks (RELION .star, EMAN .box, Topaz's table)")
     parser.add_argument("--box", type=int,
                         help="with --coords: the box the picks were curated at, as in the inspector")
+    add_coords_scale(parser)
     parser.add_argument("--all-micrographs", type=Path, metavar="DIR",
                         help="with a Topaz table as --coords: every curated micrograph's kept picks, to "
                              "DIR/MIC_kept.star")
@@ -93,8 +100,9 @@ def main(args: argparse.Namespace) -> int:
     from gan_viewer.errors import InputError
     from gan_viewer.io.tables import read_table
 
+    scale = coords_scale(args)
     if args.all_micrographs is not None:
-        return _export_table(args)
+        return _export_table(args, scale)
     if args.out is None and args.selection is None:
         raise InputError("say where to write: --out KEPT.star and/or --selection backup_selection.star")
     sources = [args.session is not None, args.from_selection is not None,
@@ -115,8 +123,10 @@ def main(args: argparse.Namespace) -> int:
     if args.coords is not None:  # as the inspector opened them
         from gan_viewer.core.particles import open_particles
 
-        particles = open_particles(args.star, coords=args.coords, box=args.box)
+        particles = open_particles(args.star, coords=args.coords, box=args.box, coords_scale=scale)
         particles.close()  # the pixels are not needed
+        if particles.scale_warning is not None:
+            print(f"warning: {particles.scale_warning}")
         table = particles.coordinate_table()
     if args.session is not None:
         labels = session_labels(args.session, particles)
@@ -156,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_table(args: argparse.Namespace) -> int:
+def _export_table(args: argparse.Namespace, scale: float | None) -> int:
     """--all-micrographs: every curated micrograph of a Topaz table, from its own session."""
     from gan_viewer.core.curation import Label
     from gan_viewer.core.table_picks import export_table_picks
@@ -177,7 +187,8 @@ def _export_table(args: argparse.Namespace) -> int:
     if others:
         raise InputError(f"--all-micrographs takes each micrograph's labels from its session; drop {', '.join(others)}")
     result = export_table_picks(args.star, args.coords, args.box, args.all_micrographs, overwrite=args.force,
-                                undecided=Label.KEEP if args.undecided == "keep" else Label.REJECT)
+                                undecided=Label.KEEP if args.undecided == "keep" else Label.REJECT,
+                                scale=1.0 if scale is None else scale)
     for micrograph, written in result.written:
         print(f"{micrograph.name}: kept {written.kept} of {written.kept + written.rejected} -> {written.kept_path}")
     if result.not_curated:
@@ -186,4 +197,7 @@ def _export_table(args: argparse.Namespace) -> int:
     if result.not_found:
         print(f"named in {args.coords.name} but not beside {args.star.name}: {len(result.not_found)}, e.g. "
               f"{result.not_found[0]}")
+    if result.scale_warnings:
+        print(f"warning: {len(result.scale_warnings)} micrograph(s) with picks only in their top-left part, e.g. "
+              f"{result.scale_warnings[0]}")
     return 0

@@ -7,6 +7,7 @@ docstring gives the conventions (centres, ``.box`` corners, the window around a 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pandas as pd
 
 from gan_viewer.errors import InputError
 from gan_viewer.io.checks import as_indices, assert_finite
-from gan_viewer.io.micrograph import EDGE_MODES, TOPAZ_COLUMNS, check_box, load_coordinates
+from gan_viewer.io.micrograph import (COORDINATE_LABELS, EDGE_MODES, TOPAZ_COLUMNS, binning_hint, check_box,
+                                      check_scale, load_coordinates, shrink_hint)
 from gan_viewer.io.mrc import MrcStack
 from gan_viewer.io.star import ParticleTable, table_from_dataframe
 
@@ -47,11 +49,19 @@ class MicrographParticles:
         Particles whose window leaves the micrograph: ``"pad"`` fills the outside with the
         micrograph mean, ``"flag"`` does the same (both expose ``at_edge``), ``"skip"`` drops them.
     scale
-        Factor taking file coordinates to micrograph pixels (e.g. 0.5 when the coordinates were
-        picked on a micrograph twice as large).
+        Factor taking file coordinates to micrograph pixels (e.g. 2 for picks made on a copy
+        binned by 2, 0.5 when they were picked on a micrograph twice as large); the command
+        line's ``--coords-scale``.
 
     Attributes
     ----------
+    scale : float
+        The coordinate scale applied.
+    suggested_scale : float or None
+        The scale the picks look made at when they all lie in the micrograph's top-left part
+        (:func:`~gan_viewer.io.micrograph.binning_hint`), else None.
+    scale_warning : str or None
+        What to tell the user when ``suggested_scale`` is set (one line, with the option to try).
     shape : (int, int)
         Micrograph (height, width) in pixels.
     coordinates : (n, 2) float64 array
@@ -78,11 +88,10 @@ class MicrographParticles:
             raise ValueError(f"edge must be one of {EDGE_MODES}, got {edge!r}")
         self.micrograph_path = Path(micrograph_path)
         self.path = Path(coords_path)
-        if not (np.isfinite(scale) and scale > 0):
-            raise InputError(f"coordinate scale must be a positive number, got {scale!r}", self.path)
+        self.scale = check_scale(scale, self.path)
         self.edge = edge
         centres, rows, table = load_coordinates(self.path, self.micrograph_path)
-        centres = centres * float(scale)
+        centres = centres * self.scale
         self._stack = MrcStack(self.micrograph_path)
         self.shape: tuple[int, int] = self._stack.shape[1:]  # micrograph (height, width)
         try:
@@ -94,6 +103,7 @@ class MicrographParticles:
         except InputError:
             self._stack.close()
             raise
+        self.suggested_scale, self.scale_warning = self._scale_hint(centres)
         at_edge = self._window_leaves(centres)
         keep = ~at_edge if edge == "skip" else np.ones(len(centres), bool)
         self.kept_rows = np.flatnonzero(keep)
@@ -148,11 +158,12 @@ class MicrographParticles:
 
     def coordinate_table(self) -> ParticleTable:
         """The picks as a RELION coordinate STAR table (what RELION's Extract reads), one row per
-        particle in this set's order: the STAR's own table when the coordinates came from one;
-        else ``rlnCoordinateX/Y``, the centres in micrograph pixels (a coordinate scale
-        applied), and from Topaz's picks ``rlnAutopickFigureOfMerit``, its score."""
+        particle in this set's order: the STAR's own table when the coordinates came from one
+        (its ``rlnCoordinateX/Y`` scaled by a coordinate scale other than 1); else
+        ``rlnCoordinateX/Y``, the centres in micrograph pixels (a coordinate scale applied), and
+        from Topaz's picks ``rlnAutopickFigureOfMerit``, its score."""
         if self.table is not None:
-            return self.table
+            return self._scaled_table()
         columns = {"rlnCoordinateX": self.coordinates[:, 0], "rlnCoordinateY": self.coordinates[:, 1]}
         if "score" in self.rows.columns:
             columns["rlnAutopickFigureOfMerit"] = pd.to_numeric(self.rows["score"], errors="coerce").to_numpy()
@@ -162,6 +173,27 @@ class MicrographParticles:
 
     def close(self) -> None:
         self._stack.close()
+
+    def _scaled_table(self) -> ParticleTable:
+        """The STAR's own table, with the centres in micrograph pixels when a scale is applied."""
+        if self.scale == 1:
+            return self.table
+        table = self.table.subset(np.arange(len(self)))
+        table.particles[list(COORDINATE_LABELS)] = self.coordinates
+        table.path = self.table.path
+        return table
+
+    def _scale_hint(self, centres: np.ndarray) -> tuple[float | None, str | None]:
+        """(suggested scale, warning) when all picks lie in the micrograph's top-left part, else (None, None)."""
+        binning = binning_hint(centres, self.shape)
+        if binning is None:
+            return None, None
+        h, w = self.shape
+        share = math.ceil(100 * max(centres[:, 0].max() / w, centres[:, 1].max() / h))
+        suggested = self.scale * binning
+        return suggested, (f"all {len(centres)} picks of {self.path.name} lie in the top-left {share} % of the "
+                           f"{w} x {h} px micrograph {self.micrograph_path.name}; picked on a copy binned by "
+                           f"{binning}? try --coords-scale {suggested:g}")
 
     # -- windows -----------------------------------------------------------------------------
     def _corners(self, centres: np.ndarray) -> np.ndarray:
@@ -179,8 +211,10 @@ class MicrographParticles:
         out = (centres < 0).any(axis=1) | (centres[:, 0] >= w) | (centres[:, 1] >= h)
         if out.any():
             x, y = centres[out.argmax()]
+            shrink = shrink_hint(centres, self.shape)
+            hint = "" if shrink is None else f" try --coords-scale {self.scale / shrink:g}"
             raise InputError(f"particle {int(out.argmax()) + 1} at ({x:g}, {y:g}) lies outside the {w} x {h} "
-                             f"micrograph {self.micrograph_path.name} (wrong micrograph or scale?)", self.path)
+                             f"micrograph {self.micrograph_path.name} (wrong micrograph or scale?{hint})", self.path)
 
     def _cut(self, centre: np.ndarray, out: np.ndarray) -> None:
         """Copy the (box, box) window around ``centre`` (x, y) into ``out``, padding outside."""

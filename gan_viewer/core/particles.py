@@ -199,9 +199,11 @@ class StarParticles:
 
 def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | None = None, *,
                    coords: str | os.PathLike | None = None, box: int | None = None,
-                   edge: str = "pad", require_images: bool = True) -> ParticleSource:
+                   edge: str = "pad", require_images: bool = True,
+                   coords_scale: float | None = None) -> ParticleSource:
     """Open a particle set by its extension: STAR, bare stack, cryoSPARC ``.cs``, or a
-    micrograph with a coordinate file (``coords``: ``.star``, ``.box`` or Topaz's picks) boxed at ``box`` px.
+    micrograph with a coordinate file (``coords``: ``.star``, ``.box`` or Topaz's picks) boxed at ``box`` px,
+    its coordinates multiplied by ``coords_scale`` (None: 1; see :class:`MicrographParticles`).
     ``require_images``: as for :class:`StarParticles` (False: a table none of whose stacks is
     found opens, with box 0)."""
     path = Path(path)
@@ -209,7 +211,7 @@ def open_particles(path: str | os.PathLike, project_dir: str | os.PathLike | Non
     if coords is not None:
         if box is None:
             raise InputError("a micrograph with coordinates needs a box size (--box)", coords)
-        return MicrographParticles(path, coords, box, edge=edge)
+        return MicrographParticles(path, coords, box, edge=edge, scale=1.0 if coords_scale is None else coords_scale)
     if suffix == ".star":
         return StarParticles(read_star(path), project_dir, require_images=require_images)
     if suffix in (".mrcs", ".mrc", ".st"):

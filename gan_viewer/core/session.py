@@ -39,7 +39,18 @@ log = logging.getLogger(__name__)
 
 def fingerprint(source: ParticleSource) -> str:
     """A short hash that changes when the particle set changes (count and image names; for one
-    micrograph's picks in a file of many, the micrograph and its picks too)."""
+    micrograph's picks in a file of many, the micrograph and its picks too; for picks read at a
+    coordinate scale other than 1, the scale: decisions made on the windows of one scale never
+    apply to another's, and sessions of picks at scale 1 keep the hash they always had)."""
+    scale = float(getattr(source, "scale", 1.0))
+    unscaled = _unscaled_fingerprint(source)
+    if scale == 1:
+        return unscaled
+    return hashlib.sha1(f"{unscaled} scale {scale!r}".encode()).hexdigest()[:16]
+
+
+def _unscaled_fingerprint(source: ParticleSource) -> str:
+    """:func:`fingerprint` without the coordinate scale."""
     table = getattr(source, "table", None)
     if table is not None and table.particles_block is not None:
         return table_fingerprint(table)
@@ -71,7 +82,7 @@ def session_labels(path: str | os.PathLike, particles: ParticleTable | ParticleS
     """
     info, labels = read_session(path)
     set_id = table_fingerprint(particles) if isinstance(particles, ParticleTable) else fingerprint(particles)
-    check_same_set(info, Path(path), len(particles), set_id, str(particles.path))
+    check_same_set(info, Path(path), len(particles), set_id, describe(particles))
     return labels
 
 
@@ -123,7 +134,7 @@ class Session:
         self.read_only_reason = None if self.lock.acquired else (
             f"{journal_path}: {self.lock.why_not}")
         try:
-            self.journal = Journal(journal_path, len(source), set_id, str(source.path or ""),
+            self.journal = Journal(journal_path, len(source), set_id, describe(source),
                                    read_only=not self.lock.acquired)
             if default and self.journal.created:
                 self._adopt(beside_path(_session_key(source)), set_id)
@@ -256,15 +267,27 @@ class Session:
 
 def _default_path(source: ParticleSource, set_id: str, mounts: str | None) -> Path:
     """The default session file of ``source``; one named after the set when the default one
-    belongs to another version of the file."""
+    belongs to another set (another version of the file, or its picks at another coordinate
+    scale), whose decisions stay in it."""
     if source.path is None:
         raise ValueError("a source without a file needs an explicit journal_path")
     key = _session_key(source)
     path = default_journal_path(key, mounts=mounts)
-    if path.is_file() and path.stat().st_size and read_session_meta(path).get("fingerprint") != set_id:
-        log.warning("%s was written for another version of %s; starting a new session", path, source.path)
+    meta = read_session_meta(path) if path.is_file() and path.stat().st_size else None
+    if meta is not None and meta.get("fingerprint") != set_id:
+        log.warning("%s was written for another particle set (%s, set %s), not this one (%s, set %s): this one "
+                    "gets a session of its own, and that file keeps its decisions", path, meta.get("source") or "?",
+                    meta.get("fingerprint"), describe(source), set_id)
         path = default_journal_path(key, set_id, mounts=mounts)
     return path
+
+
+def describe(source: ParticleSource | ParticleTable) -> str:
+    """The particle set in a session file's meta and in messages: its file, and for picks read at
+    a coordinate scale other than 1, the scale (``picks.star at --coords-scale 2``)."""
+    scale = float(getattr(source, "scale", 1.0))
+    where = str(source.path or "")
+    return where if scale == 1 else f"{where} at --coords-scale {scale:g}"
 
 
 def session_path(source: ParticleSource, mounts: str | None = None) -> Path:

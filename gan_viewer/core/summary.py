@@ -13,22 +13,30 @@ from gan_viewer.core.particles import StackParticles, StarParticles, open_partic
 
 
 def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = None,
-              coords: str | os.PathLike | None = None, box: int | None = None) -> dict[str, object]:
-    """Describe a particle STAR, stack or cryoSPARC file.
+              coords: str | os.PathLike | None = None, box: int | None = None,
+              coords_scale: float | None = None) -> dict[str, object]:
+    """Describe a particle STAR, stack or cryoSPARC file, or a micrograph with its picks
+    (``coords``, boxed at ``box`` px, their coordinates multiplied by ``coords_scale``).
 
     Returns
     -------
     dict
         Ordered ``label -> value`` pairs: file, format, particles, box, pixel size, and for
-        tables the optics groups, columns and the stacks found and missing.
+        tables the optics groups, columns and the stacks found and missing; for a micrograph's
+        picks the coordinate scale, the picks at the edge and duplicates, and ``warning`` when
+        the picks look made at another scale
+        (:attr:`MicrographParticles.scale_warning`).
     """
     # a table is described even when none of its stacks is found
-    source = open_particles(path, project_dir, coords=coords, box=box, require_images=False)
+    source = open_particles(path, project_dir, coords=coords, box=box, require_images=False,
+                            coords_scale=coords_scale)
     out: dict[str, object] = {"file": str(Path(path)), "particles": len(source)}
     if isinstance(source, MicrographParticles):
         out.update(format=f"micrograph {source.shape[1]} x {source.shape[0]} px with coordinates {coords}",
-                   box=source.box, pixel_size=_angstrom(source.pixel_size),
+                   box=source.box, pixel_size=_angstrom(source.pixel_size), coords_scale=source.scale,
                    at_edge=int(source.at_edge.sum()), duplicates=_duplicates(source))
+        if source.scale_warning is not None:
+            out["warning"] = source.scale_warning
         return out
     if isinstance(source, StackParticles):
         out.update(format=f"MRC stack (mode {source.stack.mode})", box=source.box,

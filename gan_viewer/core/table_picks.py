@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan_viewer.core.curation import Label
@@ -18,7 +18,7 @@ from gan_viewer.core.export import ExportResult, export_curated
 from gan_viewer.core.micrograph_particles import MicrographParticles
 from gan_viewer.core.session import session_labels, session_path
 from gan_viewer.errors import InputError
-from gan_viewer.io.micrograph import picks_table_micrographs
+from gan_viewer.io.micrograph import check_scale, picks_table_micrographs
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +53,22 @@ class TableExport:
         Micrographs found but without a session (nothing decided: nothing written).
     not_found
         Names in the table with no micrograph beside the given one.
+    scale_warnings
+        For each curated micrograph whose picks all lie in its top-left part, as picks made at
+        another binning and read without their scale do, the warning
+        (:attr:`MicrographParticles.scale_warning`).
     """
 
     written: list[tuple[Path, ExportResult]]
     not_curated: list[Path]
     not_found: list[str]
+    scale_warnings: list[str] = field(default_factory=list)
 
 
 def export_table_picks(micrograph: str | os.PathLike, table: str | os.PathLike, box: int,
                        out_dir: str | os.PathLike, *, overwrite: bool = False,
-                       undecided: Label = Label.REJECT, provenance: dict[str, str] | None = None) -> TableExport:
+                       undecided: Label = Label.REJECT, provenance: dict[str, str] | None = None,
+                       scale: float = 1.0) -> TableExport:
     """Write ``OUT_DIR/<micrograph>_kept.star`` for every micrograph of ``table`` curated in the
     inspector (RELION coordinate files, :meth:`MicrographParticles.coordinate_table`).
 
@@ -79,14 +85,17 @@ def export_table_picks(micrograph: str | os.PathLike, table: str | os.PathLike, 
         The box the picks were opened at (as in the inspector).
     out_dir
         Folder for the coordinate files (created when missing).
+    scale
+        The coordinate scale the picks were opened at (``--coords-scale``; a session is bound to
+        its scale, so one curated at another scale is not found).
     """
-    out_dir = Path(out_dir)
+    out_dir, scale = Path(out_dir), check_scale(scale, table)
     planned, not_curated, not_found = [], [], []
     for name, path in table_micrographs(micrograph, table):
         if not path.is_file():
             not_found.append(name)
             continue
-        source = MicrographParticles(path, table, box)
+        source = MicrographParticles(path, table, box, scale=scale)
         source.close()  # the pixels are not needed
         journal = session_path(source)
         if not journal.is_file():
@@ -105,4 +114,5 @@ def export_table_picks(micrograph: str | os.PathLike, table: str | os.PathLike, 
         written.append((path, result))
     log.info("%s: %d micrographs written, %d without a session, %d not found", Path(table).name, len(written),
              len(not_curated), len(not_found))
-    return TableExport(written, not_curated, not_found)
+    warnings = [source.scale_warning for _, source, _, _ in planned if source.scale_warning is not None]
+    return TableExport(written, not_curated, not_found, warnings)

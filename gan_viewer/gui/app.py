@@ -60,8 +60,12 @@ def install_excepthook() -> None:
 
 def run(file: Path | None = None, *, map_path: Path | None = None, model: str | None = None, device: str = "auto",
         coords: Path | None = None, box: int | None = None, project_dir: Path | None = None,
-        screenshot: Path | None = None, selection: Path | None = None, session_path: Path | None = None) -> int:
+        screenshot: Path | None = None, selection: Path | None = None, session_path: Path | None = None,
+        coords_scale: float | None = None) -> int:
     """Open the window on ``file`` (the bundled demo when None) and run the event loop.
+
+    ``coords_scale`` multiplies the coordinates of ``coords`` (None: 1; see
+    :class:`~gan_viewer.core.micrograph_particles.MicrographParticles`).
 
     ``selection``, RELION's Select-job file for ``file``, labels the particles before the window
     opens; ``session_path`` is the session file to use instead of the default one beside ``file``
@@ -86,13 +90,15 @@ def run(file: Path | None = None, *, map_path: Path | None = None, model: str | 
     if map_path is not None and not Path(map_path).is_file():
         raise InputError("no such map file", map_path)
     options = {k: v for k, v in (("coords", coords), ("box", box), ("project_dir", project_dir)) if v is not None}
+    if coords_scale not in (None, 1):
+        options["coords_scale"] = coords_scale
     if coords is None and is_micrograph_file(file):  # shown without particles, read behind the window
         session = None
     elif selection is None and session_path is None and loads_in_background(file, options):
         read_star_head(file, 1)  # a file that is not a STAR file fails here, before any window
         session = None
     else:
-        source = open_particles(file, project_dir, coords=coords, box=box)
+        source = open_particles(file, project_dir, coords=coords, box=box, coords_scale=coords_scale)
         session = Session(source, session_path) if selection is None else _labelled_session(
             source, Path(selection), session_path)
     app = create_app()

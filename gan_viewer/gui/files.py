@@ -58,7 +58,8 @@ def recent(settings: QSettings) -> list[dict]:
 
 def remember(settings: QSettings, path, map_path, options: dict) -> None:
     entry = {"path": str(Path(path).resolve()), "map": None if map_path is None else str(map_path)}
-    entry.update({k: (None if v is None else str(v) if k != "box" else int(v)) for k, v in options.items()})
+    kinds = {"box": int, "coords_scale": float}
+    entry.update({k: (None if v is None else kinds.get(k, str)(v)) for k, v in options.items()})
     entries = [entry] + [e for e in recent(settings) if e != entry]
     settings.setValue("recent", json.dumps(entries[:MAX_RECENT]))
 
@@ -67,6 +68,8 @@ def describe(entry: dict) -> str:
     text = Path(entry["path"]).name
     if entry.get("coords"):
         text += f" + {Path(entry['coords']).name}"
+    if entry.get("coords_scale"):
+        text += f" ×{entry['coords_scale']:g}"
     if entry.get("map"):
         text += f"  (map {Path(entry['map']).name})"
     return text
@@ -74,7 +77,7 @@ def describe(entry: dict) -> str:
 
 def open_entry(open_path: Callable[..., bool], entry: dict) -> bool:
     """Open a recent entry with ``open_path(path, map, **options)`` (the window's)."""
-    options = {k: entry.get(k) for k in ("coords", "box", "project_dir") if entry.get(k) is not None}
+    options = {k: entry.get(k) for k in ("coords", "box", "project_dir", "coords_scale") if entry.get(k) is not None}
     return open_path(entry["path"], entry.get("map"), **options)
 
 
@@ -157,10 +160,34 @@ def open_neighbour_micrograph(window, step: int) -> bool:
         window.statusBar().showMessage(f"{'last' if step > 0 else 'first'} micrograph of {Path(source.path).name}"
                                        f"{passed}", 8000)
         return False
-    opened = window.open_path(path, getattr(window, "map_path", None), coords=source.path, box=source.box)
+    opened = window.open_path(path, getattr(window, "map_path", None), **picks_options(source))
     if opened and passed:
         window.statusBar().showMessage(f"{path.name}{passed}", 8000)
     return opened
+
+
+def picks_options(source) -> dict:
+    """The options opening another micrograph with the picks table of ``source`` (a micrograph's
+    picks): the table, the box, and the coordinate scale when it is not 1."""
+    options = {"coords": source.path, "box": source.box}
+    if source.scale != 1:
+        options["coords_scale"] = source.scale
+    return options
+
+
+def warn_scale(window, source) -> None:
+    """Say in the status bar (and the log) when a micrograph's picks all lie in its top-left part,
+    as picks made on a binned copy and read without their scale do
+    (:attr:`~gan_viewer.core.micrograph_particles.MicrographParticles.scale_warning`); the warning
+    stays until another message replaces it, or picks without one open."""
+    warning, bar = getattr(source, "scale_warning", None), window.statusBar()
+    if warning is None:
+        if getattr(window, "scale_warning_shown", None) == bar.currentMessage():
+            bar.clearMessage()  # the previous picks' warning, still up
+        return
+    log.warning("%s", warning)
+    window.scale_warning_shown = f"warning: {warning}"
+    bar.showMessage(window.scale_warning_shown)
 
 
 def open_map_dialog(window) -> None:
@@ -283,7 +310,7 @@ def exporting_table(window) -> bool:
 def _export_table_in_thread(window, source, folder: Path, overwrite: bool) -> None:
     window.statusBar().showMessage(f"writing the kept picks of every curated micrograph to {folder}…")
     future = _POOL.submit(export_table_picks, source.micrograph_path, source.path, source.box, folder,
-                          overwrite=overwrite)
+                          overwrite=overwrite, scale=source.scale)
     poll = QTimer(window, interval=30)
     window.table_export_poll = poll
 
@@ -318,6 +345,9 @@ def _report_table_export(window, source, folder: Path, result: TableExport) -> N
         text += f"\n{len(result.not_curated)} without a session (not curated): nothing written"
     if result.not_found:
         text += f"\n{len(result.not_found)} named in the table but not found beside {Path(source.micrograph_path).name}"
+    if result.scale_warnings:
+        text += (f"\nwarning: {len(result.scale_warnings)} with picks only in their top-left part, e.g. "
+                 f"{result.scale_warnings[0]}")
     window.statusBar().showMessage(text.replace("\n", "; "), 15000)
     QMessageBox(QMessageBox.Icon.Information, "Exported", text, QMessageBox.StandardButton.Ok, window).open()
 

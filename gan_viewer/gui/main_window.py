@@ -153,7 +153,7 @@ class MainWindow(BackgroundOpening, SaveGuard, Deciding, DisplayFiltering, QMain
             return True
         try:
             source = open_particles(path, kwargs.get("project_dir"), coords=kwargs.get("coords"),
-                                    box=kwargs.get("box"))
+                                    box=kwargs.get("box"), coords_scale=kwargs.get("coords_scale"))
             session = self._new_session(source)
         except Exception as exc:  # noqa: BLE001 - InputError, OSError: told to the user
             files.error_dialog(self, "Cannot open particles", str(exc))
@@ -196,6 +196,7 @@ class MainWindow(BackgroundOpening, SaveGuard, Deciding, DisplayFiltering, QMain
         self.refresh_decisions()
         if session.read_only:
             self.statusBar().showMessage("read-only: another gan-viewer window or process has this session open")
+        files.warn_scale(self, session.source)
         self.bar.show_counts(session.curation.counts(), len(session))
         self.go(session.cursor)
         self.sessionOpened.emit()

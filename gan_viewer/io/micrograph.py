@@ -14,7 +14,11 @@ Conventions
   are those whose ``image_name`` is its file name without the extension, as Topaz names them (or
   with it).
   Topaz picks on the micrographs it was given, so picks made on a downsampled copy (``topaz
-  preprocess -s``) need ``topaz extract -x`` or a coordinate scale.
+  preprocess -s``) need ``topaz extract -x`` or a coordinate scale: ``--coords-scale FACTOR``
+  (``gui``, ``info``, ``export``), the factor taking the file's pixels to the micrograph's (2 for
+  picks made on a copy binned by 2); the same holds for any coordinate file picked at another
+  binning. :func:`binning_hint` recognises picks that all lie in the micrograph's top-left part,
+  and :func:`shrink_hint` picks that lie beyond it.
 * A window of side ``box`` around centre ``c`` (rounded half up) spans ``c - box//2`` to
   ``c - box//2 + box - 1``, so the centre sits at index ``box//2`` as in RELION's extraction.
 """
@@ -42,6 +46,10 @@ BOX_COLUMNS = ("x", "y", "w", "h")
 #: the columns of Topaz's picks table (``topaz extract``); a ``score`` column follows when it scored them
 TOPAZ_COLUMNS = ("image_name", "x_coord", "y_coord")
 EDGE_MODES = ("pad", "flag", "skip")
+#: the binnings a copy of a micrograph is commonly picked at (``topaz preprocess -s``), smallest first
+BINNINGS = (2, 3, 4, 8)
+#: fewer picks than this say nothing about the scale they were made at
+MIN_PICKS_FOR_SCALE = 10
 
 
 def read_coordinates(path: str | os.PathLike, micrograph: str | os.PathLike | None = None) -> np.ndarray:
@@ -241,6 +249,64 @@ def read_micrograph(path: str | os.PathLike) -> np.ndarray:
         if len(stack) != 1:
             raise InputError(f"holds {len(stack)} images or sections; expected one 2D micrograph", path)
         return np.asarray(stack.read(np.array([0]))[0], np.float32)
+
+
+def check_scale(scale: float, path: str | os.PathLike | None) -> float:
+    """``scale`` as a float, if it is a finite positive number (a coordinate scale; ``path``:
+    the coordinate file the InputError names)."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise InputError(f"coordinate scale (--coords-scale) must be a positive number, got {scale!r}", path)
+    return value
+
+
+def binning_hint(centres: np.ndarray, shape: tuple[int, int], min_picks: int = MIN_PICKS_FOR_SCALE) -> int | None:
+    """The binning of the copy of a micrograph that picks seem to have been made on, or None.
+
+    Picks made on a copy binned by ``k`` and read without their scale all lie in the top-left
+    ``1/k`` of the micrograph, where their boxes show the wrong places. With at least
+    ``min_picks`` picks (fewer may cluster by chance), all on the micrograph, the answer is the
+    largest of :data:`BINNINGS` for which every pick, scaled by it, still lies on the micrograph
+    (x·k < width and y·k < height); None when even 2 does not fit, i.e. when the picks reach the
+    right or the bottom half.
+
+    Parameters
+    ----------
+    centres
+        (n, 2) pick centres ``(x, y)`` in micrograph pixels.
+    shape
+        Micrograph (height, width) in pixels.
+    min_picks
+        Fewer picks give None.
+    """
+    centres = np.asarray(centres, np.float64).reshape(-1, 2)
+    if len(centres) < max(min_picks, 1) or (centres < 0).any():
+        return None
+    size = np.array(shape[::-1], np.float64)  # (width, height), as the centres' (x, y)
+    fitting = [k for k in BINNINGS if (centres * k < size).all()]
+    return fitting[-1] if fitting else None
+
+
+def shrink_hint(centres: np.ndarray, shape: tuple[int, int]) -> int | None:
+    """For picks some of which lie beyond the micrograph (picked on a copy ``k`` times larger, or
+    scaled ``k`` times too much): the smallest of :data:`BINNINGS` that brings every pick, divided
+    by it, onto the micrograph; None when none does (or a pick is at a negative coordinate).
+
+    Parameters
+    ----------
+    centres
+        (n, 2) pick centres ``(x, y)`` in micrograph pixels.
+    shape
+        Micrograph (height, width) in pixels.
+    """
+    centres = np.asarray(centres, np.float64).reshape(-1, 2)
+    if not len(centres) or (centres < 0).any():
+        return None
+    size = np.array(shape[::-1], np.float64)  # (width, height), as the centres' (x, y)
+    return next((k for k in BINNINGS if (centres / k < size).all()), None)
 
 
 def check_box(box: int, shape: tuple[int, int], path: Path) -> int:

@@ -12,7 +12,7 @@ from gan_viewer.cli import main
 from gan_viewer.core.curation import Label
 from gan_viewer.core.session import Session
 from gan_viewer.io.star import read_star, table_from_dataframe, write_star
-from tests.conftest import write_mrcs, write_topaz_picks
+from tests.conftest import BIN2_PICKS, write_mrcs, write_topaz_picks
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -169,6 +169,63 @@ def test_export_every_curated_micrograph_of_a_topaz_table(capsys, tmp_path: Path
                            "--all-micrographs", str(tmp_path / "elsewhere"))
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_picks_made_at_bin_2_export_at_coords_scale_2_in_micrograph_pixels(capsys, tmp_path: Path) -> None:
+    """Topaz's picks of a copy binned by 2, curated at --coords-scale 2: written x 2, alone and with
+    --all-micrographs; their session is refused, and not found, at scale 1."""
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+
+    picks = write_topaz_picks(tmp_path, {"mic": [(x, y, 1.0) for x, y in BIN2_PICKS]})
+    session = Session(MicrographParticles(tmp_path / "mic.mrc", picks, 16, scale=2))
+    session.decide(Label.KEEP, [0, 3, 5])
+    session.close()
+    expected = 2 * np.array(BIN2_PICKS, float)[[0, 3, 5]]
+    base = ["export", str(tmp_path / "mic.mrc"), "--coords", str(picks), "--box", "16"]
+    code, out, err = run(capsys, *base, "--coords-scale", "2", "--session", str(session.journal.path),
+                         "--out", str(tmp_path / "mic_kept.star"))
+    assert code == 0 and "warning" not in out, err
+    kept = read_star(tmp_path / "mic_kept.star").particles
+    np.testing.assert_array_equal(kept[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(float), expected)
+    code, out, err = run(capsys, *base, "--coords-scale", "2", "--all-micrographs", str(tmp_path / "Picks"))
+    kept = read_star(tmp_path / "Picks" / "mic_kept.star").particles
+    assert code == 0 and "warning" not in out, err
+    np.testing.assert_array_equal(kept[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(float), expected)
+    code, _, err = run(capsys, *base, "--session", str(session.journal.path), "--out", str(tmp_path / "wrong.star"))
+    assert code == 2 and "another particle set" in err and "at --coords-scale 2 (12 particles" in err
+    code, out, _ = run(capsys, *base, "--all-micrographs", str(tmp_path / "at1"))
+    assert code == 0 and "no session (not curated, nothing written): 1 micrograph(s)" in out
+    assert not (tmp_path / "wrong.star").exists() and not list((tmp_path / "at1").glob("*"))
+
+
+def test_info_and_export_warn_when_the_picks_look_made_at_another_binning(capsys, tmp_path: Path) -> None:
+    picks = write_topaz_picks(tmp_path, {"mic": [(x, y, 1.0) for x, y in BIN2_PICKS],
+                                         "spread": [(2 * x, 2 * y, 1.0) for x, y in BIN2_PICKS]})
+    argv = ["--coords", str(picks), "--box", "16"]
+    code, out, _ = run(capsys, "info", str(tmp_path / "mic.mrc"), *argv)
+    assert code == 0 and out.splitlines()[-1] == (
+        "warning: all 12 picks of predicted_particles_all.txt lie in the top-left 48 % of the 80 x 64 px micrograph "
+        "mic.mrc; picked on a copy binned by 2? try --coords-scale 2")
+    code, out, _ = run(capsys, "export", str(tmp_path / "mic.mrc"), *argv, "--keep", "1", "--out",
+                       str(tmp_path / "k.star"))
+    assert code == 0 and "warning: all 12 picks" in out and "try --coords-scale 2" in out
+    for micrograph, extra in (("spread", []), ("mic", ["--coords-scale", "2"])):
+        code, out, _ = run(capsys, "info", str(tmp_path / f"{micrograph}.mrc"), *argv, *extra)
+        assert code == 0 and "particles     12" in out and "warning" not in out
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "nan", "inf"])
+def test_an_absurd_coords_scale_is_one_line_and_writes_nothing(capsys, tmp_path: Path, value: str) -> None:
+    picks = write_topaz_picks(tmp_path, {"mic": [(20, 30, 1.0)]})
+    base = [str(tmp_path / "mic.mrc"), "--coords", str(picks), "--box", "16", "--coords-scale", value]
+    for argv in (["info", *base], ["gui", *base], ["export", *base, "--keep", "1", "--out", str(tmp_path / "k.star")],
+                 ["export", *base, "--all-micrographs", str(tmp_path / "Picks")]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert "predicted_particles_all.txt: coordinate scale (--coords-scale) must be a positive number" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["mic.mrc", "predicted_particles_all.txt"]
+    code, _, err = run(capsys, "info", str(tmp_path / "mic.mrc"), "--coords-scale", "2")
+    assert code == 2 and "--coords-scale scales the picks of --coords" in err and len(err.strip().splitlines()) == 1
 
 
 def test_export_reject_rows_say_where_the_rest_goes(capsys, tiny_set: Path, tmp_path: Path) -> None:

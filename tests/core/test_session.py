@@ -73,6 +73,47 @@ def test_each_micrograph_of_one_topaz_table_keeps_its_own_decisions(tmp_path: Pa
     again.close()
 
 
+@pytest.mark.parametrize("suffix", [".star", ".box"])
+def test_a_coordinate_files_session_is_bound_to_its_scale(tmp_path: Path, suffix: str) -> None:
+    """Picks of a coordinate file curated at one scale: their decisions never apply at another
+    (the fingerprint holds the scale), and sessions of picks at scale 1 keep the fingerprint they
+    always had, so they still open."""
+    import hashlib
+
+    import mrcfile
+    import numpy as np
+
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+    from gan_viewer.core.session import fingerprint, session_labels, table_fingerprint
+    from tests.conftest import BIN2_PICKS
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.zeros((64, 80), np.float32))
+    coords = tmp_path / f"mic_picks{suffix}"
+    if suffix == ".star":
+        coords.write_text("data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n"
+                          + "".join(f"{x} {y}\n" for x, y in BIN2_PICKS))
+    else:
+        coords.write_text("".join(f"{x - 4} {y - 4} 8 8\n" for x, y in BIN2_PICKS))
+    at = {scale: MicrographParticles(tmp_path / "mic.mrc", coords, 16, scale=scale) for scale in (1, 2)}
+    before = (table_fingerprint(at[1].table) if suffix == ".star"  # as written before scales counted
+              else hashlib.sha1(f"12{coords.stat().st_size}".encode()).hexdigest()[:16])
+    assert fingerprint(at[1]) == before != fingerprint(at[2])
+    one = Session(at[1])
+    one.decide(Label.KEEP, [0, 1])
+    one.close()
+    two = Session(at[2])
+    assert two.curation.counts()[Label.KEEP] == 0 and two.journal.path != one.journal.path
+    two.decide(Label.REJECT, [0])
+    two.close()
+    with pytest.raises(InputError, match="at --coords-scale 2 .*not .*mic_picks.* \\(12 particles"):
+        session_labels(two.journal.path, at[1])
+    again = Session(MicrographParticles(tmp_path / "mic.mrc", coords, 16))
+    assert again.journal.path == one.journal.path and again.curation.counts()[Label.KEEP] == 2
+    again.close()
+    assert session_labels(two.journal.path, at[2]).tolist()[:2] == [Label.REJECT, 0]
+
+
 def test_read_only_folder_uses_user_data_dir(tiny_set: Path, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(os, "access", lambda path, mode: False)

@@ -114,3 +114,28 @@ def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, 
     window.confirm = lambda title, text: True
     assert files.export_table_dialog(window)
     qtbot.waitUntil(lambda: not files.exporting_table(window) and len(read_star(out / "a_kept.star").particles) == 2)
+
+
+def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make_window, tmp_path, monkeypatch):
+    """Picks all in the micrograph's top-left half (a copy binned by 2): a warning naming
+    --coords-scale 2, from the command line's options and from File > Open picks; at scale 2 none,
+    the picks in micrograph pixels, and the next micrograph of the table opens at that scale too."""
+    from gan_viewer.gui import files
+    from tests.conftest import BIN2_PICKS
+
+    picks = write_topaz_picks(tmp_path, {"a": [(x, y, 1.0) for x, y in BIN2_PICKS],
+                                         "b": [(x, y, 0.5) for x, y in BIN2_PICKS[::-1]]})
+    window = make_window(tmp_path / "a.mrc", coords=picks, box=16)
+    message = window.statusBar().currentMessage()
+    assert message.startswith("warning: all 12 picks") and message.endswith("try --coords-scale 2")
+    assert window.open_path(tmp_path / "a.mrc", coords=picks, box=16, coords_scale=2)
+    assert window.statusBar().currentMessage() == ""  # the warning went with the picks it was about
+    np.testing.assert_array_equal(window.session.source.coordinates, 2 * np.array(BIN2_PICKS))
+    window.actions_["next_micrograph"].trigger()
+    assert window.session.source.micrograph_path == tmp_path / "b.mrc" and window.session.source.scale == 2
+    entry = files.recent(window.settings)[0]  # File > Open recent opens it at its scale
+    assert entry["coords_scale"] == 2 and files.describe(entry) == "b.mrc + predicted_particles_all.txt ×2"
+    assert window.open_path(tmp_path / "a.mrc")  # the micrograph alone, then File > Open picks
+    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: (picks, 16))
+    window.actions_["open_picks"].trigger()
+    assert window.session.source.scale == 1 and "try --coords-scale 2" in window.statusBar().currentMessage()

@@ -363,3 +363,38 @@ def test_coordinates_beyond_any_micrograph_are_refused(tmp_path: Path) -> None:
     path.write_text("data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10 12\n1e308 40\n")
     with pytest.raises(InputError, match="particle 2 has a coordinate beyond 10\\*\\*9 pixels"):
         load_coordinates(path)
+
+
+@pytest.mark.parametrize("binning", [2, 3, 4, 8])
+def test_binning_hint_names_the_copy_the_picks_were_made_on(binning: int) -> None:
+    rng, hint = np.random.default_rng(binning), micrograph_module.binning_hint
+    picks = rng.uniform(50, 4096 / binning - 1, (85, 2))  # spread over the binned copy
+    assert hint(picks, (4096, 4096)) == binning and hint(picks[:9], (4096, 4096)) is None  # 9: too few to say
+    assert hint(rng.uniform(0, 4095, (85, 2)), (4096, 4096)) is None  # spread over the micrograph
+    assert hint(picks - 100, (4096, 4096)) is None  # not on the micrograph
+
+
+def test_picks_of_a_binned_copy_warn_and_open_at_their_scale(tmp_path: Path, mic: Path, star: Path) -> None:
+    """A coordinate STAR picked at bin 2: a warning naming --coords-scale 2 (none for picks spread
+    over the micrograph, nor at the scale given); its coordinate table in micrograph pixels."""
+    from tests.conftest import BIN2_PICKS
+
+    binned = write_star30(tmp_path / "bin2.star", BIN2_PICKS)
+    plain = MicrographParticles(mic, binned, BOX)
+    assert plain.suggested_scale == 2 and "all 12 picks of bin2.star lie in the top-left 48 %" in plain.scale_warning
+    assert plain.scale_warning.endswith("binned by 2? try --coords-scale 2")
+    assert MicrographParticles(mic, star, BOX).scale_warning is None
+    scaled = MicrographParticles(mic, binned, BOX, scale=2)
+    assert scaled.scale == 2 and scaled.suggested_scale is None and scaled.scale_warning is None
+    table = scaled.coordinate_table().particles
+    np.testing.assert_array_equal(table[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(float), 2 * np.array(BIN2_PICKS))
+    assert table.columns.tolist() == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
+    assert scaled.table.particles["rlnCoordinateX"].tolist() == [x for x, _ in BIN2_PICKS]  # the file's, untouched
+
+
+def test_picks_beyond_the_micrograph_name_the_scale_that_fits(tmp_path: Path, mic: Path, star: Path) -> None:
+    doubled = write_star30(tmp_path / "bin1.star", [(2 * x, 2 * y) for x, y in DOTS])
+    assert_input_error(lambda: MicrographParticles(mic, doubled, BOX), doubled, r"scale\? try --coords-scale 0.5\)")
+    assert_input_error(lambda: MicrographParticles(mic, star, BOX, scale=4), star, r"try --coords-scale 1\)")
+    for value in (0, -2, float("nan"), float("inf")):
+        assert_input_error(lambda: MicrographParticles(mic, doubled, BOX, scale=value), doubled, "--coords-scale")

@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.export import ExportResult, export_curated
-from gan_viewer.core.micrograph_particles import curation_table
+from gan_viewer.core.micrograph_particles import MicrographParticles, curation_table
 from gan_viewer.core.table_picks import ExistingOutputs, TableExport, export_table_picks, table_micrographs
 from gan_viewer.errors import InputError
 from gan_viewer.gui.export_dialog import ExportDialog
@@ -121,7 +121,33 @@ def open_picks_dialog(window) -> bool:
         return False
     path, box = answer
     window.settings.setValue("picks/box", box)
-    return window.open_path(micrograph, getattr(window, "map_path", None), coords=path, box=box)
+    options = {"coords": path, "box": box}
+    suggested = picks_scale_hint(micrograph, path, box)
+    if suggested is not None and ask_scale(window, *suggested):
+        options["coords_scale"] = suggested[1]
+    return window.open_path(micrograph, getattr(window, "map_path", None), **options)
+
+
+def picks_scale_hint(micrograph: Path, picks: Path, box: int) -> tuple[str, float] | None:
+    """(warning, suggested scale) when the picks of ``picks`` all lie in the top-left part of
+    ``micrograph``, as picks made on a binned copy do
+    (:attr:`~gan_viewer.core.micrograph_particles.MicrographParticles.suggested_scale`); None
+    otherwise, and when they cannot be read (opening them then says why)."""
+    try:
+        source = MicrographParticles(micrograph, picks, box)
+    except (InputError, OSError, ValueError):
+        return None
+    source.close()
+    return None if source.suggested_scale is None else (source.scale_warning, source.suggested_scale)
+
+
+def ask_scale(window, warning: str, scale: float) -> bool:
+    """Whether to open picks that look made on a binned copy at ``scale`` (tests replace this)."""
+    where = warning.split("; ")[0]  # "all N picks of FILE lie in the top-left S % of ... MIC"
+    return window.confirm("Picks made on a binned micrograph?",
+                          f"{where[0].upper()}{where[1:]}, as picks made on a copy binned by {scale:g} "
+                          f"and read without their scale would.\n\nOpen them at ×{scale:g} (their coordinates "
+                          f"times {scale:g}, as --coords-scale {scale:g} does)?")
 
 
 def neighbour_micrograph(source, step: int) -> tuple[Path | None, int]:

@@ -118,8 +118,9 @@ def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, 
 
 def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make_window, tmp_path, monkeypatch):
     """Picks all in the micrograph's top-left half (a copy binned by 2): a warning naming
-    --coords-scale 2, from the command line's options and from File > Open picks; at scale 2 none,
-    the picks in micrograph pixels, and the next micrograph of the table opens at that scale too."""
+    --coords-scale 2, from the command line's options and from File > Open picks, which also asks
+    whether to open them at x2; at scale 2 none, the picks in micrograph pixels, and the next
+    micrograph of the table opens at that scale too."""
     from gan_viewer.gui import files
     from tests.conftest import BIN2_PICKS
 
@@ -137,5 +138,18 @@ def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make
     assert entry["coords_scale"] == 2 and files.describe(entry) == "b.mrc + predicted_particles_all.txt ×2"
     assert window.open_path(tmp_path / "a.mrc")  # the micrograph alone, then File > Open picks
     monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: (picks, 16))
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False  # "open them at x2?" no
     window.actions_["open_picks"].trigger()
     assert window.session.source.scale == 1 and "try --coords-scale 2" in window.statusBar().currentMessage()
+    assert asked[0].startswith("All 12 picks of predicted_particles_all.txt lie in the top-left")
+    assert "Open them at ×2" in asked[0]
+    window.confirm = lambda title, text: True  # yes: the picks open at their scale, and no warning stays
+    window.actions_["open_picks"].trigger()
+    assert window.session.source.scale == 2 and window.statusBar().currentMessage() == ""
+    np.testing.assert_array_equal(window.session.source.coordinates, 2 * np.array(BIN2_PICKS))
+    window.confirm = lambda title, text: asked.append(text) or True  # picks spread over the micrograph: no question
+    spread = write_topaz_picks(tmp_path, {"a": [(2 * x, 2 * y, 1.0) for x, y in BIN2_PICKS]}, name="spread.txt")
+    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: (spread, 16))
+    window.actions_["open_picks"].trigger()
+    assert len(asked) == 1 and window.session.source.path == spread and window.session.source.scale == 1

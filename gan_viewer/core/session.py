@@ -119,6 +119,10 @@ class Session:
     ----------
     read_only_reason : str or None
         Why decisions cannot be made here (another window or process holds the session), or None.
+    other_set_note : str or None
+        When the default session file beside the data belongs to another particle set (another
+        version of the file, or its picks at another coordinate scale), what to tell the user:
+        that file keeps its decisions and this set has a session file of its own. Else None.
     """
 
     def __init__(self, source: ParticleSource, journal_path: str | os.PathLike | None = None, *,
@@ -128,8 +132,9 @@ class Session:
         self.source = source
         set_id = fingerprint(source)
         default = journal_path is None
+        self.other_set_note: str | None = None
         if default:
-            journal_path = _default_path(source, set_id, mounts)
+            journal_path, self.other_set_note = _default_path(source, set_id, mounts)
         self.lock = SessionLock(journal_path)
         self.read_only_reason = None if self.lock.acquired else (
             f"{journal_path}: {self.lock.why_not}")
@@ -265,21 +270,30 @@ class Session:
         log.info("%s: took %d decisions over from %s", self.journal.path, decided.size, beside)
 
 
-def _default_path(source: ParticleSource, set_id: str, mounts: str | None) -> Path:
-    """The default session file of ``source``; one named after the set when the default one
-    belongs to another set (another version of the file, or its picks at another coordinate
-    scale), whose decisions stay in it."""
+def _default_path(source: ParticleSource, set_id: str, mounts: str | None) -> tuple[Path, str | None]:
+    """The default session file of ``source``, and None; or, when the default one belongs to
+    another set (another version of the file, or its picks at another coordinate scale), whose
+    decisions stay in it, one named after the set and, when that one holds decisions, a note
+    saying so."""
     if source.path is None:
         raise ValueError("a source without a file needs an explicit journal_path")
     key = _session_key(source)
     path = default_journal_path(key, mounts=mounts)
     meta = read_session_meta(path) if path.is_file() and path.stat().st_size else None
-    if meta is not None and meta.get("fingerprint") != set_id:
-        log.warning("%s was written for another particle set (%s, set %s), not this one (%s, set %s): this one "
-                    "gets a session of its own, and that file keeps its decisions", path, meta.get("source") or "?",
-                    meta.get("fingerprint"), describe(source), set_id)
-        path = default_journal_path(key, set_id, mounts=mounts)
-    return path
+    if meta is None or meta.get("fingerprint") == set_id:
+        return path, None
+    log.warning("%s was written for another particle set (%s, set %s), not this one (%s, set %s): this one "
+                "gets a session of its own, and that file keeps its decisions", path, meta.get("source") or "?",
+                meta.get("fingerprint"), describe(source), set_id)
+    try:
+        decided = int(np.count_nonzero(read_session(path)[1]))
+    except InputError:
+        decided = -1  # unreadable labels: say so as if it held some
+    note = None if decided == 0 else (  # a set opened once and left: nothing to explain
+        f"{path.name} holds {'its' if decided < 0 else decided} decision{'' if decided == 1 else 's'} on another particle set "
+        f"({Path(meta.get('source') or '?').name}) and keeps {'it' if decided == 1 else 'them'}; this set ({Path(describe(source)).name}) has "
+        f"its own session")
+    return default_journal_path(key, set_id, mounts=mounts), note
 
 
 def describe(source: ParticleSource | ParticleTable) -> str:
@@ -292,7 +306,7 @@ def describe(source: ParticleSource | ParticleTable) -> str:
 
 def session_path(source: ParticleSource, mounts: str | None = None) -> Path:
     """Where the inspector keeps the session of ``source`` (it need not exist yet)."""
-    return _default_path(source, fingerprint(source), mounts)
+    return _default_path(source, fingerprint(source), mounts)[0]
 
 
 def _session_key(source: ParticleSource) -> Path:

@@ -102,8 +102,12 @@ def test_a_coordinate_files_session_is_bound_to_its_scale(tmp_path: Path, suffix
     one = Session(at[1])
     one.decide(Label.KEEP, [0, 1])
     one.close()
+    assert one.other_set_note is None
     two = Session(at[2])
     assert two.curation.counts()[Label.KEEP] == 0 and two.journal.path != one.journal.path
+    assert two.other_set_note == (f"{one.journal.path.name} holds 2 decisions on another particle set "
+                                  f"({coords.name}) and keeps them; this set ({coords.name} at --coords-scale 2) "
+                                  "has its own session")
     two.decide(Label.REJECT, [0])
     two.close()
     with pytest.raises(InputError, match="at --coords-scale 2 .*not .*mic_picks.* \\(12 particles"):

@@ -129,8 +129,14 @@ def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make
     window = make_window(tmp_path / "a.mrc", coords=picks, box=16)
     message = window.statusBar().currentMessage()
     assert message.startswith("warning: all 12 picks") and message.endswith("try --coords-scale 2")
+    window.session.decide(Label.REJECT, [0])  # a decision made at the wrong scale
     assert window.open_path(tmp_path / "a.mrc", coords=picks, box=16, coords_scale=2)
-    assert window.statusBar().currentMessage() == ""  # the warning went with the picks it was about
+    message = window.statusBar().currentMessage()  # the warning went with the picks it was about,
+    assert "try --coords-scale" not in message  # and the empty curation says why: scale 1's session keeps its own
+    assert message == ("predicted_particles_all.txt.a.gan-viewer.sqlite holds 1 decision on another particle set "
+                       "(predicted_particles_all.txt) and keeps it; this set (predicted_particles_all.txt at "
+                       "--coords-scale 2) has its own session")
+    assert window.session.curation.counts()[Label.REJECT] == 0
     np.testing.assert_array_equal(window.session.source.coordinates, 2 * np.array(BIN2_PICKS))
     window.actions_["next_micrograph"].trigger()
     assert window.session.source.micrograph_path == tmp_path / "b.mrc" and window.session.source.scale == 2
@@ -146,10 +152,11 @@ def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make
     assert "Open them at ×2" in asked[0]
     window.confirm = lambda title, text: True  # yes: the picks open at their scale, and no warning stays
     window.actions_["open_picks"].trigger()
-    assert window.session.source.scale == 2 and window.statusBar().currentMessage() == ""
+    assert window.session.source.scale == 2 and "try --coords-scale" not in window.statusBar().currentMessage()
     np.testing.assert_array_equal(window.session.source.coordinates, 2 * np.array(BIN2_PICKS))
     window.confirm = lambda title, text: asked.append(text) or True  # picks spread over the micrograph: no question
-    spread = write_topaz_picks(tmp_path, {"a": [(2 * x, 2 * y, 1.0) for x, y in BIN2_PICKS]}, name="spread.txt")
+    spread = write_topaz_picks(tmp_path, {"a": [(2 * x, 2 * y, 1.0) for x, y in BIN2_PICKS]}, micrographs=(),
+                               name="spread.txt")  # a.mrc as it is (the window has it mapped)
     monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: (spread, 16))
     window.actions_["open_picks"].trigger()
     assert len(asked) == 1 and window.session.source.path == spread and window.session.source.scale == 1

@@ -30,7 +30,16 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
     # a table is described even when none of its stacks is found
     source = open_particles(path, project_dir, coords=coords, box=box, require_images=False,
                             coords_scale=coords_scale)
-    out: dict[str, object] = {"file": str(Path(path)), "particles": len(source)}
+    try:
+        return _describe(source, Path(path), coords)
+    finally:
+        if hasattr(source, "close"):  # a micrograph is mapped: let it go
+            source.close()
+
+
+def _describe(source, path: Path, coords) -> dict[str, object]:
+    """:func:`summarize` of an opened particle set."""
+    out: dict[str, object] = {"file": str(path), "particles": len(source)}
     if isinstance(source, MicrographParticles):
         out.update(format=f"micrograph {source.shape[1]} x {source.shape[0]} px with coordinates {coords}",
                    box=source.box, pixel_size=_angstrom(source.pixel_size), coords_scale=source.scale,
@@ -46,7 +55,7 @@ def summarize(path: str | os.PathLike, project_dir: str | os.PathLike | None = N
     table = source.table
     apix = table.pixel_size()
     out.update(
-        format=f"STAR, RELION {table.release}" if Path(path).suffix.lower() == ".star" else "cryoSPARC .cs",
+        format=f"STAR, RELION {table.release}" if path.suffix.lower() == ".star" else "cryoSPARC .cs",
         box=source.box or "unknown (the file does not say, and no stack of it was found)",
         pixel_size=_angstrom(source.pixel_size) + ("" if apix is not None or source.pixel_size is None
                                                    else " (from the stack header)"),

@@ -214,6 +214,18 @@ def test_info_and_export_warn_when_the_picks_look_made_at_another_binning(capsys
         assert code == 0 and "particles     12" in out and "warning" not in out
 
 
+def test_info_lets_go_of_the_micrograph_it_describes(monkeypatch, tmp_path: Path) -> None:
+    from gan_viewer.core.micrograph_particles import MicrographParticles
+    from gan_viewer.core.summary import summarize
+
+    closed = []
+    close = MicrographParticles.close
+    monkeypatch.setattr(MicrographParticles, "close", lambda self: closed.append(self.micrograph_path) or close(self))
+    picks = write_topaz_picks(tmp_path, {"mic": [(20, 30, 1.0)]})
+    assert summarize(tmp_path / "mic.mrc", coords=picks, box=16)["particles"] == 1
+    assert closed == [tmp_path / "mic.mrc"]
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "nan", "inf"])
 def test_an_absurd_coords_scale_is_one_line_and_writes_nothing(capsys, tmp_path: Path, value: str) -> None:
     picks = write_topaz_picks(tmp_path, {"mic": [(20, 30, 1.0)]})

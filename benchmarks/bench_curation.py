@@ -23,12 +23,16 @@ Reported per set and score: AUC (good vs bad) and precision at the bad fraction 
 among the lowest-scored quarter), with the baselines beside (``gvMatchedPlain``: the unwhitened
 matched filter; ``gvAgreement``: GAN-recovered vs reference correlation, with ``--gan``); and, with
 ``--fsc``, the FSC between ``relion_reconstruct`` maps from the subset ``gvScore`` keeps and from
-the true good set (and from all particles). ``throughput``: particles/s of the matched filter at
-128 px, projection included.
+the true good set (and from all particles). With ``--oracle``, given poses also get the Bayes bound
+(``bayesOracle``, :mod:`curation_oracle`): the ranking of an oracle that knows how the set was made,
+under Gaussian noise, the most any per-particle score can do there. ``throughput``: particles/s of
+the matched filter at 128 px, projection included.
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_curation.py sets [--n 800] [--gan] [--fsc] [--out FILE]
+    python benchmarks/bench_curation.py sets --poses given --noise micrograph --snr 0.005 --n 4000 --oracle \
+        [--seed-offset 1] --out FILE
     python benchmarks/bench_curation.py throughput [--n 20000] [--resolution 10] [--interpolation nearest] [--out FILE]
 """
 
@@ -56,6 +60,7 @@ from gan_viewer.sim.reference import map_at
 from gan_viewer.sim.scenes import NoiseBank
 from gan_viewer.sim.scoring import ParticleScorer, ScoreInputs, random_eulers
 
+from curation_oracle import bayes_bound
 from curation_poses import PoseSearch, angular_error, near_miss_eulers
 
 log = logging.getLogger("bench_curation")
@@ -240,7 +245,7 @@ def run_sets(args: argparse.Namespace) -> dict:
         for noise in args.noise:
             for snr in args.snr:
                 t0 = time.perf_counter()
-                seed = int(snr * 1e5) + (7 if noise == "micrograph" else 0)
+                seed = int(snr * 1e5) + (7 if noise == "micrograph" else 0) + args.seed_offset
                 data = simulate(world, args.n if poses == "given" else args.n_refined, snr, noise, seed)
                 if poses == "refined":
                     if search is None:
@@ -248,6 +253,8 @@ def run_sets(args: argparse.Namespace) -> dict:
                     data["eulers"], data["origins"] = search.refine(data["images"], data["ctf"])
                     data["kind"] = np.where(data["kind"] == "wrong_pose", "good", data["kind"])  # refined: real particles
                 scores = score_set(world, data, args.resolution, gan if snr in args.gan_snr else None)
+                if args.oracle and poses == "given":  # the bound beside the scores
+                    scores.update(bayes_bound(world, data, snr, SIM_BFACTOR, k_local=args.oracle_local))
                 row = {"poses": poses, "noise": noise, "snr": snr, "scores": figures(scores, data["kind"])}
                 if poses == "given":
                     row["near_miss_auc"] = near_miss_figures(world, data, args.resolution, scores)
@@ -267,7 +274,7 @@ def run_sets(args: argparse.Namespace) -> dict:
 
 def format_row(row: dict) -> str:
     parts = [f"{row['poses']:7s} {row['noise']:10s} SNR {row['snr']:<6g}"]
-    for name in ("gvScore", "gvMatched", "gvMatchedPlain", "gvAgreement", "gvConfidence"):
+    for name in ("gvScore", "gvMatched", "gvMatchedPlain", "gvAgreement", "gvConfidence", "bayesOracle"):
         if name in row["scores"]:
             s = row["scores"][name]
             parts.append(f"{name} {s['auc']:.3f}/{100 * s['precision']:.0f}%")
@@ -318,6 +325,10 @@ def main() -> None:
     parser.add_argument("--gan-snr", type=float, nargs="+", default=[0.02, 0.005], help="SNRs that get the GAN scores")
     parser.add_argument("--fsc", action="store_true", help="FSC of relion_reconstruct maps")
     parser.add_argument("--fsc-snr", type=float, nargs="+", default=[0.02, 0.005])
+    parser.add_argument("--oracle", action="store_true",
+                        help="given poses: also the Bayes bound (curation_oracle.py; slow, about 4 min per 1,000)")
+    parser.add_argument("--oracle-local", type=int, default=128, help="the oracle's local poses per particle")
+    parser.add_argument("--seed-offset", type=int, default=0, help="added to every set's seed (another draw)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -285,8 +285,7 @@ def binning_hint(centres: np.ndarray, shape: tuple[int, int], min_picks: int = M
     centres = np.asarray(centres, np.float64).reshape(-1, 2)
     if len(centres) < max(min_picks, 1) or (centres < 0).any():
         return None
-    size = np.array(shape[::-1], np.float64)  # (width, height), as the centres' (x, y)
-    fitting = [k for k in BINNINGS if (centres * k < size).all()]
+    fitting = [k for k in BINNINGS if _on_micrograph(centres * k, shape)]
     return fitting[-1] if fitting else None
 
 
@@ -294,19 +293,16 @@ def shrink_hint(centres: np.ndarray, shape: tuple[int, int]) -> int | None:
     """For picks some of which lie beyond the micrograph (picked on a copy ``k`` times larger, or
     scaled ``k`` times too much): the smallest of :data:`BINNINGS` that brings every pick, divided
     by it, onto the micrograph; None when none does (or a pick is at a negative coordinate).
-
-    Parameters
-    ----------
-    centres
-        (n, 2) pick centres ``(x, y)`` in micrograph pixels.
-    shape
-        Micrograph (height, width) in pixels.
-    """
+    ``centres`` and ``shape`` as for :func:`binning_hint`."""
     centres = np.asarray(centres, np.float64).reshape(-1, 2)
     if not len(centres) or (centres < 0).any():
         return None
-    size = np.array(shape[::-1], np.float64)  # (width, height), as the centres' (x, y)
-    return next((k for k in BINNINGS if (centres / k < size).all()), None)
+    return next((k for k in BINNINGS if _on_micrograph(centres / k, shape)), None)
+
+
+def _on_micrograph(centres: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Whether every one of (n, 2) non-negative centres ``(x, y)`` lies on a (height, width) micrograph."""
+    return bool((centres < np.array(shape[::-1], np.float64)).all())
 
 
 def check_box(box: int, shape: tuple[int, int], path: Path) -> int:

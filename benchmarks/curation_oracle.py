@@ -122,8 +122,10 @@ def _wrong_pose_marginal(s: _Set, data: dict, uniform: Rotation, uniform_ll: tor
         local_ll = s.loglik(rows, F).numpy()
         for j, i in enumerate(rows):
             centres = [sym * truth[i] for sym in D2]
-            terms = np.r_[uniform_ll[i].numpy() - np.log(k_uniform + k_local * _local_density(centres, uniform, max_angle)),
-                          local_ll[j] - np.log(k_uniform + k_local * _local_density(centres, local[j], max_angle))]
+            def log_q(rotations: Rotation) -> np.ndarray:  # the mixture's density times k_uniform + k_local
+                return np.log(k_uniform + k_local * _local_density(centres, rotations, max_angle))
+
+            terms = np.r_[uniform_ll[i].numpy() - log_q(uniform), local_ll[j] - log_q(local[j])]
             out[i] = np.logaddexp.reduce(terms)
     return out
 

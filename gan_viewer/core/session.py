@@ -289,10 +289,11 @@ def _default_path(source: ParticleSource, set_id: str, mounts: str | None) -> tu
         decided = int(np.count_nonzero(read_session(path)[1]))
     except InputError:
         decided = -1  # unreadable labels: say so as if it held some
+    held = "its decisions" if decided < 0 else f"{decided} decision{'' if decided == 1 else 's'}"
+    other, this = Path(meta.get("source") or "?").name, Path(describe(source)).name
     note = None if decided == 0 else (  # a set opened once and left: nothing to explain
-        f"{path.name} holds {'its' if decided < 0 else decided} decision{'' if decided == 1 else 's'} on another particle set "
-        f"({Path(meta.get('source') or '?').name}) and keeps {'it' if decided == 1 else 'them'}; this set ({Path(describe(source)).name}) has "
-        f"its own session")
+        f"{path.name} holds {held} on another particle set ({other}) and keeps {'it' if decided == 1 else 'them'}; "
+        f"this set ({this}) has its own session")
     return default_journal_path(key, set_id, mounts=mounts), note
 
 

@@ -142,7 +142,9 @@ def picks_scale_hint(micrograph: Path, picks: Path, box: int) -> tuple[str, floa
 
 
 def ask_scale(window, warning: str, scale: float) -> bool:
-    """Whether to open picks that look made on a binned copy at ``scale`` (tests replace this)."""
+    """Whether to open picks that look made on a binned copy at ``scale``: the window's yes / no
+    question (``window.confirm``, which tests replace), ``warning`` its
+    :attr:`~gan_viewer.core.micrograph_particles.MicrographParticles.scale_warning`."""
     where = warning.split("; ")[0]  # "all N picks of FILE lie in the top-left S % of ... MIC"
     return window.confirm("Picks made on a binned micrograph?",
                           f"{where[0].upper()}{where[1:]}, as picks made on a copy binned by {scale:g} "

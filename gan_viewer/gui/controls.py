@@ -102,12 +102,15 @@ class CurationBar(QWidget):
 
 
 class SessionBanner(QWidget):
-    """A coloured bar above the triptych that says why decisions are off, with an optional action.
+    """A coloured bar above the triptych that says why decisions are off, with an optional action;
+    or, with decisions on, that this set's curation starts in a session of its own because the
+    one beside the data holds another set's decisions.
 
-    Hidden while everything is normal. ``retry_button`` is shown only with :meth:`show_not_saved`.
+    Hidden while everything is normal. ``retry_button`` is shown only with :meth:`show_not_saved`,
+    ``dismiss_button`` only with :meth:`show_other_set`.
     """
 
-    STYLES = {"read-only": "#8a6d00", "not saved": "#b71c1c"}
+    STYLES = {"read-only": "#8a6d00", "not saved": "#b71c1c", "other set": "#1f4e79"}
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,8 +122,11 @@ class SessionBanner(QWidget):
         self.retry_button.setToolTip("Try to write the session file again; keep and reject come back if it works")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
+        self.dismiss_button = QPushButton("Dismiss")
+        self.dismiss_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.retry_button)
+        layout.addWidget(self.dismiss_button)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.kind = ""
         self.hide()
@@ -132,17 +138,21 @@ class SessionBanner(QWidget):
         self._show("not saved", f"Decisions paused: {message}. Keep and reject are off until the session file "
                    "can be written again.", retry=True)
 
+    def show_other_set(self, message: str) -> None:
+        self._show("other set", f"Decisions kept apart: {message}.", retry=False, dismiss=True)
+
     def clear(self) -> None:
         self.kind = ""
         self.text.clear()
         self.hide()
 
-    def _show(self, kind: str, text: str, retry: bool) -> None:
+    def _show(self, kind: str, text: str, retry: bool, dismiss: bool = False) -> None:
         self.kind = kind
         self.text.setText(text)
         self.setStyleSheet(f"SessionBanner {{ background: {self.STYLES[kind]}; }} "
                            "QLabel { color: white; font-weight: bold; font-size: 11pt; }")
         self.retry_button.setVisible(retry)
+        self.dismiss_button.setVisible(dismiss)
         self.show()
 
 

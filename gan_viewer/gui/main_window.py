@@ -197,9 +197,6 @@ class MainWindow(BackgroundOpening, SaveGuard, Deciding, DisplayFiltering, QMain
         if session.read_only:
             self.statusBar().showMessage("read-only: another gan-viewer window or process has this session open")
         files.warn_scale(self, session.source)
-        if session.other_set_note is not None:  # an empty curation here is not lost decisions
-            shown = self.statusBar().currentMessage()
-            self.statusBar().showMessage(session.other_set_note + (f" | {shown}" if shown else ""))
         self.bar.show_counts(session.curation.counts(), len(session))
         self.go(session.cursor)
         self.sessionOpened.emit()

@@ -31,6 +31,7 @@ class SaveGuard:
         self.save_error: SaveError | None = None  # the last failed save, until a retry succeeds
         self.save_dialog: QMessageBox | None = None
         self.banner.retry_button.clicked.connect(self.retry_saving)
+        self.banner.dismiss_button.clicked.connect(self.dismiss_other_set_note)
 
     def decisions_allowed(self) -> bool:
         """True when a decision made now would be saved."""
@@ -79,8 +80,16 @@ class SaveGuard:
             self.banner.show_read_only(self.session.read_only_reason)
         elif self.save_error is not None:
             self.banner.show_not_saved(f"could not save to {self.save_error.path} ({self.save_error.reason})")
+        elif self.session is not None and self.session.other_set_note is not None:
+            self.banner.show_other_set(self.session.other_set_note)
         else:
             self.banner.clear()
+
+    def dismiss_other_set_note(self) -> None:
+        """The banner's Dismiss: the user has read that this set has a session of its own."""
+        if self.session is not None:
+            self.session.other_set_note = None
+        self.refresh_decisions()
 
     def _show_save_dialog(self, message: str) -> None:
         if self.save_dialog is not None:

@@ -131,12 +131,15 @@ def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make
     assert message.startswith("warning: all 12 picks") and message.endswith("try --coords-scale 2")
     window.session.decide(Label.REJECT, [0])  # a decision made at the wrong scale
     assert window.open_path(tmp_path / "a.mrc", coords=picks, box=16, coords_scale=2)
-    message = window.statusBar().currentMessage()  # the warning went with the picks it was about,
-    assert "try --coords-scale" not in message  # and the empty curation says why: scale 1's session keeps its own
-    assert message == ("predicted_particles_all.txt.a.gan-viewer.sqlite holds 1 decision on another particle set "
-                       "(predicted_particles_all.txt) and keeps it; this set (predicted_particles_all.txt at "
-                       "--coords-scale 2) has its own session")
-    assert window.session.curation.counts()[Label.REJECT] == 0
+    assert window.statusBar().currentMessage() == ""  # the warning went with the picks it was about,
+    assert window.banner.isVisibleTo(window) and window.banner.kind == "other set"  # and the empty curation says why
+    assert window.banner.text.text() == (
+        "Decisions kept apart: predicted_particles_all.txt.a.gan-viewer.sqlite holds 1 decision on another particle "
+        "set (predicted_particles_all.txt) and keeps it; this set (predicted_particles_all.txt at --coords-scale 2) "
+        "has its own session.")
+    assert window.session.curation.counts()[Label.REJECT] == 0 and window.decisions_allowed()
+    window.banner.dismiss_button.click()
+    assert not window.banner.isVisibleTo(window)
     np.testing.assert_array_equal(window.session.source.coordinates, 2 * np.array(BIN2_PICKS))
     window.actions_["next_micrograph"].trigger()
     assert window.session.source.micrograph_path == tmp_path / "b.mrc" and window.session.source.scale == 2
@@ -152,7 +155,7 @@ def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make
     assert "Open them at ×2" in asked[0]
     window.confirm = lambda title, text: True  # yes: the picks open at their scale, and no warning stays
     window.actions_["open_picks"].trigger()
-    assert window.session.source.scale == 2 and "try --coords-scale" not in window.statusBar().currentMessage()
+    assert window.session.source.scale == 2 and window.statusBar().currentMessage() == ""
     np.testing.assert_array_equal(window.session.source.coordinates, 2 * np.array(BIN2_PICKS))
     window.confirm = lambda title, text: asked.append(text) or True  # picks spread over the micrograph: no question
     spread = write_topaz_picks(tmp_path, {"a": [(2 * x, 2 * y, 1.0) for x, y in BIN2_PICKS]}, micrographs=(),

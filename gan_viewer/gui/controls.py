@@ -103,14 +103,14 @@ class CurationBar(QWidget):
 
 class SessionBanner(QWidget):
     """A coloured bar above the triptych that says why decisions are off, with an optional action;
-    or, with decisions on, that this set's curation starts in a session of its own because the
-    one beside the data holds another set's decisions.
+    or, with decisions on, something about the set the user should read before curating (that it
+    starts in a session of its own, that its picks look made on a binned micrograph).
 
     Hidden while everything is normal. ``retry_button`` is shown only with :meth:`show_not_saved`,
-    ``dismiss_button`` only with :meth:`show_other_set`.
+    ``dismiss_button`` only with :meth:`show_note`.
     """
 
-    STYLES = {"read-only": "#8a6d00", "not saved": "#b71c1c", "other set": "#1f4e79"}
+    STYLES = {"read-only": "#8a6d00", "not saved": "#b71c1c", "note": "#1f4e79"}
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,8 +138,9 @@ class SessionBanner(QWidget):
         self._show("not saved", f"Decisions paused: {message}. Keep and reject are off until the session file "
                    "can be written again.", retry=True)
 
-    def show_other_set(self, message: str) -> None:
-        self._show("other set", f"Decisions kept apart: {message}.", retry=False, dismiss=True)
+    def show_note(self, message: str) -> None:
+        """``message`` (one sentence or more, as shown), with Dismiss."""
+        self._show("note", message, retry=False, dismiss=True)
 
     def clear(self) -> None:
         self.kind = ""

@@ -203,21 +203,6 @@ def picks_options(source) -> dict:
     return options
 
 
-def warn_scale(window, source) -> None:
-    """Say in the status bar (and the log) when a micrograph's picks all lie in its top-left part,
-    as picks made on a binned copy and read without their scale do
-    (:attr:`~gan_viewer.core.micrograph_particles.MicrographParticles.scale_warning`); the warning
-    stays until another message replaces it, or picks without one open."""
-    warning, bar = getattr(source, "scale_warning", None), window.statusBar()
-    if warning is None:
-        if getattr(window, "scale_warning_shown", None) == bar.currentMessage():
-            bar.clearMessage()  # the previous picks' warning, still up
-        return
-    log.warning("%s", warning)
-    window.scale_warning_shown = f"warning: {warning}"
-    bar.showMessage(window.scale_warning_shown)
-
-
 def open_map_dialog(window) -> None:
     if window.session is None:
         return error_dialog(window, "Open map", "Open particles first.")

@@ -115,9 +115,11 @@ LEGEND: list[tuple[str, Entries]] = [
                              "Click a box to go to its particle. Micrographs larger than 2048 px are binned further "
                              "for display; the dock's title says what is applied."),
         ("Banners", "Yellow: read-only (another window or process has this session open). Red: decisions paused, "
-                    "the session file cannot be written (Retry tries again). Blue: the session file beside the "
-                    "data holds another set's decisions (another version of the file, or its picks at another "
-                    "coordinate scale) and keeps them; this set has a session of its own (Dismiss hides it)."),
+                    "the session file cannot be written (Retry tries again). Blue, a note to read (Dismiss hides it): the "
+                    "session file beside the data holds another set's decisions (another version of the file, or "
+                    "its picks at another coordinate scale) and keeps them, as this set has a session of its own; "
+                    "or the picks all lie in the micrograph's top-left part, as picks made on a binned copy and read "
+                    "without their scale do (reopen them at the factor it names)."),
     ]),
     ("Docks", [
         ("Gallery", "Every particle as a thumbnail: click to go to one, select several (Shift / Ctrl) and keep or "

@@ -196,7 +196,8 @@ class MainWindow(BackgroundOpening, SaveGuard, Deciding, DisplayFiltering, QMain
         self.refresh_decisions()
         if session.read_only:
             self.statusBar().showMessage("read-only: another gan-viewer window or process has this session open")
-        files.warn_scale(self, session.source)
+        if getattr(session.source, "scale_warning", None):  # the banner shows it too (refresh_decisions)
+            log.warning("%s", session.source.scale_warning)
         self.bar.show_counts(session.curation.counts(), len(session))
         self.go(session.cursor)
         self.sessionOpened.emit()

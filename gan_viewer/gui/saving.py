@@ -31,7 +31,8 @@ class SaveGuard:
         self.save_error: SaveError | None = None  # the last failed save, until a retry succeeds
         self.save_dialog: QMessageBox | None = None
         self.banner.retry_button.clicked.connect(self.retry_saving)
-        self.banner.dismiss_button.clicked.connect(self.dismiss_other_set_note)
+        self.banner.dismiss_button.clicked.connect(self.dismiss_note)
+        self.dismissed_notes: set[str] = set()  # banner notes the user has read (Dismiss)
 
     def decisions_allowed(self) -> bool:
         """True when a decision made now would be saved."""
@@ -80,15 +81,25 @@ class SaveGuard:
             self.banner.show_read_only(self.session.read_only_reason)
         elif self.save_error is not None:
             self.banner.show_not_saved(f"could not save to {self.save_error.path} ({self.save_error.reason})")
-        elif self.session is not None and self.session.other_set_note is not None:
-            self.banner.show_other_set(self.session.other_set_note)
+        elif (note := self.session_note()) is not None:
+            self.banner.show_note(note)
         else:
             self.banner.clear()
 
-    def dismiss_other_set_note(self) -> None:
-        """The banner's Dismiss: the user has read that this set has a session of its own."""
-        if self.session is not None:
-            self.session.other_set_note = None
+    def session_note(self) -> str | None:
+        """The first note about the open set not dismissed yet: that it has a session of its own
+        (:attr:`~gan_viewer.core.session.Session.other_set_note`), that its picks look made on a
+        binned micrograph (:attr:`~gan_viewer.core.micrograph_particles.MicrographParticles.scale_warning`)."""
+        if self.session is None:
+            return None
+        notes = (self.session.other_set_note and f"Decisions kept apart: {self.session.other_set_note}.",
+                 getattr(self.session.source, "scale_warning", None) and
+                 f"Warning: {self.session.source.scale_warning}.")
+        return next((note for note in notes if note and note not in self.dismissed_notes), None)
+
+    def dismiss_note(self) -> None:
+        """The banner's Dismiss: the user has read the note; the next one, if any, shows."""
+        self.dismissed_notes.add(self.banner.text.text())
         self.refresh_decisions()
 
     def _show_save_dialog(self, message: str) -> None:

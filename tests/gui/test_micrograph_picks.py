@@ -116,8 +116,8 @@ def test_export_all_micrographs_of_the_picks_asks_before_replacing(make_window, 
     qtbot.waitUntil(lambda: not files.exporting_table(window) and len(read_star(out / "a_kept.star").particles) == 2)
 
 
-def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make_window, tmp_path, monkeypatch):
-    """Picks all in the micrograph's top-left half (a copy binned by 2): a warning naming
+def test_picks_made_at_bin_2_warn_in_the_banner_and_open_at_their_scale(make_window, tmp_path, monkeypatch):
+    """Picks all in the micrograph's top-left half (a copy binned by 2): a warning in the banner naming
     --coords-scale 2, from the command line's options and from File > Open picks, which also asks
     whether to open them at x2; at scale 2 none, the picks in micrograph pixels, and the next
     micrograph of the table opens at that scale too."""
@@ -127,12 +127,13 @@ def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make
     picks = write_topaz_picks(tmp_path, {"a": [(x, y, 1.0) for x, y in BIN2_PICKS],
                                          "b": [(x, y, 0.5) for x, y in BIN2_PICKS[::-1]]})
     window = make_window(tmp_path / "a.mrc", coords=picks, box=16)
-    message = window.statusBar().currentMessage()
-    assert message.startswith("warning: all 12 picks") and message.endswith("try --coords-scale 2")
+    message = window.banner.text.text()  # the banner, where later status messages cannot hide it
+    assert window.banner.isVisibleTo(window) and window.banner.kind == "note" and window.decisions_allowed()
+    assert message.startswith("Warning: all 12 picks") and message.endswith("try --coords-scale 2.")
     window.session.decide(Label.REJECT, [0])  # a decision made at the wrong scale
     assert window.open_path(tmp_path / "a.mrc", coords=picks, box=16, coords_scale=2)
-    assert window.statusBar().currentMessage() == ""  # the warning went with the picks it was about,
-    assert window.banner.isVisibleTo(window) and window.banner.kind == "other set"  # and the empty curation says why
+    assert "coords-scale 2." not in window.banner.text.text()  # the warning went with the picks it was about,
+    assert window.banner.isVisibleTo(window) and window.banner.kind == "note"  # and the empty curation says why
     assert window.banner.text.text() == (
         "Decisions kept apart: predicted_particles_all.txt.a.gan-viewer.sqlite holds 1 decision on another particle "
         "set (predicted_particles_all.txt) and keeps it; this set (predicted_particles_all.txt at --coords-scale 2) "
@@ -150,12 +151,12 @@ def test_picks_made_at_bin_2_warn_in_the_status_bar_and_open_at_their_scale(make
     asked = []
     window.confirm = lambda title, text: asked.append(text) or False  # "open them at x2?" no
     window.actions_["open_picks"].trigger()
-    assert window.session.source.scale == 1 and "try --coords-scale 2" in window.statusBar().currentMessage()
+    assert window.session.source.scale == 1 and "try --coords-scale 2" in window.banner.text.text()
     assert asked[0].startswith("All 12 picks of predicted_particles_all.txt lie in the top-left")
     assert "Open them at ×2" in asked[0]
     window.confirm = lambda title, text: True  # yes: the picks open at their scale, and no warning stays
     window.actions_["open_picks"].trigger()
-    assert window.session.source.scale == 2 and window.statusBar().currentMessage() == ""
+    assert window.session.source.scale == 2 and "try --coords-scale" not in window.banner.text.text()
     np.testing.assert_array_equal(window.session.source.coordinates, 2 * np.array(BIN2_PICKS))
     window.confirm = lambda title, text: asked.append(text) or True  # picks spread over the micrograph: no question
     spread = write_topaz_picks(tmp_path, {"a": [(2 * x, 2 * y, 1.0) for x, y in BIN2_PICKS]}, micrographs=(),

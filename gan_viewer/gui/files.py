@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, QTimer
-from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PyQt6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from gan_viewer.core.curation import Label
 from gan_viewer.core.export import ExportResult, export_curated
@@ -21,6 +21,7 @@ from gan_viewer.core.micrograph_particles import MicrographParticles, curation_t
 from gan_viewer.core.table_picks import ExistingOutputs, TableExport, export_table_picks, table_micrographs
 from gan_viewer.errors import InputError
 from gan_viewer.gui.export_dialog import ExportDialog
+from gan_viewer.gui.picks_dialog import PicksOptions
 from gan_viewer.io.micrograph import is_micrograph_file
 
 log = logging.getLogger(__name__)
@@ -96,35 +97,45 @@ def shown_micrograph(window) -> Path | None:
     return None if getattr(source, "micrograph_path", None) is None else Path(source.micrograph_path)
 
 
-def ask_picks(window, micrograph: Path, box: int) -> tuple[Path, int] | None:
-    """A coordinate file for ``micrograph`` and the box to cut around each pick; None when cancelled
+def ask_picks(window, micrograph: Path, box: int, scale: float = 1.0) -> tuple[Path, int, float] | None:
+    """A coordinate file for ``micrograph``, the box to cut around each pick and the picks'
+    coordinate scale (:class:`~gan_viewer.gui.picks_dialog.PicksOptions`); None when cancelled
     (tests replace this)."""
     path, _ = QFileDialog.getOpenFileName(window, f"Open picks for {micrograph.name}", str(micrograph.parent),
                                           PICKS_FILTER)
     if not path:
         return None
-    box, ok = QInputDialog.getInt(window, "Box size", "Box around each pick (px):", box, 2, 1 << 15)
-    return (Path(path), box) if ok else None
+    dialog = PicksOptions(Path(path).name, box, scale, window)
+    if dialog.exec() != PicksOptions.DialogCode.Accepted:
+        return None
+    return (Path(path), *dialog.values())
 
 
 def open_picks_dialog(window) -> bool:
     """File > Open picks: box the micrograph on screen at a coordinate file's picks (RELION
-    ``.star``, EMAN ``.box``, Topaz's table), as ``--coords FILE --box N`` does. True when opened."""
+    ``.star``, EMAN ``.box``, Topaz's table), as ``--coords FILE --box N [--coords-scale S]``
+    does. The box and scale offered are the open picks' (else the last box used, and 1). Picks
+    asked for at scale 1 that all lie in the micrograph's top-left part bring a question: open
+    them at the binning they look made at? True when opened."""
     micrograph = shown_micrograph(window)
     if micrograph is None:
         error_dialog(window, "Open picks", "Open a micrograph first (File > Open particles… takes micrographs too).")
         return False
     source = getattr(window.session, "source", None)
     box = int(source.box) if source is not None else int(window.settings.value("picks/box", DEFAULT_PICK_BOX, int))
-    answer = ask_picks(window, micrograph, box)
+    scale = float(getattr(source, "scale", 1.0) or 1.0)
+    answer = ask_picks(window, micrograph, box, scale)
     if answer is None:
         return False
-    path, box = answer
+    path, box, scale = answer
     window.settings.setValue("picks/box", box)
     options = {"coords": path, "box": box}
-    suggested = picks_scale_hint(micrograph, path, box)
-    if suggested is not None and ask_scale(window, *suggested):
-        options["coords_scale"] = suggested[1]
+    if scale != 1:
+        options["coords_scale"] = scale
+    else:
+        suggested = picks_scale_hint(micrograph, path, box)
+        if suggested is not None and ask_scale(window, *suggested):
+            options["coords_scale"] = suggested[1]
     return window.open_path(micrograph, getattr(window, "map_path", None), **options)
 
 

@@ -48,16 +48,16 @@ def test_file_open_picks_boxes_the_micrograph_on_screen(make_window, tmp_path, m
     (tmp_path / "mic.box").write_text("12 22 16 16\n42 12 16 16\n")
     (tmp_path / "picks.txt").write_text("image_name\tx_coord\ty_coord\tscore\nmic\t20\t30\t2.5\n")
     asked = []
-    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "mic.box", 16))
+    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box, scale: asked.append((mic, box, scale)) or (tmp_path / "mic.box", 16, 1.0))
     window.actions_["open_picks"].trigger()
-    assert asked == [(tmp_path / "mic.mrc", files.DEFAULT_PICK_BOX)]
+    assert asked == [(tmp_path / "mic.mrc", files.DEFAULT_PICK_BOX, 1.0)]
     assert len(window.session.source) == 2 and window.session.source.box == 16
     np.testing.assert_array_equal(window.session.source.coordinates, [[20, 30], [50, 20]])
     # with picks open: other picks for the same micrograph, the box offered is the open one
     monkeypatch.setattr(files, "ask_picks",
-                        lambda w, mic, box: asked.append((mic, box)) or (tmp_path / "picks.txt", 24))
+                        lambda w, mic, box, scale: asked.append((mic, box, scale)) or (tmp_path / "picks.txt", 24, 1.0))
     assert files.open_picks_dialog(window)
-    assert asked[-1] == (tmp_path / "mic.mrc", 16)
+    assert asked[-1] == (tmp_path / "mic.mrc", 16, 1.0)
     assert len(window.session.source) == 1 and window.session.source.box == 24
 
 
@@ -147,7 +147,7 @@ def test_picks_made_at_bin_2_warn_in_the_banner_and_open_at_their_scale(make_win
     entry = files.recent(window.settings)[0]  # File > Open recent opens it at its scale
     assert entry["coords_scale"] == 2 and files.describe(entry) == "b.mrc + predicted_particles_all.txt ×2"
     assert window.open_path(tmp_path / "a.mrc")  # the micrograph alone, then File > Open picks
-    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: (picks, 16))
+    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box, scale: (picks, 16, 1.0))
     asked = []
     window.confirm = lambda title, text: asked.append(text) or False  # "open them at x2?" no
     window.actions_["open_picks"].trigger()
@@ -161,6 +161,43 @@ def test_picks_made_at_bin_2_warn_in_the_banner_and_open_at_their_scale(make_win
     window.confirm = lambda title, text: asked.append(text) or True  # picks spread over the micrograph: no question
     spread = write_topaz_picks(tmp_path, {"a": [(2 * x, 2 * y, 1.0) for x, y in BIN2_PICKS]}, micrographs=(),
                                name="spread.txt")  # a.mrc as it is (the window has it mapped)
-    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box: (spread, 16))
+    monkeypatch.setattr(files, "ask_picks", lambda w, mic, box, scale: (spread, 16, 1.0))
     window.actions_["open_picks"].trigger()
     assert len(asked) == 1 and window.session.source.path == spread and window.session.source.scale == 1
+
+
+def test_file_open_picks_takes_a_coordinate_scale_and_offers_the_open_ones(make_window, tmp_path, monkeypatch):
+    """A scale given in File > Open picks (picks made at bin 4 that reach beyond the micrograph's
+    quarter, which no question would catch) opens them at it, without a question; the next
+    File > Open picks offers the open picks' box and scale."""
+    import mrcfile
+
+    from gan_viewer.gui import files
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.zeros((64, 80), np.float32))
+    (tmp_path / "mic.box").write_text("2 2 4 4\n10 7 4 4\n")  # centres (4, 4) and (12, 9) at bin 4
+    window = make_window(tmp_path / "mic.mrc")
+    asked, questions = [], []
+    window.confirm = lambda title, text: questions.append(text) or True
+    monkeypatch.setattr(files, "ask_picks",
+                        lambda w, mic, box, scale: asked.append((box, scale)) or (tmp_path / "mic.box", 16, 4.0))
+    assert files.open_picks_dialog(window)
+    assert window.session.source.scale == 4 and questions == []
+    np.testing.assert_array_equal(window.session.source.coordinates, [[16, 16], [48, 36]])
+    assert files.recent(window.settings)[0]["coords_scale"] == 4
+    assert files.open_picks_dialog(window) and asked == [(files.DEFAULT_PICK_BOX, 1.0), (16, 4.0)]
+
+
+def test_the_picks_options_dialog_gives_the_box_and_scale_entered(qtbot):
+    from gan_viewer.gui.picks_dialog import PicksOptions
+
+    dialog = PicksOptions("picks.star", 128)
+    qtbot.addWidget(dialog)
+    assert dialog.values() == (128, 1.0) and "picks.star" in dialog.windowTitle()
+    dialog.box.setValue(200)
+    dialog.scale.setValue(2.5)
+    assert dialog.values() == (200, 2.5)
+    dialog.scale.setValue(0)  # below the range: the smallest scale it takes, never 0
+    assert dialog.values()[1] == 0.01
+    assert PicksOptions("p.box", 64, 2.0).values() == (64, 2.0)

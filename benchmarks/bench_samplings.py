@@ -8,8 +8,9 @@ still miss +1.5 dB. Binned to 3 A/px, white noise loses 8/9 of its power, so the
 particle at nine times the data's SNR, where the oracle low-pass is strong too. Would finer
 working samplings help, and at what cost to realistic images?
 
-This script recovers the same particles at each working sampling (1, 2/3 and 1/2 of the model's
-pixel size, never finer than the data) and scores every single pass and every average of two
+This script recovers the same particles at each working sampling (by default 1, 2/3 and 1/2 of
+the model's pixel size, never finer than the data; ``--fractions`` for others, coarser ones too)
+and scores every single pass and every average of two or three
 (in the units of the model's pixel size, as :func:`gan_viewer.ml.spread_samples.pool_passes`
 pools them), under five kinds of image formation that separate the two things a finer sampling
 changes:
@@ -28,8 +29,8 @@ with seed 8, not the benchmark's 2025, so the benchmark stays a test. Gain over 
 Gaussian low-pass (sigma chosen with the truth) at the data's own sampling, PSNR in the particle
 circle.
 
-Usage: ``python benchmarks/bench_samplings.py [--apix 1] [--box 256] [--n 12] [--seed 8]``;
-results in ``benchmarks/results/samplings_cpu.json``.
+Usage: ``python benchmarks/bench_samplings.py [--apix 1] [--box 256] [--fractions 1 0.6667 0.5]
+[--n 12] [--seed 8]``; results in ``benchmarks/results/samplings_{APIX}A_{BOX}px_cpu.json``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from bench_generator import RESULTS, _noise_bank, _unseen_bank
 from gan_viewer.core.baselines import best_gaussian_lowpass
 from gan_viewer.core.metrics import circular_mask, psnr
 
-#: working pixel sizes as fractions of the model's
+#: working pixel sizes as fractions of the model's (the default)
 FRACTIONS = (1.0, 2 / 3, 1 / 2)
 #: name -> (CTF probability, defocus range in um, micrograph noise)
 FORMATIONS = {
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--apix", type=float, default=1.0)
     parser.add_argument("--box", type=int, default=256)
     parser.add_argument("--n", type=int, default=12, help="particles per structure and cell")
+    parser.add_argument("--fractions", type=float, nargs="+", default=FRACTIONS,
+                        help="working pixel sizes as fractions of the model's (each at least the data's)")
     parser.add_argument("--seed", type=int, default=8, help="structures and scenes (the benchmark's is 2025)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--device", default="cpu")
@@ -105,15 +108,15 @@ def main() -> None:
     torch.set_grad_enabled(False)
     denoiser = Denoiser.load(args.model, args.device)
     model_apix = float(denoiser.card["pixel_size"])
-    works = sorted({max(args.apix, f * model_apix) for f in FRACTIONS}, reverse=True)
-    subsets = [c for r in (1, 2) for c in itertools.combinations(works, r)]
+    works = list(dict.fromkeys(round(max(args.apix, f * model_apix), 3) for f in args.fractions))
+    subsets = [c for r in (1, 2, 3) for c in itertools.combinations(works, r)]
     banks = _unseen_bank(args.apix, args.box, args.seed)
     noise = _noise_bank(args.apix, False)
     rng = np.random.default_rng([args.seed, 9])
     mask = circular_mask(args.box)
     results = {}
     print(f"{args.apix:g} A/px, {args.box} px; working samplings {', '.join(f'{w:g}' for w in works)} A/px; "
-          f"gain over the oracle low-pass (dB) of each pass and of each average of two")
+          f"gain over the oracle low-pass (dB) of each pass and of each average of two or three")
     for formation in FORMATIONS:
         for snr in SNRS:
             start = time.time()
@@ -129,7 +132,7 @@ def main() -> None:
             print(f"{label:34s} low-pass {base:6.2f} dB  " + "  ".join(f"{k}: {v:+.2f}" for k, v in gains.items())
                   + f"  ({time.time() - start:.0f} s)", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "samplings_cpu.json").write_text(json.dumps(
+    (RESULTS / f"samplings_{args.apix:g}A_{args.box}px_cpu.json").write_text(json.dumps(
         {"model": denoiser.name, "sha256": denoiser.card.get("sha256"), "apix": args.apix, "box": args.box,
          "n_per_structure": args.n, "seed": args.seed, "structures": list(banks),
          "working_samplings_apix": works, "results": results}, indent=2) + "\n")

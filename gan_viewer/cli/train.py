@@ -79,6 +79,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                      help="pix2pix's schedule: from step FROM (resumed steps count) the learning rate falls "
                           "linearly to 0 over STEPS steps")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    run.add_argument("--workers", type=int, default=0, metavar="N",
+                     help="processes that simulate the training pairs in parallel (default 0: in the training "
+                          "process); on a GPU, most of the CPU cores, or the GPU waits for the scenes")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--resume", action="store_true", help="continue from OUT.train.pt")
     run.add_argument("--out", type=Path, required=True, help="output name (OUT.safetensors, OUT.json, ...)")
@@ -102,7 +105,8 @@ def config_from_args(args: argparse.Namespace):
         out=args.out, data=data, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
         validate_every=args.validate_every, depth=args.depth, base_channels=args.base_channels,
         lambda_l1=args.lambda_l1, loss=args.loss, gan_weight=args.gan_weight, lr=args.lr,
-        decay=None if args.lr_decay is None else tuple(args.lr_decay), device=args.device, seed=args.seed,
+        decay=None if args.lr_decay is None else tuple(args.lr_decay), device=args.device, workers=args.workers,
+        seed=args.seed,
         resume=args.resume, force=args.force, command="gan-viewer train " + " ".join(_argv(args)))
 
 

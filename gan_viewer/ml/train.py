@@ -29,6 +29,7 @@ from gan_viewer import __version__
 from gan_viewer.core.figures import save_figure, save_panel
 from gan_viewer.core.metrics import circular_mask, correlation, psnr
 from gan_viewer.errors import InputError
+from gan_viewer.ml.batches import TrainingBatches
 from gan_viewer.ml.checkpoint import load_training_state, output_file, save_generator, save_training_state
 from gan_viewer.ml.data import fixed_batch
 from gan_viewer.ml.networks import DiscriminatorConfig, GeneratorConfig
@@ -64,6 +65,9 @@ class RunSpec:
     total_minutes
         With ``minutes``: the budget covers the whole training, resumed runs included (the time
         already spent is kept in the checkpoint), instead of this run alone.
+    workers
+        Processes that draw training batches in parallel (:class:`~gan_viewer.ml.batches.TrainingBatches`);
+        0 draws them in the training process.
     """
 
     steps: int | None = None
@@ -73,6 +77,7 @@ class RunSpec:
     seed: int = 0
     extra_card: dict = field(default_factory=dict)
     total_minutes: bool = False
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,16 +183,22 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
     model = Pix2Pix(generator, discriminator, training, device)
     history: dict[str, list] = {"step": [], "D": [], "G_gan": [], "G_L1": [], "val_step": [], "val_psnr": [],
                                 "val_cc": [], "val_input_psnr": []}
-    rng = np.random.default_rng([run.seed, 7])
+    seed_words = [run.seed, 7]
     spent = 0.0  # seconds of earlier runs that count against the budget
     if resume:
         state = load_training_state(output_file(out, ".train.pt"))
         model.load_state(state)
         history = {k: list(v) for k, v in state["history"].items()}
-        rng = np.random.default_rng([run.seed, 7, model.step_count])
+        seed_words = [run.seed, 7, model.step_count]
         spent = float(state.get("seconds", 0.0)) if run.total_minutes else 0.0
         log.info("resumed at step %d", model.step_count)
-    val_noisy, val_clean = fixed_batch(val_source, run.n_validation, run.seed)
+    # the workers fork before this process simulates anything (ml/batches.py)
+    batches = TrainingBatches(train_source, training.batch_size, seed_words, run.workers)
+    try:
+        val_noisy, val_clean = fixed_batch(val_source, run.n_validation, run.seed)
+    except BaseException:
+        batches.close()
+        raise
     mask = circular_mask(val_clean.shape[-1])
     with np.errstate(invalid="ignore", divide="ignore"):
         input_psnr = finite_mean(psnr(val_noisy, val_clean, mask))
@@ -198,33 +209,34 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
     total = run.steps if run.steps is not None else None
     bar = tqdm(total=total, initial=model.step_count, unit="step", dynamic_ncols=True, disable=None)
     metrics: dict = {}
-    while not _done(model.step_count, run.steps, deadline):
-        if should_stop is not None and should_stop():
-            bar.close()
-            _checkpoint(model, history, out, seconds())
-            log.info("stopped at step %d; checkpoint %s", model.step_count, output_file(out, ".train.pt"))
-            raise TrainingStopped(model.step_count, output_file(out, ".train.pt"))
-        noisy, clean = train_source.sample(training.batch_size, rng)
-        losses = model.step(_tensor(noisy, device), _tensor(clean, device))
-        for k, v in losses.items():
-            history[k].append(v)
-        history["step"].append(model.step_count)
-        bar.update(1)
-        validation = None
-        if model.step_count % run.validate_every == 0 or _done(model.step_count, run.steps, deadline):
-            metrics = _validate(model, val_noisy, val_clean, mask, device)
-            validation = dict(metrics, input_psnr=input_psnr)
-            history["val_step"].append(model.step_count)
-            history["val_psnr"].append(metrics["psnr"])
-            history["val_cc"].append(metrics["cc"])
-            history["val_input_psnr"].append(input_psnr)
-            bar.set_postfix(L1=f"{losses['G_L1']:.3f}", val_psnr=f"{metrics['psnr']:.2f}",
-                            gain=f"{metrics['psnr'] - input_psnr:+.2f} dB")
-            log.info("step %d: L1 %.4f, validation PSNR %.2f dB (input %.2f), CC %.3f", model.step_count,
-                      losses["G_L1"], metrics["psnr"], input_psnr, metrics["cc"])
-            _checkpoint(model, history, out, seconds())
-        if progress is not None:
-            progress(TrainingProgress(model.step_count, run.steps, seconds(), budget, losses, validation))
+    with batches:
+        while not _done(model.step_count, run.steps, deadline):
+            if should_stop is not None and should_stop():
+                bar.close()
+                _checkpoint(model, history, out, seconds())
+                log.info("stopped at step %d; checkpoint %s", model.step_count, output_file(out, ".train.pt"))
+                raise TrainingStopped(model.step_count, output_file(out, ".train.pt"))
+            noisy, clean = next(batches)
+            losses = model.step(_tensor(noisy, device), _tensor(clean, device))
+            for k, v in losses.items():
+                history[k].append(v)
+            history["step"].append(model.step_count)
+            bar.update(1)
+            validation = None
+            if model.step_count % run.validate_every == 0 or _done(model.step_count, run.steps, deadline):
+                metrics = _validate(model, val_noisy, val_clean, mask, device)
+                validation = dict(metrics, input_psnr=input_psnr)
+                history["val_step"].append(model.step_count)
+                history["val_psnr"].append(metrics["psnr"])
+                history["val_cc"].append(metrics["cc"])
+                history["val_input_psnr"].append(input_psnr)
+                bar.set_postfix(L1=f"{losses['G_L1']:.3f}", val_psnr=f"{metrics['psnr']:.2f}",
+                                gain=f"{metrics['psnr'] - input_psnr:+.2f} dB")
+                log.info("step %d: L1 %.4f, validation PSNR %.2f dB (input %.2f), CC %.3f", model.step_count,
+                         losses["G_L1"], metrics["psnr"], input_psnr, metrics["cc"])
+                _checkpoint(model, history, out, seconds())
+            if progress is not None:
+                progress(TrainingProgress(model.step_count, run.steps, seconds(), budget, losses, validation))
     bar.close()
     metrics = _validate(model, val_noisy, val_clean, mask, device)
     card = _card(model, train_source, val_source, metrics, input_psnr, run)

@@ -43,6 +43,10 @@ class TrainingConfig:
         Adam's learning rate, and pix2pix's linear decay to 0: (first step, number of steps), or None.
     device
         "auto", "cpu", "cuda" or "mps".
+    workers
+        Processes that draw the training pairs in parallel (:mod:`gan_viewer.ml.batches`); 0 draws
+        them in the training process. A GPU waits for the scenes' simulation unless most CPU cores
+        draw them.
     seed
         Seeds torch, the pair sampler and the procedural structures.
     resume
@@ -67,6 +71,7 @@ class TrainingConfig:
     lr: float = 2e-4
     decay: tuple[int, int] | None = None
     device: str = "auto"
+    workers: int = 0
     seed: int = 0
     resume: bool = False
     force: bool = False
@@ -100,7 +105,9 @@ def train_generator(config: TrainingConfig) -> dict:
 
     out = output_stem(Path(config.out))  # gen_snr0.05 stays gen_snr0.05 (not gen_snr0 + ".05")
     run = RunSpec(steps=config.steps, minutes=config.minutes, validate_every=config.validate_every,
-                  seed=config.seed, extra_card={"name": out.name, "command": config.command})
+                  seed=config.seed, extra_card={"name": out.name, "command": config.command}, workers=config.workers)
+    if config.workers < 0:
+        raise InputError(f"--workers must be 0 or more, got {config.workers}")
     check_run(out, run, resume=config.resume, overwrite=config.force)  # before any work
     device = pick_device(config.device)
     torch.set_float32_matmul_precision("high")
@@ -112,6 +119,10 @@ def train_generator(config: TrainingConfig) -> dict:
                                decay_steps=0 if config.decay is None else int(config.decay[1]))
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    if config.workers:
+        from gan_viewer.ml.batches import prefer_fork_safe_threads
+
+        prefer_fork_safe_threads()  # before anything is simulated here
     train_source, val_source = training_sources(config.data, config.seed, device)
     return train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
                  resume=config.resume, overwrite=config.force)

@@ -56,6 +56,22 @@ def test_noise_mix_sets_the_scene_recipe(capsys, tmp_path: Path) -> None:
     assert code == 2 and "noise mix" in err and not (tmp_path / "bad.safetensors").exists()
 
 
+def test_scenes_drawn_by_worker_processes_train_a_model_and_a_run_repeats(tmp_path: Path) -> None:
+    """gan-viewer train --workers 2, as a command (numba's threading layer is chosen once per
+    process: a fresh one, as a user runs it): realistic scenes simulated by two processes; the same
+    seed and workers give the same generator."""
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "gan_viewer", "train", "--phantoms", "2", "--scenes", "realistic", "--apix", "3",
+            "--steps", "3", "--workers", "2", *TINY]
+    for name in ("a", "b"):
+        done = subprocess.run([*args, "--out", str(tmp_path / name)], capture_output=True, text=True, timeout=280)
+        assert done.returncode == 0 and "3 steps" in done.stdout, done.stderr[-3000:]
+        assert "drawn by 2 worker processes" in done.stderr and "drawn in the training process" not in done.stderr
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+
+
 def test_output_name_with_a_dot(capsys, tiny_map: Path, tmp_path: Path) -> None:
     """``--out gen_snr0.05`` names the files gen_snr0.05.*, not gen_snr0.* (".05" is no suffix)."""
     (tmp_path / "models").mkdir()
@@ -148,6 +164,7 @@ def test_star_mode(capsys, tiny_map: Path, tmp_path: Path) -> None:
     (["--steps", "2", "--snr", "-1"], "SNR must be positive"),
     (["--steps", "2", "--noisy", "x.mrcs"], "choose one kind of training data"),
     (["--steps", "2", "--input-whitening", "1.5"], "--input-whitening must be in (0, 1]"),
+    (["--steps", "2", "--workers", "-1"], "--workers must be 0 or more"),
 ])
 def test_train_bad_input(capsys, tiny_map: Path, tmp_path: Path, args, message) -> None:
     tiny = [a for a in TINY]

@@ -109,7 +109,7 @@ class TrainingBatches:
         self._source, self._batch_size = source, batch_size
         self._closed = False
         if workers:
-            log.info("training scenes drawn by %d worker processes", workers)
+            log.info("training scenes drawn by %d worker process%s", workers, "" if workers == 1 else "es")
         self._loader = None if not workers else iter(DataLoader(
             _Stream(source, batch_size, seed_words), batch_size=None, num_workers=workers,
             prefetch_factor=PREFETCH, multiprocessing_context="fork", worker_init_fn=_one_thread))

@@ -193,23 +193,18 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
         spent = float(state.get("seconds", 0.0)) if run.total_minutes else 0.0
         log.info("resumed at step %d", model.step_count)
     # the workers fork before this process simulates anything (ml/batches.py)
-    batches = TrainingBatches(train_source, training.batch_size, seed_words, run.workers)
-    try:
+    with TrainingBatches(train_source, training.batch_size, seed_words, run.workers) as batches:
         val_noisy, val_clean = fixed_batch(val_source, run.n_validation, run.seed)
-    except BaseException:
-        batches.close()
-        raise
-    mask = circular_mask(val_clean.shape[-1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        input_psnr = finite_mean(psnr(val_noisy, val_clean, mask))
-    start = time.monotonic()
-    budget = None if run.minutes is None else 60 * run.minutes
-    deadline = None if budget is None else start + budget - spent
-    seconds = lambda: spent + time.monotonic() - start  # noqa: E731
-    total = run.steps if run.steps is not None else None
-    bar = tqdm(total=total, initial=model.step_count, unit="step", dynamic_ncols=True, disable=None)
-    metrics: dict = {}
-    with batches:
+        mask = circular_mask(val_clean.shape[-1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            input_psnr = finite_mean(psnr(val_noisy, val_clean, mask))
+        start = time.monotonic()
+        budget = None if run.minutes is None else 60 * run.minutes
+        deadline = None if budget is None else start + budget - spent
+        seconds = lambda: spent + time.monotonic() - start  # noqa: E731
+        total = run.steps if run.steps is not None else None
+        bar = tqdm(total=total, initial=model.step_count, unit="step", dynamic_ncols=True, disable=None)
+        metrics: dict = {}
         while not _done(model.step_count, run.steps, deadline):
             if should_stop is not None and should_stop():
                 bar.close()

@@ -27,7 +27,9 @@ Subcommands (each prints its figures; all run on this machine's CPU unless --dev
     for a final check that nothing was tuned on. ``--single-scale`` measures one pass at the
     model's pixel size where the card asks for a second, finer one (the baseline of that choice);
     ``--no-whitening`` leaves the noise's colour as it is where the card asks to take some away
-    (``input_whitening``; the baseline of that choice). Each recovery gets the noise spectrum of
+    (``input_whitening``; the baseline of that choice). ``--coarser-pass`` also recovers each
+    particle at 4/3 of the model's pixel size and averages that in (:func:`with_coarser_pass`; not
+    what the product does: a candidate, measured against the card's passes). Each recovery gets the noise spectrum of
     the set it belongs to (a cell's particles, a kind's noise fields), as the inspector and
     ``denoise`` measure it on the particle set.
 ``throughput [--n 1000] [--box 128] [--apix 3] [--spread] [--single-scale]``
@@ -288,6 +290,30 @@ def geometry_sets(apix: float, box: int, n: int, independent: bool) -> dict:
             "noise": {key: relion_normalize(f)[0] for key, f in fields.items()}}
 
 
+#: the working pixel size of ``--coarser-pass``, as a multiple of the model's
+COARSER = 4 / 3
+
+
+def with_coarser_pass(denoiser) -> None:
+    """Make ``denoiser`` also run at :data:`COARSER` times its pixel size and average that pass in
+    (pooled like the card's passes, :func:`gan_viewer.ml.spread_samples.pool_passes`), for every
+    particle whose box there is not far under the trained ones."""
+    from gan_viewer.ml.inference import BOX_SLACK
+
+    passes = denoiser.working_boxes
+
+    def working_boxes(box: int, apix: float | None) -> list[int]:
+        sizes = passes(box, apix)
+        if apix is None:
+            return sizes
+        coarse = max(2, round(box * float(apix) / (COARSER * float(denoiser.pixel_size))))
+        if coarse >= denoiser.trained_boxes[0] * BOX_SLACK[0] and coarse not in sizes:
+            sizes.append(coarse)
+        return sizes
+
+    denoiser.working_boxes = working_boxes
+
+
 def general(args: argparse.Namespace) -> dict:
     import torch
 
@@ -301,6 +327,8 @@ def general(args: argparse.Namespace) -> dict:
         denoiser.finer_scale = None
     if args.no_whitening:
         denoiser.input_whitening = None
+    if args.coarser_pass:
+        with_coarser_pass(denoiser)
     results, hallucination, calibration = {}, {}, {}
     calibration_pool: dict[str, list] = {"particles": [], "noise": []}  # tta relative spreads, all geometries
     for apix, box in GEOMETRIES:
@@ -371,6 +399,7 @@ def general(args: argparse.Namespace) -> dict:
               f"{len(gains)} cells")
     return {"model": denoiser.name, "sha256": denoiser.card.get("sha256"), "n_per_structure": args.n,
             "finer_scale": denoiser.finer_scale, "input_whitening": denoiser.input_whitening,
+            "coarser_pass": bool(args.coarser_pass),
             "structures": list(banks), "noise": "fei-extended.mrc (held out)" if args.independent else "ucsf_1142",
             "results": results, "hallucination": hallucination, "calibration": calibration,
             "confidence_threshold": threshold}
@@ -417,6 +446,8 @@ def main() -> None:
                    help="one pass at the model's pixel size, even where the card asks for a finer second pass")
     p.add_argument("--no-whitening", action="store_true",
                    help="the noise's colour left as it is, even where the card asks to take some away")
+    p.add_argument("--coarser-pass", action="store_true",
+                   help="also a pass at 4/3 of the model's pixel size, averaged in (a candidate, not the product's)")
     p = sub.add_parser("throughput")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--box", type=int, default=128)
@@ -433,6 +464,7 @@ def main() -> None:
     name = f"{args.what}{'_independent' if getattr(args, 'independent', False) else ''}" \
            f"{'_single_scale' if getattr(args, 'single_scale', False) else ''}" \
            f"{'_no_whitening' if getattr(args, 'no_whitening', False) else ''}" \
+           f"{'_coarser_pass' if getattr(args, 'coarser_pass', False) else ''}" \
            f"{'_spread' if getattr(args, 'spread', False) else ''}" \
            f"{f'_{args.apix:g}A' if args.what == 'throughput' and args.apix != 3.0 else ''}_{args.device}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")

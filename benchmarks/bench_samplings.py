@@ -75,7 +75,8 @@ def scenes(banks: dict, noise, apix: float, box: int, snr: float, formation: str
 
 def passes(denoiser, images: np.ndarray, apix: float, works: list[float]) -> dict[float, np.ndarray]:
     """Working pixel size -> (m, box, box) recovery at it, in the units of the first one's
-    background noise (the model's pixel size), each with the set's noise spectrum."""
+    background noise (the first of ``--fractions``: by default the model's pixel size), each
+    with the set's noise spectrum."""
     from gan_viewer.ml.whitening import half_plane_filters
 
     box = images.shape[-1]

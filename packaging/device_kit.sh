@@ -8,8 +8,10 @@
 #   data/  the training recipe's maps and atomic models from ../shared/data, and its Falcon
 #          micrograph's top half (4096 x 2048 px, gzipped: the whole one would leave no room
 #          for the corpus; the recipe takes only noise patches from it);
-#   corpus/ when packaging/fetch_training_models.py has fetched it into benchmarks/work/corpus,
-#          that corpus, gzipped.
+#   corpus.tar.xz  when packaging/fetch_training_models.py has fetched it into
+#          benchmarks/work/corpus (90 MB), that corpus (14 MB; gzipped files would take 23 MB
+#          and the whole would not fit).
+# It says how much would travel, the tracked tree with it, against the 64 MiB a call carries.
 # Never in it: TRPV1, apoferritin/ferritin, fei-extended.mrc, or GroEL/GroES (1aon), which the
 # benchmarks keep for testing.
 # Usage: packaging/device_kit.sh   (then the device tool's run with carry [".device-kit"] and the
@@ -46,11 +48,12 @@ with mrcfile.new(sys.argv[2], overwrite=True) as target:
 PYEOF
 gzip "$KIT/data/micrographs/fei_epu/epu2.9_example.mrc"
 if [ -d benchmarks/work/corpus ]; then
-  mkdir -p "$KIT/corpus"
-  (cd benchmarks/work/corpus && find . -type f | while read -r f; do
-     mkdir -p "../../../$KIT/corpus/$(dirname "$f")"
-     case "$f" in *.gz) cp "$f" "../../../$KIT/corpus/$f" ;; *) gzip -c "$f" > "../../../$KIT/corpus/$f.gz" ;; esac
-   done)
+  tar -C benchmarks/work -cJf "$KIT/corpus.tar.xz" corpus
 fi
 du -sh "$KIT"
 du -sh "$KIT"/*
+tracked=$(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1)
+kit=$(du -sb "$KIT" | cut -f1)
+total=$(( (tracked + kit) / 1048576 ))
+echo "the tracked tree and the kit: $total MiB of the 64 MiB a call carries"
+[ "$total" -lt 64 ] || { echo "device_kit.sh: too much to carry" >&2; exit 1; }

@@ -10,7 +10,8 @@ out batches of a pair source:
 * ``workers=N``: drawn by N forked processes (:class:`torch.utils.data.DataLoader` over an
   endless stream), each with its own generator (``default_rng([*seed_words, worker])``), handed
   out in turn (worker 0, 1, ..., N-1, 0, ...), so a run is reproducible for a given N. The
-  workers are forked after the source is built, so its volume and noise banks are shared with
+  workers are forked after the source is built, and after its ``prepare_for_workers()`` (scenes:
+  every structure's projector), so its volume and noise banks and projectors are shared with
   them, not copied or rebuilt; each worker runs torch on one thread.
 
 Forking is what makes the workers cheap; where the platform has no ``fork`` start method the
@@ -109,6 +110,9 @@ class TrainingBatches:
         self._source, self._batch_size = source, batch_size
         self._closed = False
         if workers:
+            prepare = getattr(source, "prepare_for_workers", None)
+            if prepare is not None:  # what the workers share, made once, before they fork
+                prepare()
             log.info("training scenes drawn by %d worker process%s", workers, "" if workers == 1 else "es")
         self._loader = None if not workers else iter(DataLoader(
             _Stream(source, batch_size, seed_words), batch_size=None, num_workers=workers,

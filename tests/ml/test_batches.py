@@ -42,6 +42,20 @@ class Slicing(Counting):
         return super().sample(n, rng)
 
 
+class Prepared(Counting):
+    """Draws only once prepared: the workers must get what the training process prepared."""
+
+    prepared_in = None
+
+    def prepare_for_workers(self) -> None:
+        self.prepared_in = os.getpid()
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self.prepared_in is None:
+            raise RuntimeError("not prepared")
+        return super().sample(n, rng)
+
+
 class Failing:
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("no scenes here")
@@ -118,6 +132,26 @@ def test_workers_run_numbas_kernel_when_the_layer_is_chosen_first_else_the_batch
         assert set(unchosen["pids"]) == {unchosen["pid"]} and "would be killed" in unchosen["stderr"]
     else:
         assert unchosen["pid"] not in unchosen["pids"]
+
+
+def test_the_source_is_prepared_once_before_the_workers_fork():
+    got = in_a_fresh_process("""
+        source = Prepared()
+        with TrainingBatches(source, 4, [0], workers=2) as batches:
+            got = draws(batches, 2)
+        print(json.dumps({"prepared_in": source.prepared_in, "pid": os.getpid(), "pids": [p for _, p in got]}))
+    """)
+    assert got["prepared_in"] == got["pid"] and got["pid"] not in got["pids"]
+
+
+def test_scene_pairs_build_every_projector_for_the_workers_to_share():
+    from gan_viewer.ml.sources import TrainingData, simulated_pairs
+
+    pairs = simulated_pairs([], TrainingData(phantoms=3, snr=(0.1,), boxes=(32,), apix=3.0, scenes="realistic"))
+    assert all(entry._projector is None for entry in pairs.sampler.bank.entries)  # built on first use
+    pairs.prepare_for_workers()
+    assert len(pairs.sampler.bank.entries) == 3
+    assert all(entry._projector is not None for entry in pairs.sampler.bank.entries)
 
 
 def test_a_closed_stream_ends_and_its_workers_are_gone():

@@ -80,8 +80,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                           "linearly to 0 over STEPS steps")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     run.add_argument("--workers", type=int, default=0, metavar="N",
-                     help="processes that simulate the training pairs in parallel (default 0: in the training "
-                          "process); on a GPU, most of the CPU cores, or the GPU waits for the scenes")
+                     help="processes that simulate the training pairs in parallel, and make the maps of the "
+                          "atomic models and maps first (default 0: all in the training process); on a GPU, most "
+                          "of the CPU cores, or the GPU waits for the scenes")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--resume", action="store_true", help="continue from OUT.train.pt")
     run.add_argument("--out", type=Path, required=True, help="output name (OUT.safetensors, OUT.json, ...)")

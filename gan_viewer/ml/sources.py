@@ -101,8 +101,9 @@ class TrainingData:
             and not self.star
 
 
-def training_sources(data: TrainingData, seed: int = 0, device: torch.device | str = "cpu"):
-    """(train, validation) pair sources for the one kind of training data ``data`` selects.
+def training_sources(data: TrainingData, seed: int = 0, device: torch.device | str = "cpu", workers: int = 0):
+    """(train, validation) pair sources for the one kind of training data ``data`` selects
+    (simulated scenes: their maps and models made by ``workers`` processes, more than one).
 
     Given pairs and STAR pairs hold 64 pairs out for validation; simulated scenes validate on
     fresh scenes of the same sampler.
@@ -124,13 +125,15 @@ def training_sources(data: TrainingData, seed: int = 0, device: torch.device | s
         return StackPairs(data.noisy, data.clean).split(64, seed)
     if data.star:
         return _star_pairs(data).split(64, seed)
-    source = simulated_pairs(list(data.maps) + list(data.models), data, seed, str(device))
+    source = simulated_pairs(list(data.maps) + list(data.models), data, seed, str(device), workers)
     return source, source
 
 
-def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str = "cpu") -> ScenePairs:
+def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str = "cpu",
+                    workers: int = 0) -> ScenePairs:
     """Scenes (:mod:`gan_viewer.sim.scenes`) of every map and model in ``paths`` and every
-    procedural structure ``data`` asks for, at one pixel size, with ``data``'s recipe."""
+    procedural structure ``data`` asks for, at one pixel size, with ``data``'s recipe; the maps
+    and models are made by ``workers`` processes when there are more than one (the same bank)."""
     from gan_viewer.sim.scenes import NoiseBank, SceneRecipe, SceneSampler
     from gan_viewer.sim.volume_bank import VolumeBank
 
@@ -144,10 +147,9 @@ def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str 
         if getattr(data, name) < 0:
             raise InputError(f"--{name} must be 0 or more, got {getattr(data, name)}")
     bank = VolumeBank(apix)
-    for path in paths:
-        bank.add_file(path, assumed_apix=apix)
+    bank.add_files(paths, assumed_apix=apix, workers=workers)
     for folder in data.models_dirs:
-        _add_folder(bank, folder)
+        _add_folder(bank, folder, workers)
     rng = np.random.default_rng([seed, 3])
     box = max(data.boxes)
     for k in range(data.phantoms):  # sizes from a quarter to nine tenths of the largest box
@@ -184,16 +186,13 @@ def simulated_pairs(paths: list, data: TrainingData, seed: int = 0, device: str 
     return ScenePairs(SceneSampler(bank, noise, recipe), input_whitening=data.input_whitening)
 
 
-def _add_folder(bank, folder) -> None:
-    """Every atomic model and map under ``folder`` (recursively)."""
+def _add_folder(bank, folder, workers: int = 0) -> None:
+    """Every atomic model and map under ``folder`` (recursively), made by ``workers`` processes;
+    one odd file is left out with a warning (it must not end a long run)."""
     paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and (is_model(p) or p.suffix in (".mrc", ".map")))
     if not paths:
         raise InputError("holds no atomic models or maps", folder)
-    for path in paths:
-        try:
-            bank.add_file(path)
-        except (InputError, ValueError) as exc:  # one odd file must not end a long run
-            log.warning("skipped %s: %s", path, exc)
+    bank.add_files(paths, workers=workers, skip_errors=True)
 
 
 def _star_pairs(data: TrainingData) -> StarPairs:

@@ -123,6 +123,6 @@ def train_generator(config: TrainingConfig) -> dict:
         from gan_viewer.ml.batches import prefer_fork_safe_threads
 
         prefer_fork_safe_threads()  # before anything is simulated here
-    train_source, val_source = training_sources(config.data, config.seed, device)
+    train_source, val_source = training_sources(config.data, config.seed, device, config.workers)
     return train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
                  resume=config.resume, overwrite=config.force)

@@ -6,6 +6,7 @@ one pixel size, each centred in the smallest cube that holds it and scaled to a 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ import torch
 from gan_viewer.errors import InputError
 from gan_viewer.sim.project import Projector
 from gan_viewer.sim.volume import crop_pad, resample_map
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +65,17 @@ class BankEntry:
     def nbytes(self) -> int:
         """Memory of the projector (the padded transform dominates)."""
         return 4 * (2 * self.volume.shape[0]) ** 3
+
+
+def _entry_of(task: tuple) -> BankEntry | Exception | None:
+    """The bank entry of one file, (bank pixel size, path, assumed pixel size) -> entry (None: an
+    empty map), or the InputError / ValueError reading it raised (:meth:`VolumeBank.add_files`)."""
+    apix, path, assumed_apix = task
+    bank = VolumeBank(apix)
+    try:
+        return bank.add_file(path, assumed_apix=assumed_apix)
+    except (InputError, ValueError) as exc:
+        return exc
 
 
 class VolumeBank:
@@ -117,6 +131,30 @@ class VolumeBank:
         if apix is None:
             raise InputError("has no pixel size in its header; give one", path)
         return self.add_volume(Path(path).name, volume, apix, kind)
+
+    def add_files(self, paths: list, assumed_apix: float | None = None, workers: int = 0,
+                  skip_errors: bool = False) -> None:
+        """:meth:`add_file` for each of ``paths``, in that order; with ``workers`` > 1, the maps are
+        made by that many forked processes (atomic models are rendered there: most of the time a
+        large corpus takes), the bank is the same. ``skip_errors``: a file that cannot be read
+        (InputError, ValueError) is logged and left out, else its error is raised."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        paths = list(paths)
+        if workers > 1 and len(paths) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with ProcessPoolExecutor(min(workers, len(paths)), mp_context=multiprocessing.get_context("fork"),
+                                     initializer=torch.set_num_threads, initargs=(1,)) as pool:
+                made = list(pool.map(_entry_of, [(self.apix, p, assumed_apix) for p in paths]))
+        else:
+            made = [_entry_of((self.apix, p, assumed_apix)) for p in paths]
+        for path, entry in zip(paths, made):
+            if isinstance(entry, Exception):
+                if not skip_errors:
+                    raise entry
+                log.warning("skipped %s: %s", path, entry)
+            elif entry is not None:
+                self.entries.append(entry)
 
     def add_atoms(self, name: str, atoms, kind: str = "model") -> BankEntry | None:
         """Add an :class:`~gan_viewer.sim.atomic.AtomicModel` (centred, at Nyquist resolution)."""

@@ -49,6 +49,30 @@ def test_resampled_maps_and_negative_density(tmp_path) -> None:
     assert bank.add_volume("empty", np.zeros((20, 20, 20)), 3.0) is None
 
 
+def test_files_made_by_worker_processes_give_the_same_bank_and_odd_files_are_left_out(tmp_path, shared_data,
+                                                                                      caplog) -> None:
+    """VolumeBank.add_files with workers (train --workers): the same entries, in the same order,
+    as one after the other; a file that cannot be read is skipped with a warning, or raised."""
+    import mrcfile
+
+    from gan_viewer.errors import InputError
+
+    with mrcfile.new(tmp_path / "ball.mrc") as mrc:
+        mrc.set_data(sphere(24, 6).astype(np.float32))
+        mrc.voxel_size = 3.0
+    (tmp_path / "broken.mrc").write_bytes(b"not a map")
+    paths = [shared_data / "structures" / "5a1a.cif.gz", tmp_path / "broken.mrc", tmp_path / "ball.mrc"]
+    serial, parallel = VolumeBank(3.0), VolumeBank(3.0)
+    serial.add_files(paths, skip_errors=True)
+    parallel.add_files(paths, workers=2, skip_errors=True)
+    assert [e.name for e in parallel.entries] == [e.name for e in serial.entries] == ["5a1a.cif.gz", "ball.mrc"]
+    for a, b in zip(serial.entries, parallel.entries):
+        assert a.diameter == b.diameter and np.array_equal(a.volume, b.volume)
+    assert "skipped" in caplog.text and "broken.mrc" in caplog.text
+    with pytest.raises(InputError):
+        VolumeBank(3.0).add_files(paths[1:], workers=2)
+
+
 def test_noise_free_scene_target_is_the_input_in_its_own_units(bank: VolumeBank) -> None:
     sampler = SceneSampler(bank, NoiseBank(3.0), quiet())
     scenes = sampler.sample(6, np.random.default_rng(1))

@@ -31,8 +31,8 @@
 # it). The bundled model was trained without it and runs with the card's input_whitening 0.5, chosen
 # afterwards by benchmarks/bench_generator.py general; a model trained with WHITENING sees in training
 # what it sees in use. WORKERS simulates the scenes in that many processes (gan-viewer train --workers):
-# on a GPU most of the CPU cores, since one core simulates a batch of 16 realistic scenes in about
-# 0.4-0.6 s, far longer than a step takes there (benchmarks/bench_training.py).
+# on a GPU most of the CPU cores, since one core simulates a batch of 16 of this recipe's scenes in
+# about 0.12 s, far longer than a step takes there (benchmarks/bench_training.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data

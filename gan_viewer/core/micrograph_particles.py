@@ -223,10 +223,11 @@ class MicrographParticles:
         rs, re, cs, ce = max(r0, 0), min(r0 + self._box, h), max(c0, 0), min(c0 + self._box, w)
         if (rs, re, cs, ce) != (r0, r0 + self._box, c0, c0 + self._box):
             out[:] = self._mean()
-        out[rs - r0:re - r0, cs - c0:ce - c0] = self._stack.data[0, rs:re, cs:ce]
+        if re > rs and ce > cs:
+            out[rs - r0:re - r0, cs - c0:ce - c0] = self._stack.read_rows(0, (rs, re), (cs, ce))
 
     def _mean(self) -> float:
         """Micrograph mean, read once and only when a window needs padding."""
         if self._fill is None:
-            self._fill = float(np.mean(self._stack.data[0], dtype=np.float64))
+            self._fill = float(np.mean(self._stack.read(np.array([0]))[0], dtype=np.float64))
         return self._fill

@@ -1,7 +1,8 @@
 """MRC images and stacks: lazy, memory-mapped reads and atomic writes.
 
 Stacks are opened with ``mrcfile.mmap`` so opening a 100,000-particle stack reads only its header;
-pixels are read when asked for. The header is checked against the file's size first
+pixels are read when asked for, with ``pread`` (not through the map: a file cut short by another
+program while open is then an InputError, not SIGBUS). The header is checked against the file's size first
 (:mod:`gan_viewer.io.mrc_check`), so a corrupt header never makes anything allocate. Stacks are
 written by :class:`~gan_viewer.io.mrc_writer.StackWriter` (space reserved first, no memory map).
 Modes 0 (int8), 1 (int16), 2 (float32), 6 (uint16) and 12
@@ -71,7 +72,9 @@ class MrcStack:
 
     @property
     def data(self) -> np.ndarray:
-        """The memory-mapped pixels, shape (n, h, w), in the file's dtype; read lazily."""
+        """The memory-mapped pixels, shape (n, h, w), in the file's dtype; read lazily. Touching
+        pages of a file cut short since it was opened raises SIGBUS: read with :meth:`read`
+        and :meth:`read_rows`."""
         return self._data
 
     @property
@@ -85,9 +88,11 @@ class MrcStack:
         page cache that is about ten times faster than faulting them in through the memory map.
         Consecutive images are read in blocks of up to :data:`READ_BLOCK` bytes, one ``pread``
         per block (a chunk of a STAR's particles is mostly consecutive images of one stack).
+        A file cut short since it was opened (rewritten by another program) gives an InputError
+        naming it; through the memory map it would have killed the process (SIGBUS).
         """
         if isinstance(indices, slice):
-            return np.asarray(self._data[indices], dtype=np.float32)
+            indices = np.arange(*indices.indices(len(self)), dtype=np.int64)
         idx = np.asarray(indices, dtype=np.int64).ravel()
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             bad = idx[(idx < 0) | (idx >= len(self))][0]
@@ -107,6 +112,25 @@ class MrcStack:
             list(_READERS.map(self._pread_into, blocks, firsts))
         return raw[inverse].astype(np.float32, copy=False)
 
+    def read_rows(self, index: int, rows: tuple[int, int], columns: tuple[int, int]) -> np.ndarray:
+        """The window ``[rows[0], rows[1]) x [columns[0], columns[1])`` of image ``index`` (0-based),
+        shape (r, c) float32.
+
+        The window's whole rows are read with one ``pread`` (cheaper than one call per row even
+        for a 4k micrograph's rows), so a file cut short since it was opened gives an InputError
+        naming it, never SIGBUS.
+        """
+        n, h, w = self.shape
+        (r0, r1), (c0, c1) = rows, columns
+        if not (0 <= index < n and 0 <= r0 <= r1 <= h and 0 <= c0 <= c1 <= w):
+            raise ValueError(f"window {rows} x {columns} of image {index} lies outside the {n} x {h} x {w} stack")
+        whole = np.empty((r1 - r0, w), self._data.dtype)
+        if not hasattr(os, "preadv"):  # Windows: the memory map it is
+            whole[:] = self._data[index, r0:r1]
+        elif self._pread_bytes(whole, self._offset + (index * h + r0) * w * whole.itemsize) < whole.nbytes:
+            raise InputError(f"image {index + 1} could not be read (file truncated?)", self.path)
+        return whole[:, c0:c1].astype(np.float32)
+
     def _descriptor(self) -> int:
         """The read descriptor, opened once however many reader threads ask at the same time."""
         fd = self._fd
@@ -120,16 +144,24 @@ class MrcStack:
     def _pread_into(self, out: np.ndarray, index: int) -> None:
         """Fill ``out``, a C-contiguous (k, h, w) block or one (h, w) image, with images ``index``
         to ``index + k - 1``."""
+        image_bytes = out.nbytes // (len(out) if out.ndim == 3 else 1)
+        done = self._pread_bytes(out, self._offset + index * image_bytes)
+        if done < out.nbytes:
+            raise InputError(f"image {index + 1 + done // image_bytes} could not be read (file truncated?)",
+                             self.path)
+
+    def _pread_bytes(self, out: np.ndarray, offset: int) -> int:
+        """Fill the C-contiguous ``out`` with the file's bytes from ``offset``; returns how many
+        were read (fewer than ``out.nbytes`` where the file ends first)."""
         fd = self._descriptor()
         view = memoryview(out.reshape(-1).view(np.uint8))
-        image_bytes = out.nbytes // (len(out) if out.ndim == 3 else 1)
-        offset, done = self._offset + index * image_bytes, 0
+        done = 0
         while done < view.nbytes:
             n = os.preadv(fd, [view[done:]], offset + done)
             if n <= 0:
-                bad = index + 1 + done // image_bytes
-                raise InputError(f"image {bad} could not be read (file truncated?)", self.path)
+                break
             done += n
+        return done
 
     def close(self) -> None:
         with self._fd_lock:

@@ -4,10 +4,12 @@ Topaz table, and their export as RELION coordinate files (one micrograph, or all
 from __future__ import annotations
 
 import numpy as np
+from PyQt6.QtCore import Qt
 
 from gan_viewer.core.curation import Label
 from gan_viewer.io.star import read_star
 from tests.conftest import write_topaz_picks
+from tests.gui.test_main_window import press
 
 
 def test_a_micrographs_picks_export_as_a_relion_coordinate_file_named_after_it(make_window, tmp_path):
@@ -201,3 +203,26 @@ def test_the_picks_options_dialog_gives_the_box_and_scale_entered(qtbot):
     dialog.scale.setValue(0)  # below the range: the smallest scale it takes, never 0
     assert dialog.values()[1] == 0.01
     assert PicksOptions("p.box", 64, 2.0).values() == (64, 2.0)
+
+
+def test_a_micrograph_cut_short_while_its_picks_are_open_fails_in_the_panel(make_window, tmp_path, monkeypatch):
+    """Another program rewrites the micrograph while the inspector shows its picks: a particle
+    whose rows are gone says so in its panel and cannot be decided (the window stays up; it used
+    to die of SIGBUS); the particles still readable are decided as before."""
+    import os
+
+    import mrcfile
+
+    with mrcfile.new(tmp_path / "mic.mrc") as mrc:
+        mrc.set_data(np.random.default_rng(0).standard_normal((64, 80)).astype(np.float32))
+    (tmp_path / "mic.box").write_text("12 2 16 16\n42 40 16 16\n")  # centres (20, 10) and (50, 48)
+    window = make_window(tmp_path / "mic.mrc", coords=tmp_path / "mic.box", box=16, prefetch=0)
+    os.truncate(tmp_path / "mic.mrc", 1024 + 80 * 4 * 30)  # rows 30-63 gone
+    window.go(1)
+    assert window.triptych.image("raw") is None
+    assert "could not be read" in window.triptych.message("raw") and "mic.mrc" in window.triptych.message("raw")
+    press(window, Qt.Key.Key_K)
+    assert window.session.curation.labels[1] == Label.UNDECIDED
+    window.go(0)
+    press(window, Qt.Key.Key_K)
+    assert window.session.curation.labels[0] == Label.KEEP

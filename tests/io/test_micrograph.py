@@ -262,6 +262,34 @@ def test_stack_of_several_images_is_refused(tmp_path: Path, star: Path) -> None:
     assert_input_error(lambda: MicrographParticles(stack, star, BOX), stack, "holds 3 images")
 
 
+def test_micrograph_cut_short_while_open_is_an_input_error_not_sigbus(mic: Path, star: Path) -> None:
+    """A micrograph rewritten by another program while its picks are open, caught cut short:
+    windows are read with pread, so a missing row is an InputError naming the
+    micrograph, where the memory map killed the process with SIGBUS. A fresh interpreter, so a
+    regression fails this test instead of ending the run."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os
+from gan_viewer.errors import InputError
+from gan_viewer.core.micrograph_particles import MicrographParticles
+parts = MicrographParticles({str(mic)!r}, {str(star)!r}, {BOX})
+parts.images([0])
+os.truncate({str(mic)!r}, 1024 + {W} * 4 * 12)  # the header and 12 rows are left
+for index in (1, 2, 4):  # a window inside the rows left, one below them, one that needs padding
+    try:
+        print(index, parts.images([index]).shape)
+    except InputError as exc:
+        print(index, exc)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    lines = done.stdout.splitlines()
+    assert lines[1].startswith("2 ") and "could not be read (file truncated?)" in lines[1] and mic.name in lines[1]
+    assert lines[2].startswith("4 ") and "could not be read" in lines[2]
+
+
 def test_star_without_coordinate_columns(tmp_path: Path, mic: Path) -> None:
     path = tmp_path / "particles_only.star"
     path.write_text("data_\nloop_\n_rlnImageName #1\n_rlnAnglePsi #2\n1@a.mrcs 0.0\n")

@@ -200,3 +200,41 @@ def test_a_block_past_the_end_of_a_cut_file_names_the_missing_image(tmp_path: Pa
         os.truncate(path, path.stat().st_size - 3 * 8 * 8 * 4)  # images 8-10 gone
         with pytest.raises(InputError, match="image 8 could not be read"):
             stack.read(np.arange(2, 10))
+
+
+def test_a_slice_of_a_cut_file_is_an_input_error_not_sigbus(tmp_path: Path) -> None:
+    """Slices are read with pread too: through the memory map, pages past the new end of a file cut
+    after it was opened kill the process with SIGBUS (a fresh interpreter, so a regression fails
+    this test instead of ending the run)."""
+    import subprocess
+    import sys
+
+    path = write_stack(tmp_path / "s.mrcs", np.arange(10 * 64 * 64, dtype=np.float32).reshape(10, 64, 64))
+    code = f"""
+import os, numpy as np
+from gan_viewer.errors import InputError
+from gan_viewer.io.mrc import MrcStack
+stack = MrcStack({str(path)!r})
+np.testing.assert_array_equal(stack.read(slice(1, 9, 3)), stack.read([1, 4, 7]))
+os.truncate({str(path)!r}, 4096)
+try:
+    stack.read(slice(2, 6))
+except InputError as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "s.mrcs" in done.stdout and "image 3 could not be read" in done.stdout
+
+
+@pytest.mark.parametrize("rows, columns", [((0, 5), (0, 40)), ((3, 9), (10, 14)), ((7, 7), (0, 3)), ((0, 30), (0, 40))])
+def test_read_rows_gives_the_window(tmp_path: Path, rows, columns) -> None:
+    """Windows of every shape, empty ones included, equal the slice of the image."""
+    data = np.random.default_rng(0).standard_normal((3, 30, 40)).astype(np.float32)
+    path = write_stack(tmp_path / "s.mrcs", data)
+    with MrcStack(path) as stack:
+        out = stack.read_rows(1, rows, columns)
+        with pytest.raises(ValueError, match="outside"):
+            stack.read_rows(3, rows, columns)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, data[1, rows[0]:rows[1], columns[0]:columns[1]])

@@ -21,7 +21,7 @@
 #   steps  3000-4500  EMPTY=0.15
 #   steps  4500-5250  CTF=0.65 EMPTY=0.25 (more white-noise scenes, more empty boxes)
 # Usage: [LOSS=l1|l2] [GAN=1] [RESUME=1] [CORPUS=dir] [CTF=0.8] [EMPTY=0.15] [STEPS=N] [DECAY="FROM STEPS"] [LR=2e-4]
-#        [NOISE_MIX="WHITE COLOURED MICROGRAPH"] [WHITENING=0.5] [WORKERS=N]
+#        [NOISE_MIX="WHITE COLOURED MICROGRAPH"] [WHITENING=0.5] [WORKERS=N] [INIT=model.safetensors]
 #        packaging/train_default_model.sh MINUTES [DEVICE] [OUT]
 # STEPS stops at that step (resumed ones count) if the minutes last; DECAY is pix2pix's schedule, the
 # learning rate falling linearly to 0 from step FROM over STEPS steps (gan-viewer train --lr-decay); LR is
@@ -32,7 +32,9 @@
 # afterwards by benchmarks/bench_generator.py general; a model trained with WHITENING sees in training
 # what it sees in use. WORKERS simulates the scenes in that many processes (gan-viewer train --workers):
 # on a GPU most of the CPU cores, since one core simulates a batch of 16 of this recipe's scenes in
-# about 0.12 s, far longer than a step takes there (benchmarks/bench_training.py).
+# about 0.12 s, far longer than a step takes there (benchmarks/bench_training.py). INIT starts the
+# generator from a trained model's weights (gan-viewer train --init: a fine-tune with a fresh
+# discriminator and optimiser; steps count from 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -52,4 +54,4 @@ exec gan-viewer train \
   ${WHITENING:+--input-whitening "$WHITENING"} \
   --loss "${LOSS:-l1}" --gan-weight "${GAN:-1}" --batch-size 16 --validate-every 250 \
   --minutes "$MINUTES" ${STEPS:+--steps "$STEPS"} ${DECAY:+--lr-decay $DECAY} ${LR:+--lr "$LR"} \
-  --device "$DEVICE" --workers "${WORKERS:-0}" --seed "${SEED:-1}" --out "$OUT" --force ${RESUME:+--resume}
+  --device "$DEVICE" --workers "${WORKERS:-0}" --seed "${SEED:-1}" --out "$OUT" --force ${RESUME:+--resume} ${INIT:+--init "$INIT"}

@@ -84,6 +84,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                           "atomic models and maps first (default 0: all in the training process); on a GPU, most "
                           "of the CPU cores, or the GPU waits for the scenes")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--init", type=Path, metavar="MODEL",
+                     help="start the generator from this model (.safetensors with its card): fine-tune it; the "
+                          "discriminator and optimiser start fresh, and the card records the model")
     run.add_argument("--resume", action="store_true", help="continue from OUT.train.pt")
     run.add_argument("--out", type=Path, required=True, help="output name (OUT.safetensors, OUT.json, ...)")
     run.add_argument("--force", action="store_true", help="replace an existing model of that name")
@@ -107,7 +110,7 @@ def config_from_args(args: argparse.Namespace):
         validate_every=args.validate_every, depth=args.depth, base_channels=args.base_channels,
         lambda_l1=args.lambda_l1, loss=args.loss, gan_weight=args.gan_weight, lr=args.lr,
         decay=None if args.lr_decay is None else tuple(args.lr_decay), device=args.device, workers=args.workers,
-        seed=args.seed,
+        seed=args.seed, init=args.init,
         resume=args.resume, force=args.force, command="gan-viewer train " + " ".join(_argv(args)))
 
 

@@ -152,7 +152,7 @@ def check_run(out: Path, run: RunSpec, boxes=(), multiple: int = 1, *, resume: b
 def train(train_source, val_source, out: Path, generator: GeneratorConfig, discriminator: DiscriminatorConfig,
           training: TrainConfig, run: RunSpec, *, device: torch.device, resume: bool = False, overwrite: bool = False,
           progress: Callable[[TrainingProgress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> dict:
+          should_stop: Callable[[], bool] | None = None, initial_generator: dict | None = None) -> dict:
     """Train and write the outputs; returns the model card.
 
     Parameters
@@ -176,11 +176,16 @@ def train(train_source, val_source, out: Path, generator: GeneratorConfig, discr
     should_stop
         Asked before every step; when it says True the run writes its checkpoint and raises
         :class:`TrainingStopped` (no model file is written: ``resume=True`` continues).
+    initial_generator
+        A state dict the generator starts from (a fine-tune; ignored when resuming, whose
+        checkpoint holds the generator).
     """
     check_run(Path(out), run, getattr(train_source, "boxes", (train_source.box,)), generator.multiple,
               resume=resume, overwrite=overwrite)
     torch.manual_seed(run.seed)
     model = Pix2Pix(generator, discriminator, training, device)
+    if initial_generator is not None and not resume:
+        model.G.load_state_dict(initial_generator)
     history: dict[str, list] = {"step": [], "D": [], "G_gan": [], "G_L1": [], "val_step": [], "val_psnr": [],
                                 "val_cc": [], "val_input_psnr": []}
     seed_words = [run.seed, 7]

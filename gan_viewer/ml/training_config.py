@@ -49,6 +49,11 @@ class TrainingConfig:
         draw them.
     seed
         Seeds torch, the pair sampler and the procedural structures.
+    init
+        Start the generator from this model's weights (``.safetensors`` with its card): a
+        fine-tune. Its card's generator config is used; the discriminator and the optimiser start
+        fresh and steps count from 0. The new card records the model in ``initialised_from``.
+        Not with ``resume`` (a resumed run already holds its generator).
     resume
         Continue from ``out.train.pt``.
     force
@@ -73,6 +78,7 @@ class TrainingConfig:
     device: str = "auto"
     workers: int = 0
     seed: int = 0
+    init: str | os.PathLike | None = None
     resume: bool = False
     force: bool = False
     command: str = ""
@@ -91,8 +97,9 @@ def train_generator(config: TrainingConfig) -> dict:
     ------
     InputError
         Before anything is written: no stopping rule, an existing model without ``force`` or
-        ``resume``, a missing output folder, unusable training data, or a box that is not a
-        multiple of ``2 ** depth``.
+        ``resume``, a missing output folder, unusable training data, a box that is not a
+        multiple of ``2 ** depth``, or an ``init`` model that cannot be read, comes with
+        ``resume``, or has another depth or width than the one asked for.
     """
     import torch
 
@@ -108,11 +115,15 @@ def train_generator(config: TrainingConfig) -> dict:
                   seed=config.seed, extra_card={"name": out.name, "command": config.command}, workers=config.workers)
     if config.workers < 0:
         raise InputError(f"--workers must be 0 or more, got {config.workers}")
+    initial = _initial_generator(config) if config.init is not None else None
+    if initial is not None:
+        run.extra_card["initialised_from"] = initial[1]
     check_run(out, run, resume=config.resume, overwrite=config.force)  # before any work
     device = pick_device(config.device)
     torch.set_float32_matmul_precision("high")
     try:
-        generator = GeneratorConfig(depth=config.depth, base_channels=config.base_channels)
+        generator = (GeneratorConfig(depth=config.depth, base_channels=config.base_channels) if initial is None
+                     else initial[0].config)
         training = TrainConfig(lambda_l1=config.lambda_l1, batch_size=config.batch_size,
                                gan_weight=config.gan_weight, reconstruction=config.loss, lr=config.lr,
                                decay_from=None if config.decay is None else int(config.decay[0]),
@@ -125,4 +136,24 @@ def train_generator(config: TrainingConfig) -> dict:
         prefer_fork_safe_threads()  # before anything is simulated here
     train_source, val_source = training_sources(config.data, config.seed, device, config.workers)
     return train(train_source, val_source, out, generator, DiscriminatorConfig(), training, run, device=device,
-                 resume=config.resume, overwrite=config.force)
+                 resume=config.resume, overwrite=config.force,
+                 initial_generator=None if initial is None else initial[0].state_dict())
+
+
+def _initial_generator(config: TrainingConfig):
+    """The generator of ``config.init`` and what the new card says of it; InputError when it
+    cannot start this run."""
+    from gan_viewer.ml.checkpoint import load_generator
+
+    path = Path(config.init)
+    if config.resume:
+        raise InputError("--init starts a run from a model and --resume continues one; give one of them", path)
+    generator, card = load_generator(path)
+    defaults = TrainingConfig(out="")
+    for name in ("depth", "base_channels"):
+        asked, has = getattr(config, name), getattr(generator.config, name)
+        if asked != getattr(defaults, name) and asked != has:
+            raise InputError(f"has {name.replace('_', '-')} {has}, not the {asked} asked for", path)
+    log.info("generator initialised from %s (%s steps)", path, (card.get("training") or {}).get("steps", "?"))
+    return generator, {"model": str(path), "name": card.get("name"), "sha256": card.get("sha256"),
+                       "steps": (card.get("training") or {}).get("steps")}

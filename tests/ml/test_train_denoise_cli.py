@@ -112,6 +112,43 @@ def test_resume_with_pix2pix_decay_ends_at_rate_zero(capsys, trained: Path, tiny
     assert [g["lr"] for g in state["opt_G"]["param_groups"]] == [pytest.approx(1e-3 * 0.25)]  # step 7's rate
 
 
+def test_init_starts_the_generator_from_a_model(capsys, trained: Path, tiny_map: Path, tmp_path: Path) -> None:
+    """--init MODEL fine-tunes: the generator starts from MODEL's weights (a near-zero rate leaves
+    them as they were, where a fresh start does not) and the card names MODEL and its sha256."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "tuned"
+    code, _, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.1", "--steps", "1", *TINY, "--lr", "1e-12",
+                     "--init", trained.with_suffix(".safetensors"), "--out", out)
+    assert code == 0
+    start = load_file(str(trained.with_suffix(".safetensors")))
+    convs = [k for k in start if k.endswith("weight") and start[k].ndim == 4]
+    assert convs and all((load_file(str(out.with_suffix(".safetensors")))[k] == start[k]).all() for k in convs)
+    code, _, _ = run(capsys, "train", "--map", tiny_map, "--snr", "0.1", "--steps", "1", *TINY, "--lr", "1e-12",
+                     "--out", tmp_path / "fresh")
+    assert code == 0 and not all((load_file(str(tmp_path / "fresh.safetensors"))[k] == start[k]).all() for k in convs)
+    card = json.loads(out.with_suffix(".json").read_text())
+    init_card = json.loads(trained.with_suffix(".json").read_text())
+    assert card["initialised_from"]["sha256"] == init_card["sha256"] and card["initialised_from"]["steps"] == 4
+    assert card["training"]["steps"] == 1 and card["generator"] == init_card["generator"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resume"], "give one of them"),
+    (["--depth", "4"], "has depth 3, not the 4 asked for"),
+])
+def test_init_that_cannot_start_the_run_is_refused(capsys, trained: Path, tiny_map: Path, tmp_path: Path,
+                                                   args, message) -> None:
+    tiny = TINY[:2] + TINY[4:] if "--depth" in args else TINY
+    code, _, err = run(capsys, "train", "--map", tiny_map, "--steps", "2", *tiny, *args,
+                       "--init", trained.with_suffix(".safetensors"), "--out", tmp_path / "bad")
+    assert code == 2 and message in err and "tiny.safetensors" in err
+    assert not list(tmp_path.glob("bad*"))
+    code, _, err = run(capsys, "train", "--map", tiny_map, "--steps", "2", *TINY, "--init", tmp_path / "none.safetensors",
+                       "--out", tmp_path / "bad")
+    assert code == 2 and "no such model file" in err and not list(tmp_path.glob("bad*"))
+
+
 @pytest.mark.parametrize("args, message", [
     (["--lr-decay", "-1", "5"], "learning-rate decay"),
     (["--lr-decay", "2", "0"], "learning-rate decay"),

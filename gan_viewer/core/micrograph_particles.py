@@ -24,6 +24,28 @@ from gan_viewer.io.star import ParticleTable, table_from_dataframe
 log = logging.getLogger(__name__)
 
 
+#: pixel-size labels of a coordinate STAR: the pixel size of the micrograph the picks refer to
+PIXEL_SIZE_LABELS = ("rlnMicrographPixelSize", "rlnImagePixelSize")
+
+
+def rescaled_pixel_sizes(frame: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """``frame`` (a STAR loop) with its pixel sizes for coordinates multiplied by ``scale``: the
+    pixel sizes divided by it, and RELION 3.0's magnification multiplied by it (a copy; the
+    frame is returned as it is when it has none of them).
+
+    >>> rescaled_pixel_sizes(pd.DataFrame({"rlnMicrographPixelSize": [4.0]}), 4.0)["rlnMicrographPixelSize"].tolist()
+    [1.0]
+    """
+    labels = [k for k in (*PIXEL_SIZE_LABELS, "rlnMagnification") if k in frame.columns]
+    if not labels:
+        return frame
+    frame = frame.copy()
+    for label in labels:
+        values = pd.to_numeric(frame[label], errors="coerce")
+        frame[label] = values * scale if label == "rlnMagnification" else values / scale
+    return frame
+
+
 def curation_table(source) -> ParticleTable | None:
     """The table a curated subset of ``source`` is written from: a STAR or cryoSPARC set's own,
     a micrograph's picks as a RELION coordinate table (:meth:`MicrographParticles.coordinate_table`),
@@ -175,11 +197,15 @@ class MicrographParticles:
         self._stack.close()
 
     def _scaled_table(self) -> ParticleTable:
-        """The STAR's own table, with the centres in micrograph pixels when a scale is applied."""
+        """The STAR's own table, with the centres in micrograph pixels when a scale is applied, and
+        its pixel sizes (which described the copy the picks were made on) those of these pixels."""
         if self.scale == 1:
             return self.table
         table = self.table.subset(np.arange(len(self)))
         table.particles[list(COORDINATE_LABELS)] = self.coordinates
+        for block in (table.particles_block, table.optics_block):
+            if block is not None:
+                table.blocks[block] = rescaled_pixel_sizes(table.blocks[block], self.scale)
         table.path = self.table.path
         return table
 

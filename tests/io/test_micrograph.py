@@ -169,6 +169,20 @@ def test_the_coordinate_table_relion_extracts_from(tmp_path: Path, mic: Path, st
     np.testing.assert_array_equal(table.particles.to_numpy(float), np.array(DOTS, float)[INTERIOR])
 
 
+def test_a_scaled_star_table_gives_the_pixel_size_of_the_micrographs_pixels(tmp_path: Path, mic: Path) -> None:
+    """Picks made on a copy binned by 4 (RELION 3.1, optics pixel size 6 A) opened at scale 4:
+    the table written for RELION has the centres in micrograph pixels, and the pixel size of
+    those pixels (1.5 A, as the micrograph's header says), not the binned copy's."""
+    from gan_viewer.core.micrograph_particles import curation_table
+
+    binned = write_star31(tmp_path / "bin4.star", [(x / 4, y / 4) for x, y in DOTS])
+    binned.write_text(binned.read_text().replace("1 1.5", "1 6.0"))
+    table = curation_table(MicrographParticles(mic, binned, BOX, scale=4))
+    np.testing.assert_array_equal(table.particles[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(float), DOTS)
+    assert table.optics["rlnImagePixelSize"].tolist() == [1.5]
+    assert curation_table(MicrographParticles(mic, binned, BOX)).optics["rlnImagePixelSize"].tolist() == [6.0]
+
+
 def test_particle_source_protocol(mic: Path, star: Path) -> None:
     from gan_viewer.core.particles import ParticleSource
 

@@ -144,8 +144,8 @@ def test_init_that_cannot_start_the_run_is_refused(capsys, trained: Path, tiny_m
                        "--init", trained.with_suffix(".safetensors"), "--out", tmp_path / "bad")
     assert code == 2 and message in err and "tiny.safetensors" in err
     assert not list(tmp_path.glob("bad*"))
-    code, _, err = run(capsys, "train", "--map", tiny_map, "--steps", "2", *TINY, "--init", tmp_path / "none.safetensors",
-                       "--out", tmp_path / "bad")
+    code, _, err = run(capsys, "train", "--map", tiny_map, "--steps", "2", *TINY,
+                       "--init", tmp_path / "none.safetensors", "--out", tmp_path / "bad")
     assert code == 2 and "no such model file" in err and not list(tmp_path.glob("bad*"))
 
 

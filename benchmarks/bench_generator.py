@@ -38,7 +38,8 @@ Subcommands (each prints its figures; all run on this machine's CPU unless --dev
     the model, which the bundled default recovers at two samplings (``--single-scale``: one).
     Targets on the CPU at 128 px: at least 100 particles/s, and 25/s with ``--spread``.
 
-Results are also written to ``benchmarks/results/*.json``. A structure-specific generator (trained
+Results are also written to ``benchmarks/results/*.json`` (named after ``--model``'s file when one
+is given, so a candidate never replaces the bundled model's figures). A structure-specific generator (trained
 for one map and one particle set) is measured by ``bench_specific.py``.
 """
 
@@ -466,7 +467,8 @@ def main() -> None:
            f"{'_no_whitening' if getattr(args, 'no_whitening', False) else ''}" \
            f"{'_coarser_pass' if getattr(args, 'coarser_pass', False) else ''}" \
            f"{'_spread' if getattr(args, 'spread', False) else ''}" \
-           f"{f'_{args.apix:g}A' if args.what == 'throughput' and args.apix != 3.0 else ''}_{args.device}"
+           f"{f'_{args.apix:g}A' if args.what == 'throughput' and args.apix != 3.0 else ''}" \
+           f"{f'_{Path(args.model).stem}' if getattr(args, 'model', None) else ''}_{args.device}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 

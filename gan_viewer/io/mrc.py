@@ -128,7 +128,8 @@ class MrcStack:
         if not hasattr(os, "preadv"):  # Windows: the memory map it is
             whole[:] = self._data[index, r0:r1]
         elif self._pread_bytes(whole, self._offset + (index * h + r0) * w * whole.itemsize) < whole.nbytes:
-            raise InputError(f"image {index + 1} could not be read (file truncated?)", self.path)
+            raise InputError(f"rows {r0 + 1}-{r1} of image {index + 1} could not be read (file truncated?)",
+                             self.path)
         return whole[:, c0:c1].astype(np.float32)
 
     def _descriptor(self) -> int:

@@ -22,6 +22,7 @@
 #   steps  4500-5250  CTF=0.65 EMPTY=0.25 (more white-noise scenes, more empty boxes)
 # Usage: [LOSS=l1|l2] [GAN=1] [RESUME=1] [CORPUS=dir] [CTF=0.8] [EMPTY=0.15] [STEPS=N] [DECAY="FROM STEPS"] [LR=2e-4]
 #        [NOISE_MIX="WHITE COLOURED MICROGRAPH"] [WHITENING=0.5] [WORKERS=N] [INIT=model.safetensors]
+#        [BASE_CHANNELS=32]
 #        packaging/train_default_model.sh MINUTES [DEVICE] [OUT]
 # STEPS stops at that step (resumed ones count) if the minutes last; DECAY is pix2pix's schedule, the
 # learning rate falling linearly to 0 from step FROM over STEPS steps (gan-viewer train --lr-decay); LR is
@@ -34,7 +35,9 @@
 # on a GPU most of the CPU cores, since one core simulates a batch of 16 of this recipe's scenes in
 # about 0.12 s, far longer than a step takes there (benchmarks/bench_training.py). INIT starts the
 # generator from a trained model's weights (gan-viewer train --init: a fine-tune with a fresh
-# discriminator and optimiser; steps count from 0).
+# discriminator and optimiser; steps count from 0). BASE_CHANNELS widens the generator (gan-viewer
+# train --base-channels; the bundled one has 32: 8.3 MB of float16 weights; 48: 11.1 MB; 64:
+# 14.4 MB, the deepest blocks staying at 256 channels, under the 16 MB a device call returns a file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -53,5 +56,6 @@ exec gan-viewer train \
   --scenes realistic --apix 3.0 --box 64 96 128 --snr 0.003 0.6 --ctf "${CTF:-0.8}" --defocus 5000 35000 --shift 3 --empty "${EMPTY:-0.15}" ${NOISE_MIX:+--noise-mix $NOISE_MIX} \
   ${WHITENING:+--input-whitening "$WHITENING"} \
   --loss "${LOSS:-l1}" --gan-weight "${GAN:-1}" --batch-size 16 --validate-every 250 \
+  ${BASE_CHANNELS:+--base-channels "$BASE_CHANNELS"} \
   --minutes "$MINUTES" ${STEPS:+--steps "$STEPS"} ${DECAY:+--lr-decay $DECAY} ${LR:+--lr "$LR"} \
   --device "$DEVICE" --workers "${WORKERS:-0}" --seed "${SEED:-1}" --out "$OUT" --force ${RESUME:+--resume} ${INIT:+--init "$INIT"}

@@ -58,4 +58,5 @@ exec gan-viewer train \
   --loss "${LOSS:-l1}" --gan-weight "${GAN:-1}" --batch-size 16 --validate-every 250 \
   ${BASE_CHANNELS:+--base-channels "$BASE_CHANNELS"} \
   --minutes "$MINUTES" ${STEPS:+--steps "$STEPS"} ${DECAY:+--lr-decay $DECAY} ${LR:+--lr "$LR"} \
-  --device "$DEVICE" --workers "${WORKERS:-0}" --seed "${SEED:-1}" --out "$OUT" --force ${RESUME:+--resume} ${INIT:+--init "$INIT"}
+  --device "$DEVICE" --workers "${WORKERS:-0}" --seed "${SEED:-1}" --out "$OUT" --force ${RESUME:+--resume} \
+  ${INIT:+--init "$INIT"}

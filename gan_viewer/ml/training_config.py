@@ -11,9 +11,13 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gan_viewer.errors import InputError
 from gan_viewer.ml.sources import TrainingData
+
+if TYPE_CHECKING:
+    from gan_viewer.ml.networks import UNetGenerator
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +144,9 @@ def train_generator(config: TrainingConfig) -> dict:
                  initial_generator=None if initial is None else initial[0].state_dict())
 
 
-def _initial_generator(config: TrainingConfig):
-    """The generator of ``config.init`` and what the new card says of it; InputError when it
-    cannot start this run."""
+def _initial_generator(config: TrainingConfig) -> tuple[UNetGenerator, dict]:
+    """The generator of ``config.init`` and what the new card says of it (``initialised_from``);
+    InputError when it cannot start this run."""
     from gan_viewer.ml.checkpoint import load_generator
 
     path = Path(config.init)

@@ -55,7 +55,7 @@ class MrcStack:
             data = data[np.newaxis]
         if data.ndim != 3:
             raise InputError(f"expected 2D images or a stack, found a {data.ndim}D array", self.path)
-        self._data = data  # (n, h, w) memmap
+        self._data = data  # (n, h, w) memmap: its shape and dtype (pixels are read with pread, see read)
         self._offset = int(self._mrc.header.nbytes + self._mrc.extended_header.nbytes)
         self._fd: int | None = None  # for pread, opened at the first scattered read
         self._fd_lock = threading.Lock()
@@ -69,13 +69,6 @@ class MrcStack:
     def shape(self) -> tuple[int, int, int]:
         """(n, h, w)."""
         return tuple(self._data.shape)  # type: ignore[return-value]
-
-    @property
-    def data(self) -> np.ndarray:
-        """The memory-mapped pixels, shape (n, h, w), in the file's dtype; read lazily. Touching
-        pages of a file cut short since it was opened raises SIGBUS: read with :meth:`read`
-        and :meth:`read_rows`."""
-        return self._data
 
     @property
     def mode(self) -> int:

@@ -28,19 +28,19 @@ Subcommands (each prints its figures; all run on this machine's CPU unless --dev
     model's pixel size where the card asks for a second, finer one (the baseline of that choice);
     ``--no-whitening`` leaves the noise's colour as it is where the card asks to take some away
     (``input_whitening``; the baseline of that choice). ``--coarser-pass`` also recovers each
-    particle at 4/3 of the model's pixel size and averages that in (:func:`with_coarser_pass`; not
-    what the product does: a candidate, measured against the card's passes). Each recovery gets the noise spectrum of
-    the set it belongs to (a cell's particles, a kind's noise fields), as the inspector and
-    ``denoise`` measure it on the particle set.
+    particle at 4/3 of the model's pixel size and averages that in (:func:`with_coarser_pass`;
+    not what the product does: a candidate, measured against the card's passes). Each recovery
+    gets the noise spectrum of the set it belongs to (a cell's particles, a kind's noise
+    fields), as the inspector and ``denoise`` measure it on the particle set.
 ``throughput [--n 1000] [--box 128] [--apix 3] [--spread] [--single-scale]``
     Wall time of the whole ``gan-viewer denoise`` command (start-up included) on n particles, by
     default at the model's pixel size (no resampling); ``--apix 2`` measures particles finer than
     the model, which the bundled default recovers at two samplings (``--single-scale``: one).
     Targets on the CPU at 128 px: at least 100 particles/s, and 25/s with ``--spread``.
 
-Results are also written to ``benchmarks/results/*.json`` (named after ``--model``'s file when one
-is given, so a candidate never replaces the bundled model's figures). A structure-specific generator (trained
-for one map and one particle set) is measured by ``bench_specific.py``.
+Results are also written to ``benchmarks/results/*.json`` (named after ``--model``'s file when
+one is given, so a candidate never replaces the bundled model's figures). A structure-specific
+generator (trained for one map and one particle set) is measured by ``bench_specific.py``.
 """
 
 from __future__ import annotations
